@@ -1,0 +1,53 @@
+# Two commands on a fresh machine with only python3:
+#   make run    create .venv, install, migrate ./dcc.db, serve on 127.0.0.1:8000
+#   make test   create .venv, install, ruff + mypy + the whole pytest suite
+# The database is DCC_DATABASE_URL (default sqlite:///./dcc.db).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_OPERATOR_ID := 91110000MA0000000H
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck pytest bench bench-netting bench-journal clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dcc db upgrade
+	@mkdir -p keys
+	@test -f keys/operator.pub || $(BIN)/dcc keygen --out keys/operator
+	$(BIN)/dcc init --if-needed --operator-key keys/operator.pub \
+		--operator-id $(DEV_OPERATOR_ID) --operator-name "dcc platform operator (dev)"
+	$(BIN)/dcc serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench-netting: $(STAMP)
+	$(BIN)/python bench/netting.py
+
+bench-journal: $(STAMP)
+	$(BIN)/python bench/journal.py
+
+bench: bench-journal bench-netting
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,148 @@
+"""``dcc``: the command-line tool (serve, db upgrade, keygen, init, verify, submit)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ledger.db import database_url, make_engine
+from ledger.errors import Refusal
+from ledger.keys import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
+from ledger.service import Ledger
+
+app = typer.Typer(help="dcc: digital credit certificates on a signed, hash-chained ledger.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: DCC_DATABASE_URL or sqlite:///./dcc.db)"),
+]
+
+
+def _ledger(db: str | None) -> Ledger:
+    from migrations.runner import upgrade
+
+    engine = make_engine(database_url(db))
+    upgrade(engine)
+    return Ledger(engine)
+
+
+def _refused(refusal: Refusal) -> None:
+    typer.echo(f"refused ({refusal.type}): {refusal.detail}", err=True)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply every migration to the database."""
+    from migrations.runner import current_revision, upgrade
+
+    engine = make_engine(database_url(db))
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@app.command()
+def keygen(out: Annotated[str, typer.Option("--out", help="Writes OUT.key and OUT.pub")]) -> None:
+    """Generate an Ed25519 key pair: OUT.key (PKCS#8 PEM, mode 0600) and OUT.pub."""
+    private = generate_private_key()
+    key_path, pub_path = Path(f"{out}.key"), Path(f"{out}.pub")
+    if key_path.exists():
+        typer.echo(f"{key_path} exists; refusing to overwrite a private key", err=True)
+        raise typer.Exit(1)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key_pem(private))
+    pub_path.write_text(public_key_b64(private.public_key()) + "\n")
+    typer.echo(f"wrote {key_path} and {pub_path}")
+
+
+@app.command()
+def init(
+    operator_key: Annotated[Path, typer.Option("--operator-key", help="The operator's NAME.pub")],
+    operator_id: Annotated[str, typer.Option("--operator-id", help="The operator's USCC")],
+    operator_name: Annotated[str, typer.Option("--operator-name")],
+    db: DbOption = None,
+    if_needed: Annotated[
+        bool, typer.Option("--if-needed", help="Succeed quietly if already initialised")
+    ] = False,
+) -> None:
+    """Write the genesis entry (seq 1) that admits the operator."""
+    ledger = _ledger(db)
+    public_key = operator_key.read_text().strip()
+    try:
+        receipt = ledger.genesis(operator_id, operator_name, public_key)
+    except Refusal as refusal:
+        if if_needed and refusal.type == "already-initialised":
+            typer.echo("already initialised")
+            return
+        _refused(refusal)
+    typer.echo(f"genesis written: seq {receipt.seq} {receipt.entry_hash}")
+
+
+@app.command()
+def verify(db: DbOption = None) -> None:
+    """Recompute every hash, link and signature, and rebuild the projections."""
+    from ledger.verify import verify as run_verify
+    from ledger.repository import Repository
+
+    engine = make_engine(database_url(db))
+    with engine.connect() as conn, conn.begin():
+        report = run_verify(Repository(conn))
+    for problem in report.problems:
+        typer.echo(str(problem))
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {report.entries} entries, head {report.head_hash}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    db: DbOption = None,
+) -> None:
+    """Migrate, then serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    ledger = _ledger(db)
+    uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+
+
+@app.command()
+def submit(
+    key: Annotated[Path, typer.Option("--key", help="The signer's NAME.key")],
+    signer: Annotated[str, typer.Option("--signer", help="The signer's member id")],
+    command_type: Annotated[str, typer.Argument(metavar="TYPE")],
+    body: Annotated[str, typer.Argument(help="The command body as JSON ('-' reads stdin)")],
+    url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+) -> None:
+    """Sign a command with a local key and POST it; print the receipt or the problem."""
+    import httpx
+
+    from ledger.signing import sign_command
+
+    private = load_private_key_pem(key.read_bytes())
+    payload = json.loads(sys.stdin.read() if body == "-" else body)
+    envelope = sign_command(private, signer, command_type, payload, issued_at=datetime.now(UTC))
+    response = httpx.post(f"{url}/v1/commands", json=envelope, timeout=30)
+    typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    if response.status_code >= 400:
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+

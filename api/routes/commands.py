@@ -1,0 +1,58 @@
+"""``POST /v1/commands``: the one write endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ledger.errors import Refusal
+from ledger.limits import REQUEST_BODY_BYTES_MAX
+from ledger.service import Ledger
+
+router = APIRouter(prefix="/v1", tags=["commands"])
+
+ENVELOPE_SCHEMA = {
+    "type": "object",
+    "required": ["command", "signature"],
+    "properties": {
+        "command": {
+            "type": "object",
+            "required": ["type", "signer", "key_id", "nonce", "issued_at", "body"],
+            "properties": {
+                "type": {"type": "string", "example": "member.admit"},
+                "signer": {"type": "string", "example": "91350100M000100Y43"},
+                "key_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                "nonce": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+                "issued_at": {"type": "string", "format": "date-time"},
+                "body": {"type": "object"},
+            },
+        },
+        "signature": {"type": "string", "description": "base64url Ed25519 over JCS(command)"},
+    },
+}
+RECEIPT_EXAMPLE = {"seq": 2, "entry_hash": "<64 hex>", "effects": {"members": []}}
+
+
+@router.post(
+    "/commands",
+    status_code=201,
+    summary="Submit a signed command",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ENVELOPE_SCHEMA}}}
+    },
+    responses={
+        201: {"description": "Applied: the receipt", "content": {"application/json": {"example": RECEIPT_EXAMPLE}}},
+        200: {"description": "An identical envelope was already applied: its original receipt"},
+    },
+)
+async def submit(request: Request) -> JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > REQUEST_BODY_BYTES_MAX:
+        raise Refusal("payload-too-large", f"at most {REQUEST_BODY_BYTES_MAX} bytes")
+    body = await request.body()
+    if len(body) > REQUEST_BODY_BYTES_MAX:
+        raise Refusal("payload-too-large", f"at most {REQUEST_BODY_BYTES_MAX} bytes")
+    ledger: Ledger = request.app.state.ledger
+    receipt = await run_in_threadpool(ledger.execute, body)
+    return JSONResponse(receipt.wire(), status_code=200 if receipt.replayed else 201)

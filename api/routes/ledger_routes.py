@@ -1,0 +1,39 @@
+"""The journal's head, its verification, and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import reader
+from ledger.members import Member
+from ledger.service import Ledger
+
+router = APIRouter(tags=["ledger"])
+
+
+@router.get("/v1/ledger/head", summary="The seq and hash of the newest entry")
+async def head(request: Request, _viewer: Member = Depends(reader())) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    found = await run_in_threadpool(ledger.head)
+    return {"seq": found.seq if found else 0, "entry_hash": found.entry_hash if found else None}
+
+
+@router.get("/v1/ledger/verify", summary="Recompute the chain and the projections (operator)")
+async def verify(request: Request, _viewer: Member = Depends(reader("operator"))) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    report = await run_in_threadpool(ledger.verify)
+    return report.wire()
+
+
+@router.get("/healthz", summary="Liveness and database reachability", include_in_schema=True)
+async def healthz(request: Request) -> JSONResponse:
+    ledger: Ledger = request.app.state.ledger
+    try:
+        found = await run_in_threadpool(ledger.head)
+    except Exception as exc:  # the health check reports; it never raises
+        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+    return JSONResponse({"status": "ok", "seq": found.seq if found else 0})

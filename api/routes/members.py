@@ -1,0 +1,26 @@
+"""``GET /v1/members/{id}``: any member's public record, for any admitted member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import reader
+from ledger.errors import Refusal
+from ledger.members import Member
+from ledger.service import Ledger
+
+router = APIRouter(prefix="/v1", tags=["members"])
+
+
+@router.get("/members/{member_id}", summary="A member's public record")
+async def get_member(
+    member_id: str, request: Request, _viewer: Member = Depends(reader())
+) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    member = await run_in_threadpool(ledger.member, member_id)
+    if member is None:
+        raise Refusal("not-found", f"no member {member_id}")
+    return member.wire()

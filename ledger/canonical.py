@@ -1,0 +1,83 @@
+"""Canonical JSON bytes (RFC 8785, JCS) and the hashes built on them.
+
+Two parties that hold the same JSON value must agree on its bytes before they can
+agree on a signature or a hash. JCS fixes those bytes: keys sorted by UTF-16 code
+units, no insignificant white space, minimal string escapes::
+
+    >>> canonical_bytes({"b": 1, "a": "x"})
+    b'{"a":"x","b":1}'
+
+Commands are signed over these bytes, and every journal entry is hashed over them.
+
+:func:`parse_json` is the only way untrusted JSON enters the ledger: it refuses
+floats (money is never a JSON number), NaN and Infinity, and duplicate keys (two
+parsers could disagree on which one wins, and so on what was signed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import rfc8785
+
+JsonValue = Any  # a value made of dict, list, str, int, bool and None only
+
+
+class JsonError(ValueError):
+    """Untrusted JSON that the ledger will not read, with a message for the client."""
+
+
+def canonical_bytes(value: JsonValue) -> bytes:
+    """The RFC 8785 bytes of ``value``."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise JsonError(f"value cannot be canonicalised: {exc}") from exc
+
+
+def canonical_text(value: JsonValue) -> str:
+    """The RFC 8785 form of ``value`` as text (how the journal stores JSON)."""
+    return canonical_bytes(value).decode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_value(value: JsonValue) -> str:
+    """SHA-256 over the canonical bytes of ``value``, as 64 hex characters."""
+    return sha256_hex(canonical_bytes(value))
+
+
+def _refuse_float(text: str) -> float:
+    raise JsonError(f"JSON numbers with a fraction or exponent are not accepted ({text})")
+
+
+def _refuse_constant(text: str) -> float:
+    raise JsonError(f"{text} is not JSON")
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise JsonError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(data: bytes | str) -> JsonValue:
+    """Parse untrusted JSON, refusing floats, NaN/Infinity and duplicate keys."""
+    try:
+        return json.loads(
+            data,
+            parse_float=_refuse_float,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_refuse_duplicate_keys,
+        )
+    except JsonError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise JsonError(f"body is not valid JSON: {exc}") from exc

@@ -1,0 +1,203 @@
+"""The wire format of every write: a signed command envelope.
+
+::
+
+    {"command": {"type": "member.admit", "signer": "91350100M000100Y43",
+                 "key_id": "<32 hex>", "nonce": "<16-64 url-safe chars>",
+                 "issued_at": "2026-11-22T08:00:00Z", "body": {...}},
+     "signature": "<base64url Ed25519 over the RFC 8785 bytes of command>"}
+
+:func:`parse_envelope` turns untrusted bytes into a :class:`Command` or raises a
+``validation`` :class:`~ledger.errors.Refusal` naming the field. The signature is
+*not* checked here (that needs the signer's key); :func:`signed_bytes` gives the exact
+bytes it covers. Each command type registers its body model with :func:`register_body`.
+
+Field types shared by bodies live here too: :data:`Amount` (wire string → int fen),
+:data:`MemberId`, :data:`PublicKey`, :data:`Text`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+)
+
+from ledger import limits
+from ledger.canonical import JsonError, canonical_bytes, parse_json
+from ledger.errors import Refusal
+from ledger.keys import KeyError_, decode_public_key
+from ledger.money import AmountError, parse_amount
+from ledger.uscc import is_valid_uscc
+
+NONCE_PATTERN = rf"^[A-Za-z0-9_-]{{{limits.NONCE_LENGTH_MIN},{limits.NONCE_LENGTH_MAX}}}$"
+KEY_ID_PATTERN = r"^[0-9a-f]{32}$"
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields refused, no type coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _amount(value: object) -> int:
+    try:
+        return parse_amount(value)
+    except AmountError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _member_id(value: str) -> str:
+    if not is_valid_uscc(value):
+        raise ValueError(
+            "not a valid unified social credit code (18 characters, GB 32100-2015 check)"
+        )
+    return value
+
+
+def _public_key(value: str) -> str:
+    try:
+        decode_public_key(value)
+    except KeyError_ as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _timestamp(value: object) -> datetime:
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise ValueError('expected an RFC 3339 time with offset, e.g. "2026-11-22T08:00:00Z"')
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError as exc:
+        raise ValueError(f"not a valid time: {exc}") from exc
+
+
+def _date(value: object) -> date:
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        raise ValueError('expected a date as "YYYY-MM-DD"')
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"not a valid date: {exc}") from exc
+
+
+Amount = Annotated[int, BeforeValidator(_amount)]
+MemberId = Annotated[str, AfterValidator(_member_id)]
+PublicKey = Annotated[str, AfterValidator(_public_key)]
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+Date = Annotated[date, BeforeValidator(_date)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.MEMBER_NAME_LENGTH_MAX)]
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX)
+]
+
+
+class Envelope(WireModel):
+    command: dict[str, Any]
+    signature: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Header(WireModel):
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    signer: MemberId
+    key_id: Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)]
+    nonce: Annotated[str, StringConstraints(pattern=NONCE_PATTERN)]
+    issued_at: Timestamp
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed, well-formed (not yet authenticated) command."""
+
+    type: str
+    signer: str
+    key_id: str
+    nonce: str
+    issued_at: datetime
+    body: Any  # the registered body model of ``type``
+    raw: dict[str, Any]  # the command object exactly as signed
+    signature: str
+
+
+M = TypeVar("M", bound=BaseModel)
+
+_BODY_MODELS: dict[str, type[WireModel]] = {}
+
+
+def register_body(command_type: str, model: type[WireModel]) -> None:
+    assert command_type not in _BODY_MODELS, command_type
+    _BODY_MODELS[command_type] = model
+
+
+def command_types() -> list[str]:
+    return sorted(_BODY_MODELS)
+
+
+def signed_bytes(raw_command: dict[str, Any]) -> bytes:
+    """The bytes a command's signature covers: RFC 8785 of the command object."""
+    return canonical_bytes(raw_command)
+
+
+def parse_envelope(data: bytes | dict[str, Any]) -> Command:
+    """Parse an envelope; raise a ``validation``/``unknown-command`` refusal if malformed."""
+    try:
+        value = parse_json(data) if isinstance(data, bytes | str) else data
+    except JsonError as exc:
+        raise Refusal("validation", str(exc)) from exc
+    envelope = validate_model(Envelope, value, "")
+    header = validate_model(Header, envelope.command, "command.")
+    model = _BODY_MODELS.get(header.type)
+    if model is None:
+        raise Refusal(
+            "unknown-command",
+            f"unknown command type {header.type!r}",
+            known=command_types(),
+        )
+    body = validate_model(model, header.body, "command.body.")
+    try:
+        canonical_bytes(envelope.command)
+    except JsonError as exc:
+        raise Refusal("validation", str(exc)) from exc
+    return Command(
+        type=header.type,
+        signer=header.signer,
+        key_id=header.key_id,
+        nonce=header.nonce,
+        issued_at=header.issued_at,
+        body=body,
+        raw=envelope.command,
+        signature=envelope.signature,
+    )
+
+
+def validate_model(model: type[M], value: object, prefix: str) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": prefix + ".".join(str(part) for part in error["loc"]) or "(root)",
+                "message": error["msg"].removeprefix("Value error, "),
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        first = errors[0]
+        raise Refusal("validation", f"{first['field']}: {first['message']}", errors=errors) from exc
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and ``Z``: the one format the journal writes."""
+    assert moment.tzinfo is not None, moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

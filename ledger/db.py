@@ -1,0 +1,62 @@
+"""Engines for the two supported databases: SQLite (embedded) and PostgreSQL.
+
+SQLite runs in WAL mode so readers never wait for the writer, with
+``synchronous=FULL`` so a committed command survives a power cut, not only a crash.
+A write transaction starts with ``BEGIN IMMEDIATE``: it takes the database's write
+lock up front, so two writers never both read the chain head and then collide.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_DATABASE_URL = "sqlite:///./dcc.db"
+SQLITE_BUSY_TIMEOUT_S = 30
+WRITE_OPTION = "dcc_write"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database URL: ``explicit``, else ``DCC_DATABASE_URL``, else ``./dcc.db``."""
+    return explicit or os.environ.get("DCC_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, **kwargs)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (the pysqlite driver
+        # would otherwise begin lazily, and without IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,60 @@
+"""Refusals: the named ways a request can be turned down.
+
+A refusal is a bad *request* — the client asked for something the rules do not allow
+(``insufficient-amount``), and nothing is written. It is raised as :class:`Refusal`
+with a stable ``type`` that clients code against, and a ``detail`` sentence for
+people. A broken invariant of our own code is not a refusal: it is an ``assert``.
+
+``api/errors.py`` is the one place that maps each type to an HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refusal(Exception):
+    """A request refused by a rule; ``type`` is a stable slug from :data:`TITLES`."""
+
+    def __init__(self, type_: str, detail: str, **extra: Any) -> None:
+        assert type_ in TITLES, f"unregistered refusal type {type_!r}"
+        super().__init__(f"{type_}: {detail}")
+        self.type = type_
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.type]
+
+
+# Every refusal type, with its one-line title. Adding a type here is adding to the
+# published contract: never rename or remove one.
+TITLES: dict[str, str] = {
+    # request shape
+    "validation": "The request is malformed",
+    "payload-too-large": "The request body is too large",
+    "method-not-allowed": "This path does not take this method",
+    "unavailable": "The ledger is busy or its database is unreachable; retry",
+    "internal-error": "An unexpected error; nothing was applied",
+    "unknown-command": "No such command type",
+    # authentication and authorisation
+    "unauthenticated": "The signed-request headers are missing or malformed",
+    "bad-signature": "The signature does not verify",
+    "unknown-member": "The signer is not an admitted member",
+    "unknown-key": "The key id is not a key of this member",
+    "retired-key": "The key has been rotated out",
+    "member-suspended": "The member is suspended",
+    "stale-timestamp": "The signed time is too far from the server clock",
+    "forbidden": "The member's role does not allow this",
+    "not-found": "No such resource, or not visible to this member",
+    # journal
+    "replayed-nonce": "The nonce was already used for a different command",
+    "not-initialised": "The ledger has no genesis entry yet",
+    "already-initialised": "The ledger already has a genesis entry",
+    # members
+    "member-exists": "A member with this id is already admitted",
+    "member-not-found": "No member with this id",
+    "key-in-use": "This public key is already registered",
+    "invalid-member-state": "The member is not in a state that allows this",
+}

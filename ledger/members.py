@@ -1,0 +1,149 @@
+"""Members: the admitted enterprises, their roles and their signing keys.
+
+Nobody who is not admitted can sign anything. The operator admits a member with its
+first public key (``member.admit``), can suspend and reinstate it; a member replaces
+its own key with ``member.rotate_key``, signed by the key it retires. A retired key
+never signs again, but the journal keeps it, so old signatures still verify against
+the key that was valid at their seq.
+
+These are pure rules: they take the state the service loaded and return effects —
+the full new state of every row they change — and never touch a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from ledger.commands import MemberId, PublicKey, Text, WireModel, register_body
+from ledger.context import Context, Effects
+from ledger.errors import Refusal
+from ledger.keys import key_id_of
+
+ROLES = ("bank", "core", "operator", "supplier")
+Role = Literal["bank", "core", "operator", "supplier"]
+ACTIVE = "active"
+SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    status: str
+    key_id: str
+    public_key: str
+    admitted_seq: int
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "roles": list(self.roles),
+            "status": self.status,
+            "key_id": self.key_id,
+            "public_key": self.public_key,
+            "admitted_seq": self.admitted_seq,
+        }
+
+
+@dataclass(frozen=True)
+class Key:
+    key_id: str
+    member: str
+    public_key: str
+    added_seq: int
+    retired_seq: int | None
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "member": self.member,
+            "public_key": self.public_key,
+            "added_seq": self.added_seq,
+            "retired_seq": self.retired_seq,
+        }
+
+
+class GenesisBody(WireModel):
+    id: MemberId
+    name: Text
+    public_key: PublicKey
+
+
+class AdmitBody(WireModel):
+    id: MemberId
+    name: Text
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+    public_key: PublicKey
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles must not repeat")
+        return roles
+
+
+class MemberRefBody(WireModel):
+    id: MemberId
+
+
+class RotateKeyBody(WireModel):
+    public_key: PublicKey
+
+
+register_body("member.admit", AdmitBody)
+register_body("member.suspend", MemberRefBody)
+register_body("member.reinstate", MemberRefBody)
+register_body("member.rotate_key", RotateKeyBody)
+
+
+def _new_member(body: AdmitBody | GenesisBody, roles: list[str], seq: int) -> tuple[Member, Key]:
+    key = Key(key_id_of(body.public_key), body.id, body.public_key, seq, None)
+    member = Member(body.id, body.name, tuple(sorted(roles)), ACTIVE, key.key_id, key.public_key, seq)
+    return member, key
+
+
+def genesis(body: GenesisBody, ctx: Context) -> Effects:
+    """The first entry: the operator, admitted by whoever initialised the database."""
+    member, key = _new_member(body, ["operator"], ctx.seq)
+    return {"members": [member.wire()], "keys": [key.wire()]}
+
+
+def admit(existing: Member | None, key_owner: str | None, body: AdmitBody, ctx: Context) -> Effects:
+    if existing is not None:
+        raise Refusal("member-exists", f"member {body.id} is already admitted")
+    if key_owner is not None:
+        raise Refusal("key-in-use", "this public key is already registered to a member")
+    member, key = _new_member(body, list(body.roles), ctx.seq)
+    return {"members": [member.wire()], "keys": [key.wire()]}
+
+
+def set_status(target: Member | None, signer_id: str, status: str) -> Effects:
+    """Suspend (``status = suspended``) or reinstate (``status = active``) a member."""
+    if target is None:
+        raise Refusal("member-not-found", "no member with this id")
+    if target.id == signer_id:
+        raise Refusal("invalid-member-state", "a member cannot change its own status")
+    if target.status == status:
+        raise Refusal("invalid-member-state", f"member {target.id} is already {status}")
+    return {"members": [replace(target, status=status).wire()]}
+
+
+def rotate_key(
+    signer: Member, current: Key, key_owner: str | None, body: RotateKeyBody, ctx: Context
+) -> Effects:
+    assert current.key_id == signer.key_id and current.retired_seq is None, (signer, current)
+    if key_owner is not None:
+        raise Refusal("key-in-use", "this public key is already registered to a member")
+    new_key = Key(key_id_of(body.public_key), signer.id, body.public_key, ctx.seq, None)
+    member = replace(signer, key_id=new_key.key_id, public_key=new_key.public_key)
+    retired = replace(current, retired_seq=ctx.seq)
+    return {"members": [member.wire()], "keys": [retired.wire(), new_key.wire()]}

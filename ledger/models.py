@@ -1,0 +1,79 @@
+"""The tables: the journal (source of truth) and the projections derived from it.
+
+The schema only ever changes through Alembic migrations (``migrations/``); these
+definitions are what the migrations build, and a test checks the two agree.
+
+JSON in the journal is stored as text in its RFC 8785 form, so the bytes that were
+hashed are exactly the bytes that are kept (``jsonb`` would reformat them).
+Every projection row carries ``updated_seq``: the journal entry that last wrote it,
+so a row edited behind the service's back can be traced to a seq by ``dcc verify``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+    Column("recorded_at", String(40), nullable=False),
+    # type, signer and nonce repeat fields of ``command`` so that they can be indexed;
+    # ``dcc verify`` checks that they agree with the hashed command.
+    Column("type", String(64), nullable=False),
+    Column("signer", String(18), nullable=True),
+    Column("nonce", String(64), nullable=True),
+    Column("command", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("effects", Text, nullable=False),
+    UniqueConstraint("signer", "nonce", name="uq_entries_signer_nonce"),
+)
+
+# One row (id = 1): the seq and hash of the newest entry. Writers lock this row, which
+# serialises appends to the chain on PostgreSQL; SQLite serialises with BEGIN IMMEDIATE.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", String(18), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", String(64), nullable=False),  # sorted, comma-separated
+    Column("status", String(16), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("admitted_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+member_keys = Table(
+    "member_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("member_id", String(18), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("added_seq", BigInteger, nullable=False),
+    Column("retired_seq", BigInteger, nullable=True),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_member_keys_member_id", "member_id"),
+)

@@ -1,0 +1,214 @@
+"""The one way in for writes: :meth:`Ledger.execute` of a signed command.
+
+Everything that can happen before the lock does: parsing, the nonce look-up for an
+idempotent retry, the freshness check, and the Ed25519 signature check (a key id names
+one immutable public key, so checking against it needs no lock). Then, in one database
+transaction that holds the chain head:
+
+1. confirm the key is still the signer's current key, the signer is active, and its
+   role allows the command;
+2. refuse a nonce that a concurrent request has just used;
+3. run the command's handler (load state, apply the pure rule → effects);
+4. append the entry (seq, prev_hash, command, signature, effects → entry_hash) and
+   upsert the projections its effects name;
+
+and commit. A refusal at any step raises :class:`~ledger.errors.Refusal` and rolls
+back: nothing is ever half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from ledger import members
+from ledger.canonical import canonical_text, sha256_hex
+from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
+from ledger.commands import (
+    Command,
+    format_timestamp,
+    parse_envelope,
+    signed_bytes,
+    validate_model,
+)
+from ledger.context import Context, Effects
+from ledger.db import WRITE_OPTION
+from ledger.errors import Refusal
+from ledger.handlers import HANDLERS
+from ledger.keys import verify
+from ledger.members import Key, Member
+from ledger.projections import apply_effects
+from ledger.repository import Head, Repository, StoredEntry
+from ledger.settings import Settings
+from ledger.verify import Report as VerifyReport
+from ledger.verify import verify as verify_journal
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seq: int
+    entry_hash: str
+    effects: Effects
+    replayed: bool = False  # True when an identical envelope was already recorded
+
+    def wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "entry_hash": self.entry_hash, "effects": self.effects}
+
+
+class Ledger:
+    def __init__(self, engine: Engine, settings: Settings | None = None, clock: Clock = utc_now):
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.clock = clock
+
+    # -- writes ----------------------------------------------------------------------
+
+    def execute(self, data: bytes | dict[str, Any]) -> Receipt:
+        """Verify and apply one signed command envelope; return its receipt."""
+        cmd = parse_envelope(data)
+        handler = HANDLERS.get(cmd.type)
+        if handler is None:
+            raise Refusal("unknown-command", f"{cmd.type!r} cannot be submitted")
+        with self.engine.connect() as conn:
+            with conn.begin():
+                repo = Repository(conn)
+                prior = repo.entry_by_nonce(cmd.signer, cmd.nonce)
+                signer_key = repo.key_with_member(cmd.key_id)
+                if signer_key is None or signer_key[0].member != cmd.signer:
+                    _refuse_unknown_signer(repo, cmd)
+            if prior is not None:
+                return _receipt_for_retry(prior, cmd)
+            self._check_fresh(cmd)
+            _check_signature(cmd, signer_key)
+            with conn.execution_options(**{WRITE_OPTION: True}).begin():
+                return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+
+    def _apply(self, repo: Repository, cmd: Command, roles: frozenset[str], run: Any) -> Receipt:
+        head = repo.head(lock=True)
+        if head is None:
+            raise Refusal("not-initialised", "run `dcc init` to write the genesis entry")
+        signer = _authorise(repo, cmd, roles)
+        prior = repo.entry_by_nonce(cmd.signer, cmd.nonce)
+        if prior is not None:
+            return _receipt_for_retry(prior, cmd)
+        ctx = self._context(head, sha256_hex(signed_bytes(cmd.raw)))
+        effects = run(repo, cmd, signer, ctx)
+        return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, (cmd.signer, cmd.nonce))
+
+    def genesis(self, operator_id: str, name: str, public_key: str) -> Receipt:
+        """Write seq 1, admitting the operator. Refused if the ledger has any entry."""
+        raw = {
+            "type": GENESIS_TYPE,
+            "issued_at": format_timestamp(self.clock()),
+            "body": {"id": operator_id, "name": name, "public_key": public_key},
+        }
+        body = validate_model(members.GenesisBody, raw["body"], "")
+        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+            with conn.begin():
+                repo = Repository(conn)
+                if repo.head(lock=True) is not None or repo.entry_count() > 0:
+                    raise Refusal("already-initialised", "this ledger already has a genesis entry")
+                ctx = Context(1, self.clock(), sha256_hex(canonical_text(raw).encode()), self.settings)
+                effects = members.genesis(body, ctx)
+                return _append(repo, None, ctx, raw, None, effects, (None, None))
+
+    def _check_fresh(self, cmd: Command) -> None:
+        skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
+        if skew_s > self.settings.clock_skew_s_max:
+            raise Refusal(
+                "stale-timestamp",
+                f"issued_at is {int(skew_s)} s from the server clock; "
+                f"at most {self.settings.clock_skew_s_max} s is accepted",
+            )
+
+    def _context(self, head: Head, command_hash: str) -> Context:
+        return Context(head.seq + 1, self.clock(), command_hash, self.settings)
+
+    # -- reads -----------------------------------------------------------------------
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def head(self) -> Head | None:
+        with self.engine.connect() as conn, conn.begin():
+            return Repository(conn).head()
+
+    def member(self, member_id: str) -> Member | None:
+        with self.engine.connect() as conn, conn.begin():
+            return Repository(conn).member(member_id)
+
+    def verify(self) -> VerifyReport:
+        with self.engine.connect() as conn, conn.begin():
+            return verify_journal(Repository(conn))
+
+
+def _append(
+    repo: Repository,
+    head: Head | None,
+    ctx: Context,
+    raw: dict[str, Any],
+    signature: str | None,
+    effects: Effects,
+    signer_nonce: tuple[str | None, str | None],
+) -> Receipt:
+    prev_hash = head.entry_hash if head else GENESIS_PREV_HASH
+    entry = make_entry(ctx.seq, prev_hash, format_timestamp(ctx.now), raw, signature, effects)
+    repo.append(entry, signer_nonce[0], signer_nonce[1], str(raw["type"]))
+    apply_effects(repo.conn, effects, entry.seq)
+    return Receipt(entry.seq, entry.entry_hash, effects)
+
+
+def _receipt_for_retry(prior: StoredEntry, cmd: Command) -> Receipt:
+    """An identical envelope gets its original receipt; a different one is refused."""
+    same = prior.command_text == canonical_text(cmd.raw) and prior.entry.signature == cmd.signature
+    if not same:
+        raise Refusal(
+            "replayed-nonce",
+            f"nonce {cmd.nonce!r} was already used by {cmd.signer} at seq {prior.entry.seq}",
+        )
+    entry = prior.entry
+    return Receipt(entry.seq, entry.entry_hash, entry.effects, replayed=True)
+
+
+def _refuse_unknown_signer(repo: Repository, cmd: Command) -> None:
+    if repo.member(cmd.signer) is None:
+        raise Refusal("unknown-member", f"{cmd.signer} is not an admitted member")
+    raise Refusal("unknown-key", f"key {cmd.key_id} is not a key of {cmd.signer}")
+
+
+def _check_signature(cmd: Command, signer_key: tuple[Key, Member] | None) -> None:
+    """Check the signature before taking the lock; state is re-checked inside it."""
+    assert signer_key is not None and signer_key[0].member == cmd.signer, cmd
+    key, _member = signer_key
+    if not verify(key.public_key, cmd.signature, signed_bytes(cmd.raw)):
+        raise Refusal("bad-signature", "the signature does not verify against the signer's key")
+
+
+def _authorise(repo: Repository, cmd: Command, roles: frozenset[str]) -> Member:
+    """Inside the lock: the key is still current, the signer active, the role allowed."""
+    found = repo.key_with_member(cmd.key_id)
+    if found is None or found[0].member != cmd.signer:
+        raise Refusal("unknown-member", f"{cmd.signer} is not an admitted member")
+    key, signer = found
+    return authorise_member(key, signer, roles)
+
+
+def authorise_member(key: Key, signer: Member, roles: frozenset[str]) -> Member:
+    """The checks shared by signed commands and signed reads."""
+    if key.retired_seq is not None:
+        raise Refusal("retired-key", f"key {key.key_id} was retired at seq {key.retired_seq}")
+    if signer.status != members.ACTIVE:
+        raise Refusal("member-suspended", f"member {signer.id} is suspended")
+    if roles and not any(signer.has_role(role) for role in roles):
+        raise Refusal("forbidden", f"this needs one of the roles {sorted(roles)}")
+    return signer

@@ -1,0 +1,156 @@
+"""The auditor: recompute the chain and rebuild the projections from the journal alone.
+
+``verify`` walks every entry in seq order and checks, for each:
+
+* its position (seq 1, 2, 3 … with no gap) and its link (``prev_hash`` equals the
+  previous ``entry_hash``; 64 zeros for seq 1);
+* its hash (SHA-256 over the RFC 8785 bytes of the entry without ``entry_hash``);
+* the indexed columns (type, signer, nonce) against the hashed command;
+* its signature, against the key that was valid at that seq — known from the journal's
+  own earlier entries, never from the (editable) projections — and that the signer was
+  an active member then.
+
+It then applies every entry's effects to an in-memory copy of the projections and
+compares it with the stored tables, so a row edited behind the service's back is
+reported with the seq of the entry that last wrote it. The first problem found in the
+chain is reported; the projections are compared only when the chain holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.canonical import canonical_text, hash_value
+from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
+from ledger.commands import signed_bytes
+from ledger.keys import verify as verify_signature
+from ledger.projections import PROJECTIONS, Row, rows_of
+from ledger.repository import Repository, StoredEntry
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.message}"
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    head_hash: str = GENESIS_PREV_HASH
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def wire(self) -> dict[str, Any]:
+        first = self.problems[0] if self.problems else None
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_hash": self.head_hash,
+            "first_bad_seq": first.seq if first else None,
+            "problems": [{"seq": p.seq, "message": p.message} for p in self.problems],
+        }
+
+
+Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_seq)
+
+
+def verify(repo: Repository) -> Report:
+    report = Report()
+    replayed: Replayed = {name: {} for name in PROJECTIONS}
+    problem = _check_chain(repo.entries(), replayed, report)
+    if problem is not None:
+        report.problems.append(problem)
+        return report
+    report.problems.extend(_compare_projections(repo, replayed))
+    return report
+
+
+def _check_chain(stored: Iterable[StoredEntry], replayed: Replayed, report: Report) -> Problem | None:
+    prev_hash = GENESIS_PREV_HASH
+    for position, item in enumerate(stored, start=1):
+        problem = _check_entry(position, prev_hash, item, replayed)
+        if problem is not None:
+            return problem
+        for collection, rows in rows_of(item.entry.effects, item.entry.seq).items():
+            key_column = PROJECTIONS[collection].key_column
+            for row in rows:
+                replayed[collection][row[key_column]] = row
+        prev_hash = item.entry.entry_hash
+        report.entries = position
+        report.head_hash = prev_hash
+    return None
+
+
+def _check_entry(position: int, prev_hash: str, item: StoredEntry, replayed: Replayed) -> Problem | None:
+    entry = item.entry
+    if entry.seq != position:
+        return Problem(position, f"entry has seq {entry.seq}, expected {position}")
+    if entry.prev_hash != prev_hash:
+        return Problem(position, "prev_hash does not match the previous entry's hash")
+    if hash_value(entry.hashed_part()) != entry.entry_hash:
+        return Problem(position, "entry_hash does not match the entry's content")
+    command = entry.command
+    if item.command_text != canonical_text(command):
+        return Problem(position, "stored command text is not in canonical form")
+    if (item.type, item.signer, item.nonce) != (
+        command.get("type"),
+        command.get("signer"),
+        command.get("nonce"),
+    ):
+        return Problem(position, "type/signer/nonce columns disagree with the signed command")
+    if position == 1:
+        if command.get("type") != GENESIS_TYPE or entry.signature is not None:
+            return Problem(1, "the first entry is not an unsigned genesis entry")
+        return None
+    return _check_signature(position, item, replayed)
+
+
+def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Problem | None:
+    command = item.entry.command
+    key = replayed["keys"].get(command.get("key_id"))
+    if key is None or key["member_id"] != command.get("signer"):
+        return Problem(position, "signed with a key the signer did not hold")
+    if key["retired_seq"] is not None and key["retired_seq"] < position:
+        return Problem(position, f"signed with a key retired at seq {key['retired_seq']}")
+    signer = replayed["members"].get(command.get("signer"))
+    if signer is None or signer["status"] != "active":
+        return Problem(position, "signed by a member that was not active")
+    signature = item.entry.signature
+    if signature is None or not verify_signature(key["public_key"], signature, signed_bytes(command)):
+        return Problem(position, "signature does not verify against the signer's key at that seq")
+    return None
+
+
+def _compare_projections(repo: Repository, replayed: Replayed) -> list[Problem]:
+    problems: list[Problem] = []
+    for collection, projection in PROJECTIONS.items():
+        expected = replayed[collection]
+        stored = {row[projection.key_column]: row for row in repo.table_rows(projection.table)}
+        for key in sorted(set(expected) | set(stored), key=str):
+            want, have = expected.get(key), stored.get(key)
+            if want == have:
+                continue
+            if want is None:
+                seq = int(have["updated_seq"]) if have else 0
+                problems.append(Problem(seq, f"{collection} row {key} is not in the journal"))
+            elif have is None:
+                problems.append(Problem(want["updated_seq"], f"{collection} row {key} is missing"))
+            else:
+                columns = sorted(c for c in want if want[c] != have.get(c))
+                problems.append(
+                    Problem(
+                        want["updated_seq"],
+                        f"{collection} row {key} differs from the journal in {', '.join(columns)}",
+                    )
+                )
+    problems.sort(key=lambda p: p.seq)
+    return problems

@@ -1,0 +1,186 @@
+"""Shared fixtures: a fresh, migrated real database per test, on SQLite or PostgreSQL.
+
+The database is chosen by DCC_DATABASE_URL, as for the service: unset, every test gets
+its own SQLite file copied from a migrated template; set to a PostgreSQL URL, every
+test gets its own database created from a migrated template database on that server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, make_url, text
+
+from api.app import create_app
+from api.client import DccClient
+from ledger.db import make_engine
+from ledger.keys import generate_private_key, public_key_b64
+from ledger.service import Ledger
+from ledger.uscc import make_uscc
+from migrations.runner import upgrade
+
+DATABASE_URL = os.environ.get("DCC_DATABASE_URL", "")
+ON_POSTGRES = DATABASE_URL.startswith("postgresql")
+_counter = itertools.count(1)
+
+
+class Clock:
+    """The server's and the clients' clock: real time, but a test may move it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+def _autocommit(url: str) -> Engine:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _pg_url(name: str) -> str:
+    return make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class Template:
+    kind: str  # "sqlite" or "postgresql"
+    location: str  # a file path, or a template database name
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    if not ON_POSTGRES:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        yield Template("sqlite", str(path))
+        return
+    base = make_url(DATABASE_URL).database
+    name = f"{base}_tpl_{os.getpid()}"
+    admin = _autocommit(_pg_url("postgres"))
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(_pg_url(name))
+    upgrade(engine)
+    engine.dispose()
+    yield Template("postgresql", name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(template: Template, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, migrated, empty database for this test."""
+    if template.kind == "sqlite":
+        path = tmp_path / "dcc.db"
+        shutil.copyfile(template.location, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"{template.location}_{next(_counter)}"
+    admin = _autocommit(_pg_url("postgres"))
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.location}"'))
+    yield _pg_url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(engine: Engine, clock: Clock) -> Ledger:
+    return Ledger(engine, clock=clock)
+
+
+_ids = itertools.count(1)
+
+
+def new_member_id() -> str:
+    """A fresh valid unified social credit code."""
+    return make_uscc(f"913501{next(_ids):011d}")
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> str:
+        return public_key_b64(self.key.public_key())
+
+
+def new_actor() -> Actor:
+    return Actor(new_member_id(), generate_private_key())
+
+
+@pytest.fixture
+def operator(ledger: Ledger) -> Actor:
+    actor = new_actor()
+    ledger.genesis(actor.id, "Platform operator", actor.public_key)
+    return actor
+
+
+@pytest.fixture
+def http(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
+        yield client
+
+
+class World:
+    """An initialised ledger behind the real app, with helpers to act as members."""
+
+    def __init__(self, http: TestClient, ledger: Ledger, operator: Actor, clock: Clock) -> None:
+        self.http = http
+        self.ledger = ledger
+        self.operator = operator
+        self.clock = clock
+
+    def client(self, actor: Actor) -> DccClient:
+        return DccClient(self.http, actor.id, actor.key, clock=self.clock)
+
+    def admit(self, *roles: str, name: str = "Member") -> Actor:
+        actor = new_actor()
+        response = self.client(self.operator).submit(
+            "member.admit",
+            {"id": actor.id, "name": name, "roles": list(roles), "public_key": actor.public_key},
+        )
+        assert response.status_code == 201, response.text
+        return actor
+
+
+@pytest.fixture
+def world(http: TestClient, ledger: Ledger, operator: Actor, clock: Clock) -> World:
+    return World(http, ledger, operator, clock)

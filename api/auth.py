@@ -39,7 +39,11 @@ def path_query(request: Request) -> str:
 
 
 def authenticate(
-    ledger: Ledger, method: str, target: str, headers: dict[str, str], body: bytes,
+    ledger: Ledger,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
     roles: frozenset[str],
 ) -> Member:
     member_id = headers.get(HEADER_MEMBER.lower())
@@ -81,5 +85,3 @@ def reader(*roles: str) -> Callable[[Request], Awaitable[Member]]:
         )
 
     return dependency
-
-

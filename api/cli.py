@@ -16,8 +16,11 @@ from ledger.errors import Refusal
 from ledger.keys import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
 from ledger.service import Ledger
 
-app = typer.Typer(help="dcc: digital credit certificates on a signed, hash-chained ledger.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="dcc: digital credit certificates on a signed, hash-chained ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -92,8 +95,8 @@ def init(
 @app.command()
 def verify(db: DbOption = None) -> None:
     """Recompute every hash, link and signature, and rebuild the projections."""
-    from ledger.verify import verify as run_verify
     from ledger.repository import Repository
+    from ledger.verify import verify as run_verify
 
     engine = make_engine(database_url(db))
     with engine.connect() as conn, conn.begin():
@@ -146,3 +149,5 @@ def main() -> None:
     app()
 
 
+if __name__ == "__main__":
+    main()

@@ -98,9 +98,7 @@ PublicKey = Annotated[str, AfterValidator(_public_key)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 Date = Annotated[date, BeforeValidator(_date)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.MEMBER_NAME_LENGTH_MAX)]
-Reference = Annotated[
-    str, StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX)
-]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX)]
 
 
 class Envelope(WireModel):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 KEY_ID_HEX_LENGTH = 32
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class KeyError_(ValueError):
@@ -36,13 +38,17 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Decode base64url without padding; refuse padding and any other alphabet."""
-    if not isinstance(text, str) or "=" in text or not text.isascii():
+    """Decode base64url without padding; refuse padding, any other alphabet, and
+    non-canonical trailing bits (so each byte string has exactly one accepted text)."""
+    if not isinstance(text, str) or _B64URL.fullmatch(text) is None:
         raise KeyError_("expected base64url without padding")
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise KeyError_("expected base64url without padding") from exc
+    if b64url_encode(data) != text:
+        raise KeyError_("expected canonical base64url")
+    return data
 
 
 def generate_private_key() -> Ed25519PrivateKey:

@@ -107,7 +107,9 @@ register_body("member.rotate_key", RotateKeyBody)
 
 def _new_member(body: AdmitBody | GenesisBody, roles: list[str], seq: int) -> tuple[Member, Key]:
     key = Key(key_id_of(body.public_key), body.id, body.public_key, seq, None)
-    member = Member(body.id, body.name, tuple(sorted(roles)), ACTIVE, key.key_id, key.public_key, seq)
+    member = Member(
+        body.id, body.name, tuple(sorted(roles)), ACTIVE, key.key_id, key.public_key, seq
+    )
     return member, key
 
 

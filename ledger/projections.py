@@ -90,6 +90,4 @@ def _upsert(conn: Connection, projection: Projection) -> Any:
         for column in projection.table.columns
         if column.name != projection.key_column
     }
-    return statement.on_conflict_do_update(
-        index_elements=[projection.key_column], set_=updated
-    )
+    return statement.on_conflict_do_update(index_elements=[projection.key_column], set_=updated)

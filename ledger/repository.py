@@ -77,9 +77,7 @@ class Repository:
 
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
         e = models.entries
-        row = self.conn.execute(
-            select(e).where(e.c.signer == signer, e.c.nonce == nonce)
-        ).first()
+        row = self.conn.execute(select(e).where(e.c.signer == signer, e.c.nonce == nonce)).first()
         return _stored_entry(row) if row else None
 
     def entry(self, seq: int) -> StoredEntry | None:

@@ -113,14 +113,15 @@ class Ledger:
             "body": {"id": operator_id, "name": name, "public_key": public_key},
         }
         body = validate_model(members.GenesisBody, raw["body"], "")
-        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
-            with conn.begin():
-                repo = Repository(conn)
-                if repo.head(lock=True) is not None or repo.entry_count() > 0:
-                    raise Refusal("already-initialised", "this ledger already has a genesis entry")
-                ctx = Context(1, self.clock(), sha256_hex(canonical_text(raw).encode()), self.settings)
-                effects = members.genesis(body, ctx)
-                return _append(repo, None, ctx, raw, None, effects, (None, None))
+        connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+        with connection as conn, conn.begin():
+            repo = Repository(conn)
+            if repo.head(lock=True) is not None or repo.entry_count() > 0:
+                raise Refusal("already-initialised", "this ledger already has a genesis entry")
+            command_hash = sha256_hex(canonical_text(raw).encode())
+            ctx = Context(1, self.clock(), command_hash, self.settings)
+            effects = members.genesis(body, ctx)
+            return _append(repo, None, ctx, raw, None, effects, (None, None))
 
     def _check_fresh(self, cmd: Command) -> None:
         skew_s = abs((self.clock() - cmd.issued_at).total_seconds())

@@ -74,7 +74,9 @@ def verify(repo: Repository) -> Report:
     return report
 
 
-def _check_chain(stored: Iterable[StoredEntry], replayed: Replayed, report: Report) -> Problem | None:
+def _check_chain(
+    stored: Iterable[StoredEntry], replayed: Replayed, report: Report
+) -> Problem | None:
     prev_hash = GENESIS_PREV_HASH
     for position, item in enumerate(stored, start=1):
         problem = _check_entry(position, prev_hash, item, replayed)
@@ -90,7 +92,9 @@ def _check_chain(stored: Iterable[StoredEntry], replayed: Replayed, report: Repo
     return None
 
 
-def _check_entry(position: int, prev_hash: str, item: StoredEntry, replayed: Replayed) -> Problem | None:
+def _check_entry(
+    position: int, prev_hash: str, item: StoredEntry, replayed: Replayed
+) -> Problem | None:
     entry = item.entry
     if entry.seq != position:
         return Problem(position, f"entry has seq {entry.seq}, expected {position}")
@@ -125,7 +129,9 @@ def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Pr
     if signer is None or signer["status"] != "active":
         return Problem(position, "signed by a member that was not active")
     signature = item.entry.signature
-    if signature is None or not verify_signature(key["public_key"], signature, signed_bytes(command)):
+    if signature is None or not verify_signature(
+        key["public_key"], signature, signed_bytes(command)
+    ):
         return Problem(position, "signature does not verify against the signer's key at that seq")
     return None
 

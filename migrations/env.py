@@ -31,8 +31,11 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=database_url(config.get_main_option("sqlalchemy.url")),
-                      target_metadata=metadata, literal_binds=True)
+    context.configure(
+        url=database_url(config.get_main_option("sqlalchemy.url")),
+        target_metadata=metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -39,10 +39,16 @@ RECEIPT_EXAMPLE = {"seq": 2, "entry_hash": "<64 hex>", "effects": {"members": []
     status_code=201,
     summary="Submit a signed command",
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": ENVELOPE_SCHEMA}}}
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+        }
     },
     responses={
-        201: {"description": "Applied: the receipt", "content": {"application/json": {"example": RECEIPT_EXAMPLE}}},
+        201: {
+            "description": "Applied: the receipt",
+            "content": {"application/json": {"example": RECEIPT_EXAMPLE}},
+        },
         200: {"description": "An identical envelope was already applied: its original receipt"},
     },
 )

@@ -30,8 +30,12 @@ def test_admit_answers_a_receipt_and_the_member_is_visible(world: World) -> None
     newcomer = new_actor()
     response = world.client(world.operator).submit(
         "member.admit",
-        {"id": newcomer.id, "name": "Fuzhou Steel", "roles": ["supplier"],
-         "public_key": newcomer.public_key},
+        {
+            "id": newcomer.id,
+            "name": "Fuzhou Steel",
+            "roles": ["supplier"],
+            "public_key": newcomer.public_key,
+        },
     )
     assert response.status_code == 201, response.text
     receipt = response.json()
@@ -43,8 +47,13 @@ def test_admit_answers_a_receipt_and_the_member_is_visible(world: World) -> None
     assert record.json()["roles"] == ["operator"]
     mine = world.client(world.operator).get(f"/v1/members/{newcomer.id}").json()
     assert mine == {
-        "id": newcomer.id, "name": "Fuzhou Steel", "roles": ["supplier"], "status": "active",
-        "key_id": key_id_for(newcomer.key), "public_key": newcomer.public_key, "admitted_seq": 2,
+        "id": newcomer.id,
+        "name": "Fuzhou Steel",
+        "roles": ["supplier"],
+        "status": "active",
+        "key_id": key_id_for(newcomer.key),
+        "public_key": newcomer.public_key,
+        "admitted_seq": 2,
     }
 
 
@@ -99,29 +108,43 @@ def test_suspended_member_is_refused_until_reinstated(world: World) -> None:
     new_key = public_key_b64(generate_private_key().public_key())
     refused = world.client(supplier).submit("member.rotate_key", {"public_key": new_key})
     assert_problem(refused, 403, "member-suspended")
-    assert_problem(world.client(supplier).get(f"/v1/members/{supplier.id}"), 403, "member-suspended")
-    assert_problem(operator.submit("member.suspend", {"id": supplier.id}), 409, "invalid-member-state")
+    assert_problem(
+        world.client(supplier).get(f"/v1/members/{supplier.id}"), 403, "member-suspended"
+    )
+    assert_problem(
+        operator.submit("member.suspend", {"id": supplier.id}), 409, "invalid-member-state"
+    )
     assert operator.submit("member.reinstate", {"id": supplier.id}).status_code == 201
-    assert world.client(supplier).submit("member.rotate_key", {"public_key": new_key}).status_code == 201
+    assert (
+        world.client(supplier).submit("member.rotate_key", {"public_key": new_key}).status_code
+        == 201
+    )
 
 
 def test_retired_key_can_neither_sign_nor_read(world: World) -> None:
     supplier = world.admit("supplier")
     successor = Actor(supplier.id, generate_private_key())
-    rotated = world.client(supplier).submit("member.rotate_key", {"public_key": successor.public_key})
+    rotated = world.client(supplier).submit(
+        "member.rotate_key", {"public_key": successor.public_key}
+    )
     assert rotated.status_code == 201, rotated.text
     keys = {k["key_id"]: k for k in rotated.json()["effects"]["keys"]}
     assert keys[key_id_for(supplier.key)]["retired_seq"] == rotated.json()["seq"]
 
     new_key = public_key_b64(generate_private_key().public_key())
-    assert_problem(world.client(supplier).submit("member.rotate_key", {"public_key": new_key}),
-                   401, "retired-key")
+    assert_problem(
+        world.client(supplier).submit("member.rotate_key", {"public_key": new_key}),
+        401,
+        "retired-key",
+    )
     assert_problem(world.client(supplier).get(f"/v1/members/{supplier.id}"), 401, "retired-key")
     assert world.client(successor).get(f"/v1/members/{supplier.id}").json()["key_id"] == key_id_for(
         successor.key
     )
     # A key already registered to anyone cannot be registered again.
-    taken = world.client(successor).submit("member.rotate_key", {"public_key": world.operator.public_key})
+    taken = world.client(successor).submit(
+        "member.rotate_key", {"public_key": world.operator.public_key}
+    )
     assert_problem(taken, 409, "key-in-use")
 
 
@@ -146,12 +169,14 @@ def test_reused_nonce_for_a_different_command_is_409(world: World) -> None:
     nonce = "n" * 20
     first = client.submit(
         "member.admit",
-        {"id": a.id, "name": "A", "roles": ["bank"], "public_key": a.public_key}, nonce=nonce,
+        {"id": a.id, "name": "A", "roles": ["bank"], "public_key": a.public_key},
+        nonce=nonce,
     )
     assert first.status_code == 201
     second = client.submit(
         "member.admit",
-        {"id": b.id, "name": "B", "roles": ["bank"], "public_key": b.public_key}, nonce=nonce,
+        {"id": b.id, "name": "B", "roles": ["bank"], "public_key": b.public_key},
+        nonce=nonce,
     )
     assert_problem(second, 409, "replayed-nonce")
     assert head_seq(world) == first.json()["seq"]
@@ -163,11 +188,13 @@ def test_stale_and_future_timestamps_are_refused(world: World) -> None:
     client = world.client(world.operator)
     supplier = world.admit("supplier")
     for skew in (timedelta(minutes=-6), timedelta(minutes=6)):
-        response = client.submit("member.suspend", {"id": supplier.id},
-                                 issued_at=world.clock() + skew)
+        response = client.submit(
+            "member.suspend", {"id": supplier.id}, issued_at=world.clock() + skew
+        )
         assert_problem(response, 401, "stale-timestamp")
-    ok = client.submit("member.suspend", {"id": supplier.id},
-                       issued_at=world.clock() - timedelta(minutes=4))
+    ok = client.submit(
+        "member.suspend", {"id": supplier.id}, issued_at=world.clock() - timedelta(minutes=4)
+    )
     assert ok.status_code == 201, ok.text
 
 
@@ -177,8 +204,9 @@ def test_a_float_anywhere_in_a_command_is_refused(world: World) -> None:
     import json
 
     raw = json.dumps(envelope).replace('"body": {', '"body": {"amount": 12.5, ', 1)
-    response = world.http.post("/v1/commands", content=raw,
-                               headers={"content-type": "application/json"})
+    response = world.http.post(
+        "/v1/commands", content=raw, headers={"content-type": "application/json"}
+    )
     body = assert_problem(response, 422, "validation")
     assert "fraction" in body["detail"]
 
@@ -191,14 +219,24 @@ def test_unknown_command_type_is_refused(world: World) -> None:
 
 def test_validation_errors_name_the_field(world: World) -> None:
     response = world.client(world.operator).submit(
-        "member.admit", {"id": "91350100M000100Y44", "name": "X", "roles": ["supplier"],
-                         "public_key": world.operator.public_key},
+        "member.admit",
+        {
+            "id": "91350100M000100Y44",
+            "name": "X",
+            "roles": ["supplier"],
+            "public_key": world.operator.public_key,
+        },
     )
     body = assert_problem(response, 422, "validation")
     assert body["errors"][0]["field"] == "command.body.id"
     response = world.client(world.operator).submit(
-        "member.admit", {"id": new_actor().id, "name": "X", "roles": ["king"],
-                         "public_key": world.operator.public_key},
+        "member.admit",
+        {
+            "id": new_actor().id,
+            "name": "X",
+            "roles": ["king"],
+            "public_key": world.operator.public_key,
+        },
     )
     assert assert_problem(response, 422, "validation")["errors"][0]["field"].startswith(
         "command.body.roles"
@@ -213,12 +251,18 @@ def test_reads_need_valid_signed_headers(world: World) -> None:
     assert good.status_code == 200
     from ledger.signing import sign_request
 
-    headers = sign_request(world.operator.key, world.operator.id, "GET", path,
-                           timestamp=int(world.clock().timestamp()))
+    headers = sign_request(
+        world.operator.key, world.operator.id, "GET", path, timestamp=int(world.clock().timestamp())
+    )
     tampered = world.http.get(path + "?x=1", headers=headers)
     assert_problem(tampered, 401, "bad-signature")
-    stale = sign_request(world.operator.key, world.operator.id, "GET", path,
-                         timestamp=int(world.clock().timestamp()) - 301)
+    stale = sign_request(
+        world.operator.key,
+        world.operator.id,
+        "GET",
+        path,
+        timestamp=int(world.clock().timestamp()) - 301,
+    )
     assert_problem(world.http.get(path, headers=stale), 401, "stale-timestamp")
     stranger = new_actor()
     assert_problem(world.client(stranger).get(path), 401, "unknown-member")

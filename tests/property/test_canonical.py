@@ -1,0 +1,79 @@
+"""Canonical bytes: deterministic, order-independent, and refusing what must not pass."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.canonical import JsonError, canonical_bytes, parse_json
+
+SAFE_INT = 2**53 - 1
+ascii_keys = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=8)
+scalars = st.none() | st.booleans() | st.integers(-SAFE_INT, SAFE_INT) | st.text(max_size=20)
+values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(ascii_keys, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def shuffled(value: object, rng: random.Random) -> object:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: shuffled(v, rng) for k, v in items}
+    if isinstance(value, list):
+        return [shuffled(v, rng) for v in value]
+    return value
+
+
+@given(values, st.randoms())
+def test_key_order_does_not_change_the_bytes(value: object, rng: random.Random) -> None:
+    assert canonical_bytes(shuffled(value, rng)) == canonical_bytes(value)
+
+
+@given(values)
+def test_bytes_parse_back_to_the_value(value: object) -> None:
+    assert parse_json(canonical_bytes(value)) == value
+
+
+@given(values)
+def test_agrees_with_sorted_compact_json_for_ascii_keys(value: object) -> None:
+    """For ASCII keys and no floats, RFC 8785 is json.dumps with sorted keys, no spaces."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_bytes(value) == expected.encode("utf-8")
+
+
+def test_sorting_is_by_utf16_code_units() -> None:
+    # U+10000 is a surrogate pair (D800 DC00) in UTF-16 and sorts before U+FFFF there,
+    # although it sorts after it by code point.
+    assert canonical_bytes({"\U00010000": 1, "\uffff": 2}) == '{"\U00010000":1,"\uffff":2}'.encode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1.5}',
+        '{"a": 1e3}',
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        '{"a": 1, "a": 2}',
+        "{",
+        "",
+        '{"a": "\\ud800"}x',
+    ],
+)
+def test_parse_refuses(text: str) -> None:
+    with pytest.raises(JsonError):
+        parse_json(text)
+
+
+def test_large_integers_are_refused_by_canonicalisation() -> None:
+    with pytest.raises(JsonError):
+        canonical_bytes({"a": 2**60})

@@ -120,7 +120,15 @@ def serve(
     from api.app import create_app
 
     ledger = _ledger(db)
-    uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+    app_ = create_app(ledger, background_sweep=True)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command()
+def sweep(db: DbOption = None) -> None:
+    """Expire every pending certificate past its deadline (also run by `dcc serve`)."""
+    written = _ledger(db).sweep_all()
+    typer.echo(f"{written} expiry entries written")
 
 
 @app.command()

@@ -51,8 +51,41 @@ def hash_value(value: JsonValue) -> str:
     return sha256_hex(canonical_bytes(value))
 
 
+class JsonFloat:
+    """A JSON number with a fraction or exponent, kept as text so that validation can
+    refuse it with the field's name; it is never arithmetic."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"JSON number {self.text}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonFloat) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
 def _refuse_float(text: str) -> float:
     raise JsonError(f"JSON numbers with a fraction or exponent are not accepted ({text})")
+
+
+def find_float(value: JsonValue) -> JsonFloat | None:
+    """The first :class:`JsonFloat` inside ``value``, if any."""
+    if isinstance(value, JsonFloat):
+        return value
+    children = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    )
+    for child in children:
+        found = find_float(child)
+        if found is not None:
+            return found
+    return None
 
 
 def _refuse_constant(text: str) -> float:
@@ -68,12 +101,13 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def parse_json(data: bytes | str) -> JsonValue:
-    """Parse untrusted JSON, refusing floats, NaN/Infinity and duplicate keys."""
+def parse_json(data: bytes | str, *, mark_floats: bool = False) -> JsonValue:
+    """Parse untrusted JSON, refusing NaN/Infinity, duplicate keys and floats (or, with
+    ``mark_floats``, keeping each float as a :class:`JsonFloat` for validation to refuse)."""
     try:
         return json.loads(
             data,
-            parse_float=_refuse_float,
+            parse_float=JsonFloat if mark_floats else _refuse_float,
             parse_constant=_refuse_constant,
             object_pairs_hook=_refuse_duplicate_keys,
         )

@@ -23,6 +23,9 @@ from ledger.canonical import hash_value
 
 GENESIS_PREV_HASH = "0" * 64
 GENESIS_TYPE = "ledger.genesis"
+# Entries the service writes itself, unsigned: consequences of the clock, not acts of a member.
+EXPIRE_TYPE = "certificate.expire"
+SYSTEM_TYPES = frozenset({GENESIS_TYPE, EXPIRE_TYPE})
 
 
 @dataclass(frozen=True)

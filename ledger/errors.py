@@ -57,4 +57,28 @@ TITLES: dict[str, str] = {
     "member-not-found": "No member with this id",
     "key-in-use": "This public key is already registered",
     "invalid-member-state": "The member is not in a state that allows this",
+    "role-mismatch": "The member does not have the role this needs",
+    # limits
+    "issuance-limit-exceeded": "The issuance would exceed the issuer's limit",
+    # certificates
+    "certificate-not-found": "No such certificate, or not visible to this member",
+    "maturity-out-of-range": "The maturity date is not allowed",
+    "recipient-not-admitted": "The recipient is not an admitted member",
+    "recipient-suspended": "The recipient is suspended",
+    "recipient-is-issuer": "A certificate cannot be paid to its own issuer",
+    "not-holder": "The signer does not hold this certificate",
+    "not-spendable": "The certificate is not active",
+    "not-pending": "The certificate is not pending",
+    "not-issuer": "Only the issuer may do this",
+    "certificate-expired": "The pending certificate has expired and went back to its sender",
+    "certificate-matured": "The certificate has reached maturity",
+    "duplicate-input": "A certificate is used twice in one transfer",
+    "mixed-roots": "The inputs come from different root certificates",
+    "insufficient-amount": "The outputs exceed the inputs",
+    "too-many-outputs": "Too many outputs in one transfer",
+    "piece-too-small": "A piece is below the minimum size",
+    "max-level-exceeded": "The transfer would go beyond the maximum level",
+    # trade background
+    "invoice-overused": "The cited invoices cannot back this amount",
+    "invoice-conflict": "The invoice is registered with a different amount",
 }

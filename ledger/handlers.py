@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledger import members
+from ledger import certificates, credit, members
+from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.keys import key_id_of
@@ -47,7 +48,58 @@ def _rotate_key(repo: Repository, cmd: Command, signer: Member, ctx: Context) ->
     return members.rotate_key(signer, current, taken.member if taken else None, cmd.body, ctx)
 
 
+def _limit_set(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    member = cmd.body.member
+    return credit.decide_set(
+        repo.member(member), repo.issuance_limits([member]).get(member), cmd.body
+    )
+
+
+def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    body = cmd.body
+    state = IssueState(
+        recipient=repo.member(body.to),
+        limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
+        invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+    )
+    return certificates.issue(state, signer.id, body, ctx)
+
+
+def _return_state(repo: Repository, piece: Certificate | None) -> ReturnState:
+    """What giving back a pending piece needs; empty when the rule will refuse anyway."""
+    if piece is None or piece.state != PENDING:
+        return ReturnState({}, None)
+    invoices = repo.invoices(use.no for use in piece.invoice_uses)
+    limit = repo.issuance_limits([piece.issuer]).get(piece.issuer) if piece.is_root else None
+    return ReturnState(invoices, limit)
+
+
+def _accept(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return certificates.accept(repo.certificate(cmd.body.id), signer.id, ctx)
+
+
+def _reject(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    piece = repo.certificate(cmd.body.id)
+    return certificates.reject(piece, signer.id, _return_state(repo, piece), ctx)
+
+
+def _cancel(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    root = repo.certificate(cmd.body.id)
+    return certificates.cancel(root, signer.id, _return_state(repo, root), ctx)
+
+
+def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    body = cmd.body
+    state = TransferState(
+        inputs=repo.certificates(body.inputs),
+        recipients=repo.members(o.to for o in body.outputs if o.to != signer.id),
+        invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+    )
+    return certificates.transfer(state, signer.id, body, ctx)
+
+
 OPERATOR = frozenset({"operator"})
+CORE = frozenset({"core"})
 ANY_MEMBER: frozenset[str] = frozenset()
 
 HANDLERS: dict[str, Handler] = {
@@ -55,6 +107,12 @@ HANDLERS: dict[str, Handler] = {
     "member.suspend": Handler(OPERATOR, _suspend),
     "member.reinstate": Handler(OPERATOR, _reinstate),
     "member.rotate_key": Handler(ANY_MEMBER, _rotate_key),
+    "limit.set": Handler(OPERATOR, _limit_set),
+    "certificate.issue": Handler(CORE, _issue),
+    "certificate.accept": Handler(ANY_MEMBER, _accept),
+    "certificate.reject": Handler(ANY_MEMBER, _reject),
+    "certificate.cancel": Handler(CORE, _cancel),
+    "certificate.transfer": Handler(ANY_MEMBER, _transfer),
 }
 
 

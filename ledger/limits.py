@@ -29,3 +29,15 @@ REFERENCE_LENGTH_MAX = 100
 # Pagination of reads.
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
+
+# Certificates.
+PENDING_EXPIRY_S = 7 * 24 * 3600  # a pending piece not accepted within this returns to its sender
+MATURITY_DAYS_MAX = 365  # the regulatory ceiling for receivable e-certificates
+LONG_TENOR_DAYS = 180  # longer tenors are accepted but flagged `long-tenor` for review
+PIECE_FEN_MIN = 1  # the smallest piece (output or change) a transfer may create
+OUTPUTS_MAX = 100  # outputs of one transfer
+INPUTS_MAX = 100  # inputs of one transfer
+INVOICES_PER_COMMAND_MAX = 50
+BUSINESS_UTC_OFFSET_H = 8  # "today" for maturity is China Standard Time
+SWEEP_INTERVAL_S = 60  # how often `dcc serve` expires due pending pieces
+SWEEP_BATCH_MAX = 500  # pieces expired by one system entry

@@ -77,3 +77,55 @@ member_keys = Table(
     Column("updated_seq", BigInteger, nullable=False),
     Index("ix_member_keys_member_id", "member_id"),
 )
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("root_id", String(32), nullable=False),
+    Column("parent_ids", Text, nullable=False),  # JSON list
+    Column("issuer", String(18), nullable=False),
+    Column("holder", String(18), nullable=False),
+    Column("sender", String(18), nullable=True),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("maturity", String(10), nullable=False),  # ISO date
+    Column("state", String(16), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("trade", Text, nullable=False),  # canonical JSON
+    Column("invoice_uses", Text, nullable=False),  # canonical JSON
+    Column("expires_at", String(40), nullable=True),
+    Column("flags", Text, nullable=False),  # canonical JSON
+    Column("memo", Text, nullable=True),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_certificates_holder_state", "holder", "state"),
+    Index("ix_certificates_sender_state", "sender", "state"),
+    Index("ix_certificates_root_id", "root_id"),
+    Index("ix_certificates_state_expires_at", "state", "expires_at"),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("no", String(40), primary_key=True),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("used_fen", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+issuance_limits = Table(
+    "issuance_limits",
+    metadata,
+    Column("member", String(18), primary_key=True),
+    Column("limit_fen", BigInteger, nullable=False),
+    Column("outstanding_fen", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+# Which entries touched which member: the index behind a wallet's history.
+entry_parties = Table(
+    "entry_parties",
+    metadata,
+    Column("member_id", String(18), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)

@@ -36,8 +36,8 @@ class AmountError(ValueError):
 
 def parse_amount(text: object, *, allow_zero: bool = False) -> int:
     """Parse a wire amount (a decimal string of yuan) into integer fen."""
-    if isinstance(text, bool) or not isinstance(text, str):
-        kind = "a JSON number" if isinstance(text, int | float) else type(text).__name__
+    if not isinstance(text, str):
+        kind = "a JSON number" if not isinstance(text, bool | list | dict | None) else "that"
         raise AmountError(f'amount must be a decimal string such as "12500.50", not {kind}')
     match = _AMOUNT_RE.fullmatch(text)
     if match is None:

@@ -5,6 +5,9 @@ Applying an entry means upserting those rows; replaying the journal means applyi
 every entry in order. The same :data:`PROJECTIONS` drive the writer
 (:func:`apply_effects`) and the auditor (``ledger.verify``), so what ``dcc verify``
 rebuilds is by construction what the service wrote — unless someone edited a row.
+
+One index is derived from the whole entry rather than from one collection:
+``entry_parties`` (member, seq) lists every member an entry touched, for wallet history.
 """
 
 from __future__ import annotations
@@ -17,16 +20,27 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import models
+from ledger.canonical import canonical_text
+from ledger.money import parse_amount
 
 Row = dict[str, Any]
+PARTIES = "parties"
 
 
 @dataclass(frozen=True)
 class Projection:
     collection: str  # the key in effects
     table: Table
-    key_column: str
+    key_columns: tuple[str, ...]
     to_row: Callable[[Mapping[str, Any]], Row]  # wire shape -> columns (without updated_seq)
+    stamped: bool = True  # has an updated_seq column
+
+    def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[column] for column in self.key_columns)
+
+
+def _fen(text: str) -> int:
+    return parse_amount(text, allow_zero=True)
 
 
 def _member_row(wire: Mapping[str, Any]) -> Row:
@@ -51,35 +65,93 @@ def _key_row(wire: Mapping[str, Any]) -> Row:
     }
 
 
+def _certificate_row(wire: Mapping[str, Any]) -> Row:
+    return {
+        "id": wire["id"],
+        "root_id": wire["root_id"],
+        "parent_ids": canonical_text(wire["parent_ids"]),
+        "issuer": wire["issuer"],
+        "holder": wire["holder"],
+        "sender": wire["sender"],
+        "amount_fen": _fen(wire["amount"]),
+        "maturity": wire["maturity"],
+        "state": wire["state"],
+        "level": wire["level"],
+        "trade": canonical_text(wire["trade"]),
+        "invoice_uses": canonical_text(wire["invoice_uses"]),
+        "expires_at": wire["expires_at"],
+        "flags": canonical_text(wire["flags"]),
+        "memo": wire["memo"],
+        "created_seq": wire["created_seq"],
+    }
+
+
+def _invoice_row(wire: Mapping[str, Any]) -> Row:
+    return {"no": wire["no"], "amount_fen": _fen(wire["amount"]), "used_fen": _fen(wire["used"])}
+
+
+def _limit_row(wire: Mapping[str, Any]) -> Row:
+    return {
+        "member": wire["member"],
+        "limit_fen": _fen(wire["limit"]),
+        "outstanding_fen": _fen(wire["outstanding"]),
+    }
+
+
+def _party_row(wire: Mapping[str, Any]) -> Row:
+    return dict(wire)
+
+
 PROJECTIONS: dict[str, Projection] = {
     p.collection: p
     for p in (
-        Projection("members", models.members, "id", _member_row),
-        Projection("keys", models.member_keys, "key_id", _key_row),
+        Projection("members", models.members, ("id",), _member_row),
+        Projection("keys", models.member_keys, ("key_id",), _key_row),
+        Projection("certificates", models.certificates, ("id",), _certificate_row),
+        Projection("invoices", models.invoices, ("no",), _invoice_row),
+        Projection("limits", models.issuance_limits, ("member",), _limit_row),
+        Projection(PARTIES, models.entry_parties, ("member_id", "seq"), _party_row, stamped=False),
     )
 }
 
 
-def register(projection: Projection) -> None:
-    assert projection.collection not in PROJECTIONS, projection.collection
-    PROJECTIONS[projection.collection] = projection
+def parties_of(command: Mapping[str, Any], effects: Mapping[str, Any]) -> set[str]:
+    """Every member an entry touched: its signer, and the members its effects name."""
+    parties = {command["signer"]} if command.get("signer") else set()
+    parties.update(member["id"] for member in effects.get("members", ()))
+    parties.update(limit["member"] for limit in effects.get("limits", ()))
+    for certificate in effects.get("certificates", ()):
+        parties.add(certificate["holder"])
+        if certificate["sender"]:
+            parties.add(certificate["sender"])
+        if certificate["id"] == certificate["root_id"]:
+            parties.add(certificate["issuer"])
+    return parties
 
 
-def rows_of(effects: Mapping[str, Any], seq: int) -> dict[str, list[Row]]:
-    """The projection rows an entry's effects write, each stamped with ``seq``."""
+def rows_of(
+    command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
+) -> dict[str, list[Row]]:
+    """The projection rows one entry writes, each stamped with ``seq``."""
     result: dict[str, list[Row]] = {}
     for collection, projection in PROJECTIONS.items():
+        if collection == PARTIES:
+            continue
         wires = effects.get(collection)
         if wires:
             result[collection] = [projection.to_row(wire) | {"updated_seq": seq} for wire in wires]
+    parties = parties_of(command, effects)
+    if parties:
+        result[PARTIES] = [{"member_id": member, "seq": seq} for member in sorted(parties)]
     return result
 
 
-def apply_effects(conn: Connection, effects: Mapping[str, Any], seq: int) -> None:
-    """Upsert the rows of one entry's effects (one statement per collection)."""
-    for collection, rows in rows_of(effects, seq).items():
-        projection = PROJECTIONS[collection]
-        conn.execute(_upsert(conn, projection), rows)
+def apply_effects(
+    conn: Connection, command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
+) -> None:
+    """Upsert the rows of one entry (one statement per collection)."""
+    for collection, rows in rows_of(command, effects, seq).items():
+        conn.execute(_upsert(conn, PROJECTIONS[collection]), rows)
 
 
 def _upsert(conn: Connection, projection: Projection) -> Any:
@@ -88,6 +160,10 @@ def _upsert(conn: Connection, projection: Projection) -> Any:
     updated = {
         column.name: statement.excluded[column.name]
         for column in projection.table.columns
-        if column.name != projection.key_column
+        if column.name not in projection.key_columns
     }
-    return statement.on_conflict_do_update(index_elements=[projection.key_column], set_=updated)
+    if not updated:
+        return statement.on_conflict_do_nothing(index_elements=list(projection.key_columns))
+    return statement.on_conflict_do_update(
+        index_elements=list(projection.key_columns), set_=updated
+    )

@@ -18,16 +18,16 @@ back: nothing is ever half-applied.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from ledger import members
+from ledger import certificates, members
 from ledger.canonical import canonical_text, sha256_hex
-from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
+from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
 from ledger.commands import (
     Command,
     format_timestamp,
@@ -40,6 +40,7 @@ from ledger.db import WRITE_OPTION
 from ledger.errors import Refusal
 from ledger.handlers import HANDLERS
 from ledger.keys import verify
+from ledger.limits import SWEEP_BATCH_MAX
 from ledger.members import Key, Member
 from ledger.projections import apply_effects
 from ledger.repository import Head, Repository, StoredEntry
@@ -48,6 +49,7 @@ from ledger.verify import Report as VerifyReport
 from ledger.verify import verify as verify_journal
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -68,7 +70,7 @@ class Receipt:
 class Ledger:
     def __init__(self, engine: Engine, settings: Settings | None = None, clock: Clock = utc_now):
         self.engine = engine
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.from_env()
         self.clock = clock
 
     # -- writes ----------------------------------------------------------------------
@@ -90,8 +92,15 @@ class Ledger:
                 return _receipt_for_retry(prior, cmd)
             self._check_fresh(cmd)
             _check_signature(cmd, signer_key)
-            with conn.execution_options(**{WRITE_OPTION: True}).begin():
-                return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+            try:
+                with conn.execution_options(**{WRITE_OPTION: True}).begin():
+                    return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+            except Refusal as refusal:
+                if refusal.type == "certificate-expired":
+                    # The command touched a piece past its deadline: it is refused, and the
+                    # expiry it found is recorded as its own (system) entry.
+                    self.sweep(ids=[refusal.extra["expired_id"]])
+                raise
 
     def _apply(self, repo: Repository, cmd: Command, roles: frozenset[str], run: Any) -> Receipt:
         head = repo.head(lock=True)
@@ -123,6 +132,39 @@ class Ledger:
             effects = members.genesis(body, ctx)
             return _append(repo, None, ctx, raw, None, effects, (None, None))
 
+    def sweep(self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX) -> Receipt | None:
+        """Expire pending pieces past their deadline (all due ones, or those of ``ids``),
+        as one unsigned system entry ``certificate.expire``; None when nothing is due."""
+        connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+        with connection as conn, conn.begin():
+            repo = Repository(conn)
+            head = repo.head(lock=True)
+            if head is None:
+                return None
+            now = self.clock()
+            due = repo.due_pending(format_timestamp(now), batch_max, ids)
+            if not due:
+                return None
+            registered = repo.invoices(use.no for piece in due for use in piece.invoice_uses)
+            limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
+            raw = {
+                "type": EXPIRE_TYPE,
+                "issued_at": format_timestamp(now),
+                "body": {"ids": [piece.id for piece in due]},
+            }
+            ctx = Context(
+                head.seq + 1, now, sha256_hex(canonical_text(raw).encode()), self.settings
+            )
+            effects = certificates.expire(due, registered, limits, ctx)
+            return _append(repo, head, ctx, raw, None, effects, (None, None))
+
+    def sweep_all(self) -> int:
+        """Sweep until nothing is due; the number of system entries written."""
+        written = 0
+        while self.sweep() is not None:
+            written += 1
+        return written
+
     def _check_fresh(self, cmd: Command) -> None:
         skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
         if skew_s > self.settings.clock_skew_s_max:
@@ -143,6 +185,11 @@ class Ledger:
     def head(self) -> Head | None:
         with self.engine.connect() as conn, conn.begin():
             return Repository(conn).head()
+
+    def read(self, view: Callable[..., T], *args: Any) -> T:
+        """Run a read view (``ledger.reads``) in one read-only transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            return view(Repository(conn), *args)
 
     def member(self, member_id: str) -> Member | None:
         with self.engine.connect() as conn, conn.begin():
@@ -165,7 +212,7 @@ def _append(
     prev_hash = head.entry_hash if head else GENESIS_PREV_HASH
     entry = make_entry(ctx.seq, prev_hash, format_timestamp(ctx.now), raw, signature, effects)
     repo.append(entry, signer_nonce[0], signer_nonce[1], str(raw["type"]))
-    apply_effects(repo.conn, effects, entry.seq)
+    apply_effects(repo.conn, raw, effects, entry.seq)
     return Receipt(entry.seq, entry.entry_hash, effects)
 
 

@@ -1,9 +1,14 @@
-"""Deployment settings: the defaults of ``ledger/limits.py``, overridable by environment."""
+"""Deployment settings: the defaults of ``ledger/limits.py``, overridable by environment.
+
+Every value is read once at start-up from ``DCC_<NAME>`` (upper case), e.g.
+``DCC_PENDING_EXPIRY_S=86400``. ``DCC_LEVEL_MAX`` unset (or 0) means unlimited.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import timedelta, timezone
 
 from ledger import limits
 
@@ -11,9 +16,29 @@ from ledger import limits
 @dataclass(frozen=True)
 class Settings:
     clock_skew_s_max: int = limits.CLOCK_SKEW_S_MAX
+    pending_expiry_s: int = limits.PENDING_EXPIRY_S
+    maturity_days_max: int = limits.MATURITY_DAYS_MAX
+    long_tenor_days: int = limits.LONG_TENOR_DAYS
+    piece_fen_min: int = limits.PIECE_FEN_MIN
+    outputs_max: int = limits.OUTPUTS_MAX
+    level_max: int = 0  # 0: unlimited
+    business_utc_offset_h: int = limits.BUSINESS_UTC_OFFSET_H
+    sweep_interval_s: int = limits.SWEEP_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
+        assert self.piece_fen_min >= 1 and 1 <= self.outputs_max <= limits.OUTPUTS_MAX
+        assert self.level_max >= 0 and self.pending_expiry_s >= 1
+
+    @property
+    def business_timezone(self) -> timezone:
+        return timezone(timedelta(hours=self.business_utc_offset_h))
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(
-            clock_skew_s_max=int(os.environ.get("DCC_CLOCK_SKEW_S_MAX", limits.CLOCK_SKEW_S_MAX)),
-        )
+        values: dict[str, int] = {}
+        for field in fields(cls):
+            raw = os.environ.get(f"DCC_{field.name.upper()}")
+            if raw is not None and raw.strip():
+                values[field.name] = int(raw)
+        return cls(**values)

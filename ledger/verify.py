@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.canonical import canonical_text, hash_value
-from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
+from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
 from ledger.keys import verify as verify_signature
 from ledger.projections import PROJECTIONS, Row, rows_of
@@ -82,10 +82,12 @@ def _check_chain(
         problem = _check_entry(position, prev_hash, item, replayed)
         if problem is not None:
             return problem
-        for collection, rows in rows_of(item.entry.effects, item.entry.seq).items():
-            key_column = PROJECTIONS[collection].key_column
+        for collection, rows in rows_of(
+            item.entry.command, item.entry.effects, item.entry.seq
+        ).items():
+            projection = PROJECTIONS[collection]
             for row in rows:
-                replayed[collection][row[key_column]] = row
+                replayed[collection][projection.key_of(row)] = row
         prev_hash = item.entry.entry_hash
         report.entries = position
         report.head_hash = prev_hash
@@ -115,17 +117,29 @@ def _check_entry(
         if command.get("type") != GENESIS_TYPE or entry.signature is not None:
             return Problem(1, "the first entry is not an unsigned genesis entry")
         return None
+    if command.get("type") == EXPIRE_TYPE and entry.signature is None:
+        return _check_expiry(position, command, replayed)
     return _check_signature(position, item, replayed)
+
+
+def _check_expiry(position: int, command: dict[str, Any], replayed: Replayed) -> Problem | None:
+    """A system expiry may only end pieces that were pending and past their deadline."""
+    issued_at = command.get("issued_at")
+    for certificate_id in command.get("body", {}).get("ids", []):
+        row = replayed["certificates"].get((certificate_id,))
+        if row is None or row["state"] != "pending" or not row["expires_at"] <= issued_at:
+            return Problem(position, f"expiry of {certificate_id}, which was not due")
+    return None
 
 
 def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Problem | None:
     command = item.entry.command
-    key = replayed["keys"].get(command.get("key_id"))
+    key = replayed["keys"].get((command.get("key_id"),))
     if key is None or key["member_id"] != command.get("signer"):
         return Problem(position, "signed with a key the signer did not hold")
     if key["retired_seq"] is not None and key["retired_seq"] < position:
         return Problem(position, f"signed with a key retired at seq {key['retired_seq']}")
-    signer = replayed["members"].get(command.get("signer"))
+    signer = replayed["members"].get((command.get("signer"),))
     if signer is None or signer["status"] != "active":
         return Problem(position, "signed by a member that was not active")
     signature = item.entry.signature
@@ -140,23 +154,28 @@ def _compare_projections(repo: Repository, replayed: Replayed) -> list[Problem]:
     problems: list[Problem] = []
     for collection, projection in PROJECTIONS.items():
         expected = replayed[collection]
-        stored = {row[projection.key_column]: row for row in repo.table_rows(projection.table)}
+        stored = {projection.key_of(row): row for row in repo.table_rows(projection.table)}
         for key in sorted(set(expected) | set(stored), key=str):
             want, have = expected.get(key), stored.get(key)
             if want == have:
                 continue
+            label = "/".join(str(part) for part in key)
             if want is None:
-                seq = int(have["updated_seq"]) if have else 0
-                problems.append(Problem(seq, f"{collection} row {key} is not in the journal"))
+                seq = int(have.get("updated_seq") or have.get("seq") or 0) if have else 0
+                problems.append(Problem(seq, f"{collection} row {label} is not in the journal"))
             elif have is None:
-                problems.append(Problem(want["updated_seq"], f"{collection} row {key} is missing"))
+                problems.append(Problem(_seq_of(want), f"{collection} row {label} is missing"))
             else:
-                columns = sorted(c for c in want if want[c] != have.get(c))
+                columns = ", ".join(sorted(c for c in want if want[c] != have.get(c)))
                 problems.append(
                     Problem(
-                        want["updated_seq"],
-                        f"{collection} row {key} differs from the journal in {', '.join(columns)}",
+                        _seq_of(want),
+                        f"{collection} row {label} differs from the journal in {columns}",
                     )
                 )
     problems.sort(key=lambda p: p.seq)
     return problems
+
+
+def _seq_of(row: Row) -> int:
+    return int(row.get("updated_seq") or row.get("seq") or 0)

@@ -12,8 +12,9 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -184,3 +185,77 @@ class World:
 @pytest.fixture
 def world(http: TestClient, ledger: Ledger, operator: Actor, clock: Clock) -> World:
     return World(http, ledger, operator, clock)
+
+
+def business_date(clock: Clock, days: int = 0) -> str:
+    """A date in China Standard Time, ``days`` from the clock's today."""
+    moment = clock().astimezone(timezone(timedelta(hours=8)))
+    return (moment.date() + timedelta(days=days)).isoformat()
+
+
+class Chain(World):
+    """A small supply chain: a core enterprise with an issuance limit, three suppliers, a bank."""
+
+    LIMIT = "1000000.00"
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.http, world.ledger, world.operator, world.clock)
+        self.core = self.admit("core", name="Core Builder Group")
+        self.s1 = self.admit("supplier", name="Tier 1 Steel")
+        self.s2 = self.admit("supplier", name="Tier 2 Wire")
+        self.s3 = self.admit("supplier", name="Tier 3 Ore")
+        self.bank = self.admit("bank", name="Bank")
+        response = self.client(self.operator).submit(
+            "limit.set", {"member": self.core.id, "amount": self.LIMIT}
+        )
+        assert response.status_code == 201, response.text
+        self._invoice = itertools.count(1)
+
+    def new_invoice(self, amount: str) -> dict[str, str]:
+        return {"no": f"{next(self._invoice):020d}{id(self) % 997:03d}", "amount": amount}
+
+    def issue(self, amount: str, to: Actor | None = None, days: int = 90, **extra: Any) -> Any:
+        trade = extra.pop("trade", None) or {
+            "contract_no": "HT-2026-001",
+            "invoices": [self.new_invoice(amount)],
+        }
+        body = {
+            "to": (to or self.s1).id,
+            "amount": amount,
+            "maturity": business_date(self.clock, days),
+            "trade": trade,
+            **extra,
+        }
+        return self.client(self.core).submit("certificate.issue", body)
+
+    def issued(self, amount: str, to: Actor | None = None, **extra: Any) -> str:
+        """Issue and accept; the root id."""
+        to = to or self.s1
+        response = self.issue(amount, to, **extra)
+        assert response.status_code == 201, response.text
+        root_id: str = response.json()["effects"]["certificates"][0]["id"]
+        accepted = self.client(to).submit("certificate.accept", {"id": root_id})
+        assert accepted.status_code == 201, accepted.text
+        return root_id
+
+    def transfer(
+        self,
+        sender: Actor,
+        inputs: list[str],
+        outputs: list[tuple[Actor, str]],
+        invoices: list[dict[str, str]] | None = None,
+    ) -> Any:
+        paid = sum(int(a.replace(".", "")) for who, a in outputs if who.id != sender.id)
+        if invoices is None:
+            invoices = [self.new_invoice(f"{paid // 100}.{paid % 100:02d}")] if paid else []
+        body = {
+            "inputs": inputs,
+            "outputs": [{"to": who.id, "amount": amount} for who, amount in outputs],
+            "trade": {"contract_no": "HT-SUB-1", "invoices": invoices},
+        }
+        return self.client(sender).submit("certificate.transfer", body)
+
+
+@pytest.fixture
+def chain(world: World) -> Chain:
+    return Chain(world)

@@ -1,0 +1,62 @@
+"""Certificate reads: one piece, a whole tree, a wallet and its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import reader
+from ledger import reads
+from ledger.members import Member
+from ledger.service import Ledger
+
+router = APIRouter(prefix="/v1", tags=["certificates"])
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+@router.get("/certificates/{certificate_id}", summary="One certificate")
+async def get_certificate(
+    certificate_id: str, request: Request, viewer: Member = Depends(reader())
+) -> dict[str, Any]:
+    return await run_in_threadpool(_ledger(request).read, reads.certificate, viewer, certificate_id)
+
+
+@router.get(
+    "/certificates/{certificate_id}/tree", summary="The whole tree of a root (issuer, operator)"
+)
+async def get_tree(
+    certificate_id: str, request: Request, viewer: Member = Depends(reader())
+) -> dict[str, Any]:
+    return await run_in_threadpool(_ledger(request).read, reads.tree, viewer, certificate_id)
+
+
+@router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")
+async def get_wallet(
+    member: str,
+    request: Request,
+    cursor: str | None = None,
+    limit: int | None = None,
+    viewer: Member = Depends(reader()),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        _ledger(request).read, reads.wallet, viewer, member, cursor, limit
+    )
+
+
+@router.get("/wallets/{member}/history", summary="Entries that touched a member, newest first")
+async def get_history(
+    member: str,
+    request: Request,
+    cursor: str | None = None,
+    limit: int | None = None,
+    viewer: Member = Depends(reader()),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        _ledger(request).read, reads.history, viewer, member, cursor, limit
+    )

@@ -1,0 +1,477 @@
+"""Certificates: a core enterprise's signed promise, split and passed up the chain.
+
+A certificate is UTXO-like. The issuer creates a *root* for its supplier; a holder
+*transfers* by consuming whole input pieces and creating outputs, with any change
+coming back to itself, so value is conserved to the fen::
+
+    root R  1000.00  issuer C → S1 (level 1, pending → active on accept)
+    S1 transfers R: 300.00 → S2 (level 2, pending), change 700.00 → S1 (level 1)
+    R is spent; 300.00 + 700.00 = 1000.00
+
+For every root that was not voided, at every seq: the sum of its non-terminal pieces
+plus what was settled equals its face. Terminal states (``spent``, ``rejected``,
+``cancelled``, ``expired``) hold no value: it moved to the pieces they created.
+
+Levels: the first holder is level 1. A transfer's *base level* is the highest level
+among its inputs; outputs to others get base + 1, the change and outputs to the signer
+itself keep the base. A piece returned to its sender (reject, expiry) gets the level
+the sender held it at (the rejected piece's level − 1).
+
+These rules are pure: they take loaded state, return effects, and refuse with a
+:class:`~ledger.errors.Refusal` naming the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, field_validator
+
+from ledger import credit, invoices
+from ledger.commands import (
+    Amount,
+    Date,
+    MemberId,
+    Reference,
+    WireModel,
+    format_timestamp,
+    register_body,
+)
+from ledger.context import Context, Effects
+from ledger.credit import IssuanceLimit
+from ledger.errors import Refusal
+from ledger.invoices import Invoice, InvoiceUse
+from ledger.limits import INPUTS_MAX, INVOICES_PER_COMMAND_MAX, MEMO_LENGTH_MAX
+from ledger.members import Member
+from ledger.money import format_fen
+
+PENDING, ACTIVE, LOCKED, SPENT = "pending", "active", "locked", "spent"
+SETTLED, OVERDUE = "settled", "overdue"
+REJECTED, CANCELLED, EXPIRED = "rejected", "cancelled", "expired"
+TERMINAL = frozenset({SPENT, REJECTED, CANCELLED, EXPIRED})
+HOLDING = frozenset({PENDING, ACTIVE, LOCKED, OVERDUE})  # states that carry value
+LONG_TENOR = "long-tenor"
+TRANSFERS_OUTPUTS_HARD_MAX = 10_000  # beyond any setting: refuse as malformed
+
+CertificateId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+InvoiceNo = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{1,40}$")]
+
+
+class InvoiceRef(WireModel):
+    no: InvoiceNo
+    amount: Amount
+
+
+class Trade(WireModel):
+    contract_no: Reference
+    invoices: Annotated[list[InvoiceRef], Field(max_length=INVOICES_PER_COMMAND_MAX)]
+
+    @field_validator("invoices")
+    @classmethod
+    def _distinct(cls, refs: list[InvoiceRef]) -> list[InvoiceRef]:
+        if len({ref.no for ref in refs}) != len(refs):
+            raise ValueError("an invoice may be cited once per command")
+        return refs
+
+    def cited(self) -> list[tuple[str, int]]:
+        return [(ref.no, ref.amount) for ref in self.invoices]
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "contract_no": self.contract_no,
+            "invoices": [{"no": r.no, "amount": format_fen(r.amount)} for r in self.invoices],
+        }
+
+
+class IssueBody(WireModel):
+    to: MemberId
+    amount: Amount
+    maturity: Date
+    trade: Trade
+    memo: Annotated[str, StringConstraints(max_length=MEMO_LENGTH_MAX)] | None = None
+
+
+class Output(WireModel):
+    to: MemberId
+    amount: Amount
+
+
+class TransferBody(WireModel):
+    inputs: Annotated[list[CertificateId], Field(min_length=1, max_length=INPUTS_MAX)]
+    outputs: Annotated[list[Output], Field(min_length=1, max_length=TRANSFERS_OUTPUTS_HARD_MAX)]
+    trade: Trade
+
+
+class CertificateRef(WireModel):
+    id: CertificateId
+
+
+register_body("certificate.issue", IssueBody)
+register_body("certificate.transfer", TransferBody)
+register_body("certificate.accept", CertificateRef)
+register_body("certificate.reject", CertificateRef)
+register_body("certificate.cancel", CertificateRef)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    id: str
+    root_id: str
+    parent_ids: tuple[str, ...]
+    issuer: str
+    holder: str  # for a pending piece: its recipient
+    sender: str | None  # who sent a pending piece (and gets it back on reject/expiry)
+    amount_fen: int
+    maturity: date
+    state: str
+    level: int
+    trade: dict[str, Any]
+    invoice_uses: tuple[InvoiceUse, ...]  # the invoice slices that back this payment
+    expires_at: str | None  # a pending piece's deadline (RFC 3339 UTC)
+    flags: tuple[str, ...]
+    memo: str | None
+    created_seq: int
+
+    @property
+    def is_root(self) -> bool:
+        return self.id == self.root_id
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "root_id": self.root_id,
+            "parent_ids": list(self.parent_ids),
+            "issuer": self.issuer,
+            "holder": self.holder,
+            "amount": format_fen(self.amount_fen),
+            "maturity": self.maturity.isoformat(),
+            "state": self.state,
+            "level": self.level,
+            "trade": self.trade,
+            "sender": self.sender,
+            "expires_at": self.expires_at,
+            "invoice_uses": [use.wire() for use in self.invoice_uses],
+            "flags": list(self.flags),
+            "memo": self.memo,
+            "created_seq": self.created_seq,
+        }
+
+
+def business_today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.settings.business_timezone).date()
+
+
+def _expires_at(ctx: Context) -> str:
+    return format_timestamp(ctx.now + timedelta(seconds=ctx.settings.pending_expiry_s))
+
+
+def is_due_to_expire(piece: Certificate, now: datetime) -> bool:
+    return (
+        piece.state == PENDING
+        and piece.expires_at is not None
+        and (piece.expires_at <= format_timestamp(now))
+    )
+
+
+def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
+    if recipient is None:
+        raise Refusal("recipient-not-admitted", f"{to} is not an admitted member")
+    if recipient.status != "active":
+        raise Refusal("recipient-suspended", f"{to} is suspended")
+    if to == issuer:
+        raise Refusal("recipient-is-issuer", "a certificate cannot be paid to its own issuer")
+
+
+# -- issue, accept, reject, cancel, expire ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueState:
+    recipient: Member | None
+    limit: IssuanceLimit
+    invoices: Mapping[str, Invoice]
+
+
+def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effects:
+    _check_recipient(state.recipient, body.to, issuer)
+    tenor_days = (body.maturity - business_today(ctx)).days
+    if not 1 <= tenor_days <= ctx.settings.maturity_days_max:
+        raise Refusal(
+            "maturity-out-of-range",
+            f"maturity must be after today and at most {ctx.settings.maturity_days_max} days "
+            f"out; {body.maturity.isoformat()} is {tenor_days} days from today",
+        )
+    limit = credit.consume(state.limit, body.amount)
+    changed, uses = invoices.attribute(state.invoices, body.trade.cited(), [body.amount])
+    flags = (LONG_TENOR,) if tenor_days > ctx.settings.long_tenor_days else ()
+    root_id = ctx.derive_id(0)
+    root = Certificate(
+        id=root_id,
+        root_id=root_id,
+        parent_ids=(),
+        issuer=issuer,
+        holder=body.to,
+        sender=issuer,
+        amount_fen=body.amount,
+        maturity=body.maturity,
+        state=PENDING,
+        level=1,
+        trade=body.trade.wire(),
+        invoice_uses=uses[0],
+        expires_at=_expires_at(ctx),
+        flags=flags,
+        memo=body.memo,
+        created_seq=ctx.seq,
+    )
+    return {
+        "certificates": [root.wire()],
+        "invoices": [inv.wire() for inv in changed.values()],
+        "limits": [limit.wire()],
+        "flags": list(flags),
+    }
+
+
+def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
+    if piece is None:
+        raise Refusal("certificate-not-found", "no such certificate")
+    if piece.holder != signer:
+        raise Refusal("not-holder", f"certificate {piece.id} is not pending for {signer}")
+    if piece.state != PENDING:
+        raise Refusal("not-pending", f"certificate {piece.id} is {piece.state}, not pending")
+    if is_due_to_expire(piece, now):
+        raise Refusal(
+            "certificate-expired",
+            f"certificate {piece.id} expired at {piece.expires_at}",
+            expired_id=piece.id,
+        )
+    return piece
+
+
+def accept(piece: Certificate | None, signer: str, ctx: Context) -> Effects:
+    pending = _pending_for(piece, signer, ctx.now)
+    accepted = replace(pending, state=ACTIVE, sender=None, expires_at=None)
+    return {"certificates": [accepted.wire()]}
+
+
+@dataclass(frozen=True)
+class ReturnState:
+    """What giving a pending piece's value back needs: its invoices and issuer's limit."""
+
+    invoices: Mapping[str, Invoice]
+    limit: IssuanceLimit | None  # loaded only for a root
+
+
+@dataclass(frozen=True)
+class GivenBack:
+    certificates: tuple[Certificate, ...]  # the ended piece, and the returned one if any
+    invoices: dict[str, Invoice]
+    limit: IssuanceLimit | None
+
+    def effects(self) -> Effects:
+        effects: Effects = {
+            "certificates": [c.wire() for c in self.certificates],
+            "invoices": [inv.wire() for inv in self.invoices.values()],
+        }
+        if self.limit is not None:
+            effects["limits"] = [self.limit.wire()]
+        return effects
+
+
+def give_back(
+    piece: Certificate, end_state: str, state: ReturnState, ctx: Context, index: int
+) -> GivenBack:
+    """End a pending piece (rejected, cancelled or expired) and return its value."""
+    assert piece.state == PENDING and end_state in TERMINAL, piece
+    ended = replace(piece, state=end_state, expires_at=None)
+    released = invoices.release(state.invoices, piece.invoice_uses)
+    if piece.is_root:
+        # The issuance is void: nothing comes back, and the issuer's limit is restored.
+        assert state.limit is not None, piece
+        return GivenBack((ended,), released, credit.restore(state.limit, piece.amount_fen))
+    assert piece.sender is not None, piece
+    returned = replace(
+        piece,
+        id=ctx.derive_id(index),
+        parent_ids=(piece.id,),
+        holder=piece.sender,
+        sender=None,
+        state=ACTIVE,
+        level=piece.level - 1,
+        invoice_uses=(),
+        expires_at=None,
+        flags=(),
+        memo=None,
+        created_seq=ctx.seq,
+    )
+    return GivenBack((ended, returned), released, None)
+
+
+def reject(piece: Certificate | None, signer: str, state: ReturnState, ctx: Context) -> Effects:
+    return give_back(_pending_for(piece, signer, ctx.now), REJECTED, state, ctx, 0).effects()
+
+
+def cancel(root: Certificate | None, signer: str, state: ReturnState, ctx: Context) -> Effects:
+    if root is None or signer not in (root.issuer, root.holder):
+        raise Refusal("certificate-not-found", "no such certificate")
+    if root.issuer != signer:
+        raise Refusal("not-issuer", "only the issuer may cancel a certificate")
+    if not root.is_root:
+        raise Refusal("not-pending", "only a root certificate can be cancelled")
+    if root.state != PENDING:
+        raise Refusal(
+            "not-pending", f"certificate {root.id} is {root.state}: it can no longer be cancelled"
+        )
+    if is_due_to_expire(root, ctx.now):
+        raise Refusal(
+            "certificate-expired",
+            f"certificate {root.id} expired at {root.expires_at}",
+            expired_id=root.id,
+        )
+    return give_back(root, CANCELLED, state, ctx, 0).effects()
+
+
+def expire(
+    pieces: Sequence[Certificate],
+    registered: Mapping[str, Invoice],
+    limits: Mapping[str, IssuanceLimit],
+    ctx: Context,
+) -> Effects:
+    """Expire due pending pieces (the system entry written by the sweep)."""
+    invoices_now, limits_now = dict(registered), dict(limits)
+    changed_invoices: set[str] = set()
+    ended: list[Certificate] = []
+    for index, piece in enumerate(pieces):
+        assert is_due_to_expire(piece, ctx.now), piece
+        limit = limits_now.get(piece.issuer) if piece.is_root else None
+        result = give_back(piece, EXPIRED, ReturnState(invoices_now, limit), ctx, index)
+        ended.extend(result.certificates)
+        invoices_now.update(result.invoices)
+        changed_invoices.update(result.invoices)
+        if result.limit is not None:
+            limits_now[piece.issuer] = result.limit
+    touched_issuers = sorted({p.issuer for p in pieces if p.is_root})
+    return {
+        "certificates": [c.wire() for c in ended],
+        "invoices": [invoices_now[no].wire() for no in sorted(changed_invoices)],
+        "limits": [limits_now[issuer].wire() for issuer in touched_issuers],
+    }
+
+
+# -- transfer --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferState:
+    inputs: Mapping[str, Certificate]  # by id; missing ids are simply absent
+    recipients: Mapping[str, Member]
+    invoices: Mapping[str, Invoice]
+
+
+def _spendable_inputs(state: TransferState, signer: str, ids: Sequence[str]) -> list[Certificate]:
+    if len(set(ids)) != len(ids):
+        raise Refusal("duplicate-input", "a certificate may be used once per transfer")
+    pieces: list[Certificate] = []
+    for certificate_id in ids:
+        piece = state.inputs.get(certificate_id)
+        if piece is None:
+            raise Refusal("certificate-not-found", f"no certificate {certificate_id}")
+        if piece.holder != signer:
+            raise Refusal("not-holder", f"certificate {certificate_id} is not held by {signer}")
+        if piece.state != ACTIVE:
+            raise Refusal(
+                "not-spendable", f"certificate {certificate_id} is {piece.state}, not active"
+            )
+        pieces.append(piece)
+    if len({piece.root_id for piece in pieces}) > 1:
+        raise Refusal("mixed-roots", "all inputs of a transfer must come from the same root")
+    return pieces
+
+
+def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
+    if len(body.outputs) > ctx.settings.outputs_max:
+        raise Refusal(
+            "too-many-outputs", f"at most {ctx.settings.outputs_max} outputs per transfer"
+        )
+    smallest = min([o.amount for o in body.outputs] + ([change_fen] if change_fen else []))
+    if smallest < ctx.settings.piece_fen_min:
+        raise Refusal(
+            "piece-too-small",
+            f"every piece, change included, must be at least "
+            f"{format_fen(ctx.settings.piece_fen_min)}",
+        )
+
+
+def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context) -> Effects:
+    inputs = _spendable_inputs(state, signer, body.inputs)
+    first = inputs[0]
+    if business_today(ctx) >= first.maturity:
+        raise Refusal(
+            "certificate-matured",
+            f"the certificate matures on {first.maturity.isoformat()}: it can only be settled",
+        )
+    total_in = sum(piece.amount_fen for piece in inputs)
+    total_out = sum(output.amount for output in body.outputs)
+    if total_out > total_in:
+        raise Refusal(
+            "insufficient-amount",
+            f"outputs total {format_fen(total_out)} but inputs hold {format_fen(total_in)}",
+        )
+    change_fen = total_in - total_out
+    _check_outputs(body, change_fen, ctx)
+    base_level = max(piece.level for piece in inputs)
+    paid = [output for output in body.outputs if output.to != signer]
+    level_max = ctx.settings.level_max
+    if paid and level_max and base_level + 1 > level_max:
+        raise Refusal("max-level-exceeded", f"pieces may not go beyond level {level_max}")
+    for output in paid:
+        _check_recipient(state.recipients.get(output.to), output.to, first.issuer)
+    changed, uses = invoices.attribute(
+        state.invoices, body.trade.cited(), [output.amount for output in paid]
+    )
+    uses_of = iter(uses)
+    template = replace(
+        first,
+        parent_ids=tuple(body.inputs),
+        trade=body.trade.wire(),
+        flags=(),
+        memo=None,
+        created_seq=ctx.seq,
+    )
+    created: list[Certificate] = []
+    for index, output in enumerate(body.outputs):
+        own = output.to == signer
+        created.append(
+            replace(
+                template,
+                id=ctx.derive_id(index),
+                holder=output.to,
+                amount_fen=output.amount,
+                sender=None if own else signer,
+                state=ACTIVE if own else PENDING,
+                level=base_level if own else base_level + 1,
+                invoice_uses=() if own else next(uses_of),
+                expires_at=None if own else _expires_at(ctx),
+            )
+        )
+    if change_fen:
+        created.append(
+            replace(
+                template,
+                id=ctx.derive_id(len(body.outputs)),
+                holder=signer,
+                amount_fen=change_fen,
+                sender=None,
+                state=ACTIVE,
+                level=base_level,
+                invoice_uses=(),
+                expires_at=None,
+            )
+        )
+    spent = [replace(piece, state=SPENT) for piece in inputs]
+    return {
+        "certificates": [c.wire() for c in spent + created],
+        "invoices": [inv.wire() for inv in changed.values()],
+    }

@@ -1,0 +1,140 @@
+"""Read views, authorised by who is asking.
+
+A supplier sees its own wallet; an issuer sees every piece of its own paper; the
+operator sees everything. Anyone else is told "not found" — never "forbidden", which
+would leak that the thing exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ledger.certificates import PENDING, Certificate
+from ledger.errors import Refusal
+from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from ledger.members import Member
+from ledger.money import format_fen
+from ledger.projections import parties_of
+from ledger.repository import Repository
+
+
+def _not_found(what: str) -> Refusal:
+    return Refusal("not-found", f"no {what}, or not visible to this member")
+
+
+def page_size(requested: int | None) -> int:
+    if requested is None:
+        return PAGE_SIZE_DEFAULT
+    if not 1 <= requested <= PAGE_SIZE_MAX:
+        raise Refusal("validation", f"limit must be between 1 and {PAGE_SIZE_MAX}")
+    return requested
+
+
+def encode_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise Refusal("validation", "cursor is not one this service issued") from exc
+
+
+def can_see(viewer: Member, piece: Certificate) -> bool:
+    if viewer.has_role("operator") or viewer.id in (piece.holder, piece.issuer):
+        return True
+    return piece.state == PENDING and viewer.id == piece.sender
+
+
+def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:
+    piece = repo.certificate(certificate_id)
+    if piece is None or not can_see(viewer, piece):
+        raise _not_found("certificate")
+    return piece.wire()
+
+
+def tree(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:
+    piece = repo.certificate(certificate_id)
+    if piece is None or not (viewer.has_role("operator") or viewer.id == piece.issuer):
+        raise _not_found("certificate")
+    pieces = repo.tree(piece.root_id)
+    root = next(p for p in pieces if p.is_root)
+    return {
+        "root_id": root.id,
+        "face_amount": format_fen(root.amount_fen),
+        "issuer": root.issuer,
+        "maturity": root.maturity.isoformat(),
+        "pieces": [p.wire() for p in pieces],
+    }
+
+
+def _check_own(viewer: Member, member: str) -> None:
+    if viewer.id != member and not viewer.has_role("operator"):
+        raise _not_found("wallet")
+
+
+def wallet(
+    repo: Repository, viewer: Member, member: str, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    _check_own(viewer, member)
+    size = page_size(limit)
+    after = None
+    if cursor:
+        seq_text, _, piece_id = decode_cursor(cursor).partition(":")
+        if not seq_text.isdigit() or not piece_id:
+            raise Refusal("validation", "cursor is not one this service issued")
+        after = (int(seq_text), piece_id)
+    pieces = repo.wallet_page(member, after, size + 1)
+    more = len(pieces) > size
+    pieces = pieces[:size]
+    last = pieces[-1] if pieces else None
+    totals = [
+        {"issuer": issuer, "maturity": maturity, "state": state, "amount": format_fen(amount)}
+        for issuer, maturity, state, amount in repo.wallet_totals(member)
+    ]
+    return {
+        "member": member,
+        "totals": totals,
+        "certificates": [p.wire() for p in pieces],
+        "next_cursor": encode_cursor(f"{last.created_seq}:{last.id}") if more and last else None,
+    }
+
+
+def history(
+    repo: Repository, viewer: Member, member: str, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    _check_own(viewer, member)
+    size = page_size(limit)
+    before = None
+    if cursor:
+        text = decode_cursor(cursor)
+        if not text.isdigit():
+            raise Refusal("validation", "cursor is not one this service issued")
+        before = int(text)
+    entries = repo.history(member, before, size + 1)
+    more = len(entries) > size
+    items = []
+    for stored in entries[:size]:
+        entry = stored.entry
+        assert member in parties_of(entry.command, entry.effects), (member, entry.seq)
+        mine = [
+            c
+            for c in entry.effects.get("certificates", [])
+            if member in (c["holder"], c["sender"])
+            or (c["issuer"] == member and c["id"] == c["root_id"])
+        ]
+        items.append(
+            {
+                "seq": entry.seq,
+                "entry_hash": entry.entry_hash,
+                "recorded_at": entry.recorded_at,
+                "type": stored.type,
+                "signer": stored.signer,
+                "certificates": mine,
+            }
+        )
+    next_cursor = encode_cursor(str(items[-1]["seq"])) if more and items else None
+    return {"member": member, "entries": items, "next_cursor": next_cursor}

@@ -153,6 +153,43 @@ def submit(
         raise typer.Exit(2)
 
 
+@app.command()
+def get(
+    key: Annotated[Path, typer.Option("--key", help="The reader's NAME.key")],
+    signer: Annotated[str, typer.Option("--signer", help="The reader's member id")],
+    path: Annotated[str, typer.Argument(help="e.g. /v1/wallets/<id>")],
+    url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+) -> None:
+    """A signed read: GET a path as a member and print the JSON."""
+    import httpx
+
+    from api.client import DccClient
+
+    private = load_private_key_pem(key.read_bytes())
+    with httpx.Client(base_url=url, timeout=30) as http:
+        response = DccClient(http, signer, private).get(path)
+    typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    if response.status_code >= 400:
+        raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    operator_key: Annotated[Path, typer.Option("--operator-key")] = Path("keys/operator.key"),
+    operator_id: Annotated[str, typer.Option("--operator-id")] = "91110000MA0000000H",
+    url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+) -> None:
+    """Walk a certificate through issue → accept → two levels of split → tree view."""
+    import httpx
+
+    from api import demo as walkthrough
+
+    private = load_private_key_pem(operator_key.read_bytes())
+    with httpx.Client(base_url=url, timeout=30) as http:
+        tree = walkthrough.run(http, operator_id, private)
+    typer.echo(walkthrough.render(tree))
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,41 @@
+"""The README's walk-through, run as a user would: `dcc demo` against `dcc serve`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ledger.keys import private_key_pem
+from tests.conftest import Actor
+
+
+def test_dcc_demo_against_a_live_server(operator: Actor, live_server: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "operator.key"
+    key_file.write_bytes(private_key_pem(operator.key))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "demo",
+            "--url",
+            live_server,
+            "--operator-key",
+            str(key_file),
+            "--operator-id",
+            operator.id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "face 1000.00" in lines[0]
+    pieces = [line.split() for line in lines[1:]]  # level N STATE AMOUNT holder ID id ID
+    active = sorted((p[1], p[3]) for p in pieces if p[2] == "active")
+    # Tier 1 keeps 700.00 of 1000.00, tier 2 keeps 180.00 of 300.00, tier 3 holds 120.00.
+    assert active == [("1", "700.00"), ("2", "180.00"), ("3", "120.00")]
+    assert sorted(p[2] for p in pieces) == ["active"] * 3 + ["spent"] * 2

@@ -6,10 +6,10 @@ entry (seq 1, the genesis that admits the operator) has ``prev_hash`` of 64 zero
 Changing any field of any entry changes its hash, which breaks the link stored in the
 next entry: a rewrite cannot stay quiet.
 
-    >>> e1 = make_entry(1, GENESIS_PREV_HASH, "2026-11-22T08:00:00.000000Z",
-    ...                 {"type": "ledger.genesis"}, None, {})
-    >>> e2 = make_entry(2, e1.entry_hash, "2026-11-22T08:00:01.000000Z",
-    ...                 {"type": "x"}, "sig", {})
+    >>> e1, _, _ = make_entry(1, GENESIS_PREV_HASH, "2026-11-22T08:00:00.000000Z",
+    ...                       {"type": "ledger.genesis"}, None, {})
+    >>> e2, _, _ = make_entry(2, e1.entry_hash, "2026-11-22T08:00:01.000000Z",
+    ...                       {"type": "x"}, "sig", {})
     >>> e2.prev_hash == e1.entry_hash
     True
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.canonical import hash_value
+from ledger.canonical import canonical_bytes, sha256_hex
 
 GENESIS_PREV_HASH = "0" * 64
 GENESIS_TYPE = "ledger.genesis"
@@ -63,6 +63,39 @@ def hashed_part(
     }
 
 
+def entry_bytes(
+    seq: int,
+    prev_hash: str,
+    recorded_at: str,
+    command_bytes: bytes,
+    signature: str | None,
+    effects_bytes: bytes,
+) -> bytes:
+    """The RFC 8785 bytes of :func:`hashed_part`, composed from parts already in that form.
+
+    JCS of an object is its members sorted by key, each value in its own JCS form, so the
+    writer need not canonicalise the (large) command and effects a second time. The
+    keys below are in JCS order; a property test checks this equals ``canonical_bytes``.
+    """
+    return b"".join(
+        (
+            b'{"command":',
+            command_bytes,
+            b',"effects":',
+            effects_bytes,
+            b',"prev_hash":',
+            canonical_bytes(prev_hash),
+            b',"recorded_at":',
+            canonical_bytes(recorded_at),
+            b',"seq":',
+            str(seq).encode(),
+            b',"signature":',
+            canonical_bytes(signature),
+            b"}",
+        )
+    )
+
+
 def make_entry(
     seq: int,
     prev_hash: str,
@@ -70,7 +103,13 @@ def make_entry(
     command: dict[str, Any],
     signature: str | None,
     effects: dict[str, Any],
-) -> Entry:
+    *,
+    command_bytes: bytes | None = None,
+) -> tuple[Entry, bytes, bytes]:
+    """A new entry, with the canonical bytes of its command and effects (as stored)."""
     assert seq >= 1 and len(prev_hash) == 64, (seq, prev_hash)
-    entry_hash = hash_value(hashed_part(seq, prev_hash, recorded_at, command, signature, effects))
-    return Entry(seq, prev_hash, recorded_at, command, signature, effects, entry_hash)
+    command_bytes = command_bytes if command_bytes is not None else canonical_bytes(command)
+    effects_bytes = canonical_bytes(effects)
+    data = entry_bytes(seq, prev_hash, recorded_at, command_bytes, signature, effects_bytes)
+    entry = Entry(seq, prev_hash, recorded_at, command, signature, effects, sha256_hex(data))
+    return entry, command_bytes, effects_bytes

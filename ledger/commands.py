@@ -135,6 +135,7 @@ class Command:
     body: Any  # the registered body model of ``type``
     raw: dict[str, Any]  # the command object exactly as signed
     signature: str
+    signed: bytes  # RFC 8785 bytes of ``raw``: what the signature covers, computed once
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -176,7 +177,7 @@ def parse_envelope(data: bytes | dict[str, Any]) -> Command:
     if stray is not None:  # every model refuses one; this is the belt to those braces
         raise Refusal("validation", f"JSON numbers with a fraction are not accepted ({stray.text})")
     try:
-        canonical_bytes(envelope.command)
+        signed = canonical_bytes(envelope.command)
     except JsonError as exc:
         raise Refusal("validation", str(exc)) from exc
     return Command(
@@ -188,6 +189,7 @@ def parse_envelope(data: bytes | dict[str, Any]) -> Command:
         body=body,
         raw=envelope.command,
         signature=envelope.signature,
+        signed=signed,
     )
 
 

@@ -14,6 +14,9 @@ AMOUNT_FEN_MAX = 10**15
 # Signed commands and signed reads must carry a time within this window of the server clock.
 CLOCK_SKEW_S_MAX = 300
 
+# Public keys cached by key id before the lock (the mapping never changes).
+KEY_CACHE_MAX = 100_000
+
 # Nonces: url-safe characters, long enough to be unguessable, short enough to index.
 NONCE_LENGTH_MIN = 16
 NONCE_LENGTH_MAX = 64

@@ -154,8 +154,20 @@ def apply_effects(
         conn.execute(_upsert(conn, PROJECTIONS[collection]), rows)
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(conn: Connection, projection: Projection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    """The upsert statement of a projection for this dialect, built once."""
+    cache_key = (conn.dialect.name, projection.collection)
+    statement = _UPSERTS.get(cache_key)
+    if statement is None:
+        statement = _UPSERTS[cache_key] = _build_upsert(conn.dialect.name, projection)
+    return statement
+
+
+def _build_upsert(dialect_name: str, projection: Projection) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(projection.table)
     updated = {
         column.name: statement.excluded[column.name]

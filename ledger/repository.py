@@ -7,10 +7,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, desc, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    desc,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from ledger import models
-from ledger.canonical import canonical_text, parse_json
+from ledger.canonical import parse_json
 from ledger.certificates import HOLDING, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
@@ -19,6 +30,44 @@ from ledger.members import Key, Member
 from ledger.money import parse_amount
 
 HEAD_ROW_ID = 1
+
+# The hot statements are built once: SQLAlchemy then reuses their compiled form, and
+# the write path spends its time in the database rather than in building queries.
+_e, _k, _m = models.entries, models.member_keys, models.members
+_c, _i, _l = models.certificates, models.invoices, models.issuance_limits
+_HEAD = select(models.ledger_head.c.seq, models.ledger_head.c.entry_hash).where(
+    models.ledger_head.c.id == HEAD_ROW_ID
+)
+_HEAD_LOCKED = _HEAD.with_for_update()
+_ENTRY_BY_NONCE = select(_e).where(
+    _e.c.signer == bindparam("signer"), _e.c.nonce == bindparam("nonce")
+)
+_INSERT_ENTRY = insert(_e)
+_INSERT_HEAD = insert(models.ledger_head)
+_UPDATE_HEAD = update(models.ledger_head).where(models.ledger_head.c.id == HEAD_ROW_ID)
+_MEMBER = select(_m).where(_m.c.id == bindparam("id"))
+_MEMBERS = select(_m).where(_m.c.id.in_(bindparam("ids", expanding=True)))
+_KEY = select(_k).where(_k.c.key_id == bindparam("key_id"))
+_KEY_WITH_MEMBER = (
+    select(
+        _k.c.key_id,
+        _k.c.member_id,
+        _k.c.public_key,
+        _k.c.added_seq,
+        _k.c.retired_seq,
+        _m.c.name,
+        _m.c.roles,
+        _m.c.status,
+        _m.c.key_id.label("current_key_id"),
+        _m.c.public_key.label("current_public_key"),
+        _m.c.admitted_seq,
+    )
+    .join(_m, _m.c.id == _k.c.member_id)
+    .where(_k.c.key_id == bindparam("key_id"))
+)
+_CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
+_INVOICES = select(_i).where(_i.c.no.in_(bindparam("ids", expanding=True)))
+_LIMITS = select(_l).where(_l.c.member.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -45,44 +94,44 @@ class Repository:
     # -- the chain -------------------------------------------------------------------
 
     def head(self, *, lock: bool = False) -> Head | None:
-        query = select(models.ledger_head.c.seq, models.ledger_head.c.entry_hash).where(
-            models.ledger_head.c.id == HEAD_ROW_ID
-        )
-        if lock:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_HEAD_LOCKED if lock else _HEAD).first()
         return Head(row.seq, row.entry_hash) if row else None
 
-    def append(self, entry: Entry, signer: str | None, nonce: str | None, type_: str) -> None:
+    def append(
+        self,
+        entry: Entry,
+        stored: tuple[bytes, bytes],
+        signer: str | None,
+        nonce: str | None,
+        type_: str,
+    ) -> None:
+        """Insert an entry (``stored``: its command and effects as canonical bytes) and
+        move the head to it."""
+        command_bytes, effects_bytes = stored
         self.conn.execute(
-            insert(models.entries).values(
-                seq=entry.seq,
-                prev_hash=entry.prev_hash,
-                entry_hash=entry.entry_hash,
-                recorded_at=entry.recorded_at,
-                type=type_,
-                signer=signer,
-                nonce=nonce,
-                command=canonical_text(entry.command),
-                signature=entry.signature,
-                effects=canonical_text(entry.effects),
-            )
+            _INSERT_ENTRY,
+            {
+                "seq": entry.seq,
+                "prev_hash": entry.prev_hash,
+                "entry_hash": entry.entry_hash,
+                "recorded_at": entry.recorded_at,
+                "type": type_,
+                "signer": signer,
+                "nonce": nonce,
+                "command": command_bytes.decode(),
+                "signature": entry.signature,
+                "effects": effects_bytes.decode(),
+            },
         )
-        head = models.ledger_head
         if entry.seq == 1:
             self.conn.execute(
-                insert(head).values(id=HEAD_ROW_ID, seq=1, entry_hash=entry.entry_hash)
+                _INSERT_HEAD, {"id": HEAD_ROW_ID, "seq": 1, "entry_hash": entry.entry_hash}
             )
         else:
-            self.conn.execute(
-                update(head)
-                .where(head.c.id == HEAD_ROW_ID)
-                .values(seq=entry.seq, entry_hash=entry.entry_hash)
-            )
+            self.conn.execute(_UPDATE_HEAD, {"seq": entry.seq, "entry_hash": entry.entry_hash})
 
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
-        e = models.entries
-        row = self.conn.execute(select(e).where(e.c.signer == signer, e.c.nonce == nonce)).first()
+        row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
         return _stored_entry(row) if row else None
 
     def entry(self, seq: int) -> StoredEntry | None:
@@ -103,36 +152,16 @@ class Repository:
     # -- members and keys -----------------------------------------------------------
 
     def member(self, member_id: str) -> Member | None:
-        row = self.conn.execute(
-            select(models.members).where(models.members.c.id == member_id)
-        ).first()
+        row = self.conn.execute(_MEMBER, {"id": member_id}).first()
         return _member(row._mapping) if row else None
 
     def key(self, key_id: str) -> Key | None:
-        k = models.member_keys
-        row = self.conn.execute(select(k).where(k.c.key_id == key_id)).first()
+        row = self.conn.execute(_KEY, {"key_id": key_id}).first()
         return _key(row._mapping) if row else None
 
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None:
         """A key and the member it belongs to, in one query (authentication)."""
-        k, m = models.member_keys, models.members
-        row = self.conn.execute(
-            select(
-                k.c.key_id,
-                k.c.member_id,
-                k.c.public_key,
-                k.c.added_seq,
-                k.c.retired_seq,
-                m.c.name,
-                m.c.roles,
-                m.c.status,
-                m.c.key_id.label("current_key_id"),
-                m.c.public_key.label("current_public_key"),
-                m.c.admitted_seq,
-            )
-            .join(m, m.c.id == k.c.member_id)
-            .where(k.c.key_id == key_id)
-        ).first()
+        row = self.conn.execute(_KEY_WITH_MEMBER, {"key_id": key_id}).first()
         if row is None:
             return None
         member = Member(
@@ -150,7 +179,7 @@ class Repository:
         ids = sorted(set(member_ids))
         if not ids:
             return {}
-        rows = self.conn.execute(select(models.members).where(models.members.c.id.in_(ids)))
+        rows = self.conn.execute(_MEMBERS, {"ids": ids})
         return {row.id: _member(row._mapping) for row in rows}
 
     # -- certificates, invoices, limits ------------------------------------------------
@@ -162,24 +191,21 @@ class Repository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        c = models.certificates
-        rows = self.conn.execute(select(c).where(c.c.id.in_(wanted)))
+        rows = self.conn.execute(_CERTIFICATES, {"ids": wanted})
         return {row.id: _certificate(row) for row in rows}
 
     def invoices(self, numbers: Iterable[str]) -> dict[str, Invoice]:
         wanted = sorted(set(numbers))
         if not wanted:
             return {}
-        i = models.invoices
-        rows = self.conn.execute(select(i).where(i.c.no.in_(wanted)))
+        rows = self.conn.execute(_INVOICES, {"ids": wanted})
         return {row.no: Invoice(row.no, row.amount_fen, row.used_fen) for row in rows}
 
     def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]:
         wanted = sorted(set(members))
         if not wanted:
             return {}
-        t = models.issuance_limits
-        rows = self.conn.execute(select(t).where(t.c.member.in_(wanted)))
+        rows = self.conn.execute(_LIMITS, {"ids": wanted})
         return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
 
     def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:

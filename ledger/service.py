@@ -32,7 +32,6 @@ from ledger.commands import (
     Command,
     format_timestamp,
     parse_envelope,
-    signed_bytes,
     validate_model,
 )
 from ledger.context import Context, Effects
@@ -40,7 +39,7 @@ from ledger.db import WRITE_OPTION
 from ledger.errors import Refusal
 from ledger.handlers import HANDLERS
 from ledger.keys import verify
-from ledger.limits import SWEEP_BATCH_MAX
+from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
 from ledger.members import Key, Member
 from ledger.projections import apply_effects
 from ledger.repository import Head, Repository, StoredEntry
@@ -72,6 +71,7 @@ class Ledger:
         self.engine = engine
         self.settings = settings or Settings.from_env()
         self.clock = clock
+        self._keys: dict[str, tuple[str, str]] = {}  # key_id -> (member, public key)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -81,38 +81,64 @@ class Ledger:
         handler = HANDLERS.get(cmd.type)
         if handler is None:
             raise Refusal("unknown-command", f"{cmd.type!r} cannot be submitted")
-        with self.engine.connect() as conn:
-            with conn.begin():
-                repo = Repository(conn)
-                prior = repo.entry_by_nonce(cmd.signer, cmd.nonce)
-                signer_key = repo.key_with_member(cmd.key_id)
-                if signer_key is None or signer_key[0].member != cmd.signer:
-                    _refuse_unknown_signer(repo, cmd)
+        public_key = self._public_key(cmd)
+        if not self._is_fresh(cmd):
+            # An old command may still be an identical retry: it gets its receipt.
+            prior = self._prior(cmd)
             if prior is not None:
                 return _receipt_for_retry(prior, cmd)
-            self._check_fresh(cmd)
-            _check_signature(cmd, signer_key)
-            try:
-                with conn.execution_options(**{WRITE_OPTION: True}).begin():
-                    return self._apply(Repository(conn), cmd, handler.roles, handler.run)
-            except Refusal as refusal:
-                if refusal.type == "certificate-expired":
-                    # The command touched a piece past its deadline: it is refused, and the
-                    # expiry it found is recorded as its own (system) entry.
-                    self.sweep(ids=[refusal.extra["expired_id"]])
-                raise
+            self._refuse_stale(cmd)
+        if not verify(public_key, cmd.signature, cmd.signed):
+            raise Refusal("bad-signature", "the signature does not verify against the signer's key")
+        try:
+            connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+            with connection as conn, conn.begin():
+                return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+        except Refusal as refusal:
+            if refusal.type == "certificate-expired":
+                # The command touched a piece past its deadline: it is refused, and the
+                # expiry it found is recorded as its own (system) entry.
+                self.sweep(ids=[refusal.extra["expired_id"]])
+            raise
 
     def _apply(self, repo: Repository, cmd: Command, roles: frozenset[str], run: Any) -> Receipt:
         head = repo.head(lock=True)
         if head is None:
             raise Refusal("not-initialised", "run `dcc init` to write the genesis entry")
-        signer = _authorise(repo, cmd, roles)
         prior = repo.entry_by_nonce(cmd.signer, cmd.nonce)
-        if prior is not None:
+        if prior is not None:  # checked first: an identical retry was authorised when applied
             return _receipt_for_retry(prior, cmd)
-        ctx = self._context(head, sha256_hex(signed_bytes(cmd.raw)))
+        signer = _authorise(repo, cmd, roles)
+        ctx = self._context(head, sha256_hex(cmd.signed))
         effects = run(repo, cmd, signer, ctx)
-        return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, (cmd.signer, cmd.nonce))
+        return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, cmd)
+
+    def _public_key(self, cmd: Command) -> str:
+        """The public key named by ``key_id``, if it belongs to the signer.
+
+        A key id is a hash of its public key, so this mapping never changes and is cached
+        without invalidation; whether the key is *still current* is checked in the lock.
+        """
+        cached = self._keys.get(cmd.key_id)
+        if cached is None:
+            with self.engine.connect() as conn, conn.begin():
+                repo = Repository(conn)
+                key = repo.key(cmd.key_id)
+                if key is None or key.member != cmd.signer:
+                    _refuse_unknown_signer(repo, cmd)
+            assert key is not None
+            if len(self._keys) >= KEY_CACHE_MAX:
+                self._keys.clear()
+            cached = self._keys[cmd.key_id] = (key.member, key.public_key)
+        member, public_key = cached
+        if member != cmd.signer:
+            with self.engine.connect() as conn, conn.begin():
+                _refuse_unknown_signer(Repository(conn), cmd)
+        return public_key
+
+    def _prior(self, cmd: Command) -> StoredEntry | None:
+        with self.engine.connect() as conn, conn.begin():
+            return Repository(conn).entry_by_nonce(cmd.signer, cmd.nonce)
 
     def genesis(self, operator_id: str, name: str, public_key: str) -> Receipt:
         """Write seq 1, admitting the operator. Refused if the ledger has any entry."""
@@ -130,7 +156,7 @@ class Ledger:
             command_hash = sha256_hex(canonical_text(raw).encode())
             ctx = Context(1, self.clock(), command_hash, self.settings)
             effects = members.genesis(body, ctx)
-            return _append(repo, None, ctx, raw, None, effects, (None, None))
+            return _append(repo, None, ctx, raw, None, effects, None)
 
     def sweep(self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX) -> Receipt | None:
         """Expire pending pieces past their deadline (all due ones, or those of ``ids``),
@@ -156,7 +182,7 @@ class Ledger:
                 head.seq + 1, now, sha256_hex(canonical_text(raw).encode()), self.settings
             )
             effects = certificates.expire(due, registered, limits, ctx)
-            return _append(repo, head, ctx, raw, None, effects, (None, None))
+            return _append(repo, head, ctx, raw, None, effects, None)
 
     def sweep_all(self) -> int:
         """Sweep until nothing is due; the number of system entries written."""
@@ -165,7 +191,11 @@ class Ledger:
             written += 1
         return written
 
-    def _check_fresh(self, cmd: Command) -> None:
+    def _is_fresh(self, cmd: Command) -> bool:
+        skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
+        return skew_s <= self.settings.clock_skew_s_max
+
+    def _refuse_stale(self, cmd: Command) -> None:
         skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
         if skew_s > self.settings.clock_skew_s_max:
             raise Refusal(
@@ -207,18 +237,28 @@ def _append(
     raw: dict[str, Any],
     signature: str | None,
     effects: Effects,
-    signer_nonce: tuple[str | None, str | None],
+    cmd: Command | None,
 ) -> Receipt:
+    """Append the entry and project its effects; ``cmd`` is None for system entries."""
     prev_hash = head.entry_hash if head else GENESIS_PREV_HASH
-    entry = make_entry(ctx.seq, prev_hash, format_timestamp(ctx.now), raw, signature, effects)
-    repo.append(entry, signer_nonce[0], signer_nonce[1], str(raw["type"]))
+    entry, command_bytes, effects_bytes = make_entry(
+        ctx.seq,
+        prev_hash,
+        format_timestamp(ctx.now),
+        raw,
+        signature,
+        effects,
+        command_bytes=cmd.signed if cmd else None,
+    )
+    signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
+    repo.append(entry, (command_bytes, effects_bytes), signer, nonce, str(raw["type"]))
     apply_effects(repo.conn, raw, effects, entry.seq)
     return Receipt(entry.seq, entry.entry_hash, effects)
 
 
 def _receipt_for_retry(prior: StoredEntry, cmd: Command) -> Receipt:
     """An identical envelope gets its original receipt; a different one is refused."""
-    same = prior.command_text == canonical_text(cmd.raw) and prior.entry.signature == cmd.signature
+    same = prior.command_text == cmd.signed.decode() and prior.entry.signature == cmd.signature
     if not same:
         raise Refusal(
             "replayed-nonce",
@@ -232,14 +272,6 @@ def _refuse_unknown_signer(repo: Repository, cmd: Command) -> None:
     if repo.member(cmd.signer) is None:
         raise Refusal("unknown-member", f"{cmd.signer} is not an admitted member")
     raise Refusal("unknown-key", f"key {cmd.key_id} is not a key of {cmd.signer}")
-
-
-def _check_signature(cmd: Command, signer_key: tuple[Key, Member] | None) -> None:
-    """Check the signature before taking the lock; state is re-checked inside it."""
-    assert signer_key is not None and signer_key[0].member == cmd.signer, cmd
-    key, _member = signer_key
-    if not verify(key.public_key, cmd.signature, signed_bytes(cmd.raw)):
-        raise Refusal("bad-signature", "the signature does not verify against the signer's key")
 
 
 def _authorise(repo: Repository, cmd: Command, roles: frozenset[str]) -> Member:

@@ -77,3 +77,25 @@ def test_parse_refuses(text: str) -> None:
 def test_large_integers_are_refused_by_canonicalisation() -> None:
     with pytest.raises(JsonError):
         canonical_bytes({"a": 2**60})
+
+
+@given(
+    st.integers(min_value=1, max_value=2**53 - 1),
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    st.text(max_size=40),
+    st.dictionaries(ascii_keys, values, max_size=5),
+    st.none() | st.text(max_size=90),
+    st.dictionaries(ascii_keys, values, max_size=5),
+)
+def test_composed_entry_bytes_equal_the_canonical_bytes_of_the_entry(
+    seq: int, prev_hash: str, recorded_at: str, command: dict, signature: str | None, effects: dict
+) -> None:
+    from ledger.chain import entry_bytes, hashed_part
+
+    composed = entry_bytes(
+        seq, prev_hash, recorded_at, canonical_bytes(command), signature, canonical_bytes(effects)
+    )
+    expected = canonical_bytes(
+        hashed_part(seq, prev_hash, recorded_at, command, signature, effects)
+    )
+    assert composed == expected

@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, text
 
-from ledger.commands import parse_envelope, signed_bytes  # noqa: E402
-from ledger.db import make_engine  # noqa: E402
-from ledger.keys import generate_private_key, public_key_b64, verify  # noqa: E402
-from ledger.service import Ledger  # noqa: E402
-from ledger.signing import sign_command  # noqa: E402
-from ledger.uscc import make_uscc  # noqa: E402
-from migrations.runner import upgrade  # noqa: E402
+from ledger.commands import parse_envelope, signed_bytes
+from ledger.db import make_engine
+from ledger.keys import generate_private_key, public_key_b64, verify
+from ledger.service import Ledger
+from ledger.signing import sign_command
+from ledger.uscc import make_uscc
+from migrations.runner import upgrade
 
 _serial = iter(range(1, 10**9))
 

@@ -78,6 +78,9 @@ TITLES: dict[str, str] = {
     "too-many-outputs": "Too many outputs in one transfer",
     "piece-too-small": "A piece is below the minimum size",
     "max-level-exceeded": "The transfer would go beyond the maximum level",
+    # obligations and netting
+    "obligation-not-found": "No such obligation, or not visible to this member",
+    "invalid-obligation-state": "The obligation is not in a state that allows this",
     # trade background
     "invoice-overused": "The cited invoices cannot back this amount",
     "invoice-conflict": "The invoice is registered with a different amount",

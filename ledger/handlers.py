@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledger import certificates, credit, members
+from ledger import certificates, credit, members, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
@@ -98,6 +98,26 @@ def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> E
     return certificates.transfer(state, signer.id, body, ctx)
 
 
+def _obligation_register(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.register(repo.member(cmd.body.creditor), signer.id, cmd.body, ctx)
+
+
+def _obligation_confirm(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.confirm(repo.obligation(cmd.body.id), signer.id)
+
+
+def _obligation_reject(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.reject(repo.obligation(cmd.body.id), signer.id)
+
+
+def _obligation_settle(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.settle(repo.obligation(cmd.body.id), signer.id, cmd.body)
+
+
+def _consent(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.consent(signer, cmd.body)
+
+
 OPERATOR = frozenset({"operator"})
 CORE = frozenset({"core"})
 ANY_MEMBER: frozenset[str] = frozenset()
@@ -113,6 +133,11 @@ HANDLERS: dict[str, Handler] = {
     "certificate.reject": Handler(ANY_MEMBER, _reject),
     "certificate.cancel": Handler(CORE, _cancel),
     "certificate.transfer": Handler(ANY_MEMBER, _transfer),
+    "obligation.register": Handler(ANY_MEMBER, _obligation_register),
+    "obligation.confirm": Handler(ANY_MEMBER, _obligation_confirm),
+    "obligation.reject": Handler(ANY_MEMBER, _obligation_reject),
+    "obligation.settle": Handler(ANY_MEMBER, _obligation_settle),
+    "member.netting_consent": Handler(ANY_MEMBER, _consent),
 }
 
 

@@ -37,6 +37,7 @@ class Member:
     key_id: str
     public_key: str
     admitted_seq: int
+    netting_consent: bool = False
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -50,6 +51,7 @@ class Member:
             "key_id": self.key_id,
             "public_key": self.public_key,
             "admitted_seq": self.admitted_seq,
+            "netting_consent": self.netting_consent,
         }
 
 

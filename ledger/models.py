@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -64,6 +66,7 @@ members = Table(
     Column("public_key", String(64), nullable=False),
     Column("admitted_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
+    Column("netting_consent", Boolean, nullable=False, server_default=false()),
 )
 
 member_keys = Table(
@@ -128,4 +131,22 @@ entry_parties = Table(
     metadata,
     Column("member_id", String(18), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)
+
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("debtor", String(18), nullable=False),
+    Column("creditor", String(18), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("outstanding_fen", BigInteger, nullable=False),
+    Column("due_date", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reference", String(100), nullable=False),
+    Column("payment_ref", String(100), nullable=True),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_obligations_state", "state"),
+    Index("ix_obligations_debtor", "debtor"),
 )

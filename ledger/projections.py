@@ -52,6 +52,8 @@ def _member_row(wire: Mapping[str, Any]) -> Row:
         "key_id": wire["key_id"],
         "public_key": wire["public_key"],
         "admitted_seq": wire["admitted_seq"],
+        # Entries written before netting existed carry no consent: it defaults to no.
+        "netting_consent": bool(wire.get("netting_consent", False)),
     }
 
 
@@ -98,6 +100,21 @@ def _limit_row(wire: Mapping[str, Any]) -> Row:
     }
 
 
+def _obligation_row(wire: Mapping[str, Any]) -> Row:
+    return {
+        "id": wire["id"],
+        "debtor": wire["debtor"],
+        "creditor": wire["creditor"],
+        "amount_fen": _fen(wire["amount"]),
+        "outstanding_fen": _fen(wire["outstanding"]),
+        "due_date": wire["due_date"],
+        "state": wire["state"],
+        "reference": wire["reference"],
+        "payment_ref": wire["payment_ref"],
+        "created_seq": wire["created_seq"],
+    }
+
+
 def _party_row(wire: Mapping[str, Any]) -> Row:
     return dict(wire)
 
@@ -110,6 +127,7 @@ PROJECTIONS: dict[str, Projection] = {
         Projection("certificates", models.certificates, ("id",), _certificate_row),
         Projection("invoices", models.invoices, ("no",), _invoice_row),
         Projection("limits", models.issuance_limits, ("member",), _limit_row),
+        Projection("obligations", models.obligations, ("id",), _obligation_row),
         Projection(PARTIES, models.entry_parties, ("member_id", "seq"), _party_row, stamped=False),
     )
 }
@@ -120,6 +138,8 @@ def parties_of(command: Mapping[str, Any], effects: Mapping[str, Any]) -> set[st
     parties = {command["signer"]} if command.get("signer") else set()
     parties.update(member["id"] for member in effects.get("members", ()))
     parties.update(limit["member"] for limit in effects.get("limits", ()))
+    for obligation in effects.get("obligations", ()):
+        parties.update((obligation["debtor"], obligation["creditor"]))
     for certificate in effects.get("certificates", ()):
         parties.add(certificate["holder"])
         if certificate["sender"]:

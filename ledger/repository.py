@@ -28,6 +28,7 @@ from ledger.credit import IssuanceLimit
 from ledger.invoices import Invoice, InvoiceUse
 from ledger.members import Key, Member
 from ledger.money import parse_amount
+from ledger.obligations import Obligation
 
 HEAD_ROW_ID = 1
 
@@ -61,12 +62,16 @@ _KEY_WITH_MEMBER = (
         _m.c.key_id.label("current_key_id"),
         _m.c.public_key.label("current_public_key"),
         _m.c.admitted_seq,
+        _m.c.netting_consent,
     )
     .join(_m, _m.c.id == _k.c.member_id)
     .where(_k.c.key_id == bindparam("key_id"))
 )
 _CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
 _INVOICES = select(_i).where(_i.c.no.in_(bindparam("ids", expanding=True)))
+_OBLIGATIONS = select(models.obligations).where(
+    models.obligations.c.id.in_(bindparam("ids", expanding=True))
+)
 _LIMITS = select(_l).where(_l.c.member.in_(bindparam("ids", expanding=True)))
 
 
@@ -172,6 +177,7 @@ class Repository:
             key_id=row.current_key_id,
             public_key=row.current_public_key,
             admitted_seq=row.admitted_seq,
+            netting_consent=row.netting_consent,
         )
         return _key(row._mapping), member
 
@@ -207,6 +213,10 @@ class Repository:
             return {}
         rows = self.conn.execute(_LIMITS, {"ids": wanted})
         return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
+
+    def obligation(self, obligation_id: str) -> Obligation | None:
+        row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()
+        return _obligation(row) if row else None
 
     def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
         """Pending pieces whose deadline has passed, oldest deadline first."""
@@ -285,6 +295,7 @@ def _member(row: Any) -> Member:
         key_id=row["key_id"],
         public_key=row["public_key"],
         admitted_seq=row["admitted_seq"],
+        netting_consent=row["netting_consent"],
     )
 
 
@@ -318,5 +329,20 @@ def _certificate(row: Any) -> Certificate:
         expires_at=row.expires_at,
         flags=tuple(parse_json(row.flags)),
         memo=row.memo,
+        created_seq=row.created_seq,
+    )
+
+
+def _obligation(row: Any) -> Obligation:
+    return Obligation(
+        id=row.id,
+        debtor=row.debtor,
+        creditor=row.creditor,
+        amount_fen=row.amount_fen,
+        outstanding_fen=row.outstanding_fen,
+        due_date=date.fromisoformat(row.due_date),
+        state=row.state,
+        reference=row.reference,
+        payment_ref=row.payment_ref,
         created_seq=row.created_seq,
     )

@@ -54,6 +54,7 @@ def test_admit_answers_a_receipt_and_the_member_is_visible(world: World) -> None
         "key_id": key_id_for(newcomer.key),
         "public_key": newcomer.public_key,
         "admitted_seq": 2,
+        "netting_consent": False,
     }
 
 

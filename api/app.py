@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import certificates, commands, ledger_routes, members
+from api.routes import certificates, commands, ledger_routes, members, netting
 from ledger.db import make_engine
 from ledger.service import Ledger
 
@@ -69,5 +69,6 @@ def create_app(
     app.include_router(commands.router)
     app.include_router(members.router)
     app.include_router(certificates.router)
+    app.include_router(netting.router)
     app.include_router(ledger_routes.router)
     return app

@@ -154,6 +154,30 @@ def submit(
 
 
 @app.command()
+def net(
+    mode: Annotated[str, typer.Option("--mode", help="setoff or novation")] = "setoff",
+    db: DbOption = None,
+) -> None:
+    """Preview netting on the current ledger state (nothing is applied).
+
+    Applying a set-off is an operator-signed command: `dcc submit ... netting.run
+    '{"mode": "setoff", "as_of": "YYYY-MM-DD"}'`.
+    """
+    from ledger.handlers import netting_state
+    from ledger.netting_run import preview
+    from ledger.repository import Repository
+    from netting.report import render_report
+
+    if mode not in ("setoff", "novation"):
+        typer.echo("--mode must be setoff or novation", err=True)
+        raise typer.Exit(2)
+    engine = make_engine(database_url(db))
+    with engine.connect() as conn, conn.begin():
+        report = preview(netting_state(Repository(conn)), mode)
+    typer.echo(render_report(report))
+
+
+@app.command()
 def get(
     key: Annotated[Path, typer.Option("--key", help="The reader's NAME.key")],
     signer: Annotated[str, typer.Option("--signer", help="The reader's member id")],

@@ -66,6 +66,8 @@ STATUS: dict[str, int] = {
     "max-level-exceeded": 422,
     "invoice-overused": 422,
     "invoice-conflict": 409,
+    "obligation-not-found": 404,
+    "invalid-obligation-state": 409,
 }
 DEFAULT_REFUSAL_STATUS = 422
 

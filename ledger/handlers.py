@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledger import certificates, credit, members, obligations
+from ledger import certificates, credit, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
@@ -118,6 +118,16 @@ def _consent(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Ef
     return obligations.consent(signer, cmd.body)
 
 
+def netting_state(repo: Repository) -> netting_run.NettingState:
+    pieces, owed = repo.netting_debts()
+    limits = repo.issuance_limits(piece.issuer for piece in pieces)
+    return netting_run.NettingState(pieces, owed, limits)
+
+
+def _netting_run(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return netting_run.run(netting_state(repo), cmd.body, ctx)
+
+
 OPERATOR = frozenset({"operator"})
 CORE = frozenset({"core"})
 ANY_MEMBER: frozenset[str] = frozenset()
@@ -138,6 +148,7 @@ HANDLERS: dict[str, Handler] = {
     "obligation.reject": Handler(ANY_MEMBER, _obligation_reject),
     "obligation.settle": Handler(ANY_MEMBER, _obligation_settle),
     "member.netting_consent": Handler(ANY_MEMBER, _consent),
+    "netting.run": Handler(OPERATOR, _netting_run),
 }
 
 

@@ -138,3 +138,23 @@ def history(
         )
     next_cursor = encode_cursor(str(items[-1]["seq"])) if more and items else None
     return {"member": member, "entries": items, "next_cursor": next_cursor}
+
+
+def obligation(repo: Repository, viewer: Member, obligation_id: str) -> dict[str, Any]:
+    found = repo.obligation(obligation_id)
+    if found is None or not (
+        viewer.has_role("operator") or viewer.id in (found.debtor, found.creditor)
+    ):
+        raise _not_found("obligation")
+    return found.wire()
+
+
+def netting_preview(repo: Repository, viewer: Member, mode: str) -> dict[str, Any]:
+    """What a netting run would clear now, without applying it (operator only)."""
+    from ledger.handlers import netting_state
+    from ledger.netting_run import preview
+
+    assert viewer.has_role("operator"), viewer
+    if mode not in ("setoff", "novation"):
+        raise Refusal("validation", "mode must be setoff or novation")
+    return dict(preview(netting_state(repo), mode))

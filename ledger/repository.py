@@ -218,6 +218,25 @@ class Repository:
         row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()
         return _obligation(row) if row else None
 
+    def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
+        """Live pieces and confirmed obligations between members who consented to
+        netting (two queries, whatever the size of the graph)."""
+        c, o, m = models.certificates, models.obligations, models.members
+        consenting = select(m.c.id).where(m.c.netting_consent.is_(True)).scalar_subquery()
+        pieces = self.conn.execute(
+            select(c)
+            .where(c.c.state.in_(["active", "overdue"]))
+            .where(c.c.issuer.in_(consenting), c.c.holder.in_(consenting))
+            .order_by(c.c.id)
+        )
+        owed = self.conn.execute(
+            select(o)
+            .where(o.c.state == "confirmed", o.c.outstanding_fen > 0)
+            .where(o.c.debtor.in_(consenting), o.c.creditor.in_(consenting))
+            .order_by(o.c.id)
+        )
+        return [_certificate(row) for row in pieces], [_obligation(row) for row in owed]
+
     def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
         """Pending pieces whose deadline has passed, oldest deadline first."""
         c = models.certificates

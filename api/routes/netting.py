@@ -1,0 +1,31 @@
+"""Netting preview and obligation reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import reader
+from ledger import reads
+from ledger.members import Member
+from ledger.service import Ledger
+
+router = APIRouter(prefix="/v1", tags=["netting"])
+
+
+@router.get("/netting/preview", summary="What netting would clear now (operator)")
+async def preview(
+    request: Request, mode: str = "setoff", viewer: Member = Depends(reader("operator"))
+) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    return await run_in_threadpool(ledger.read, reads.netting_preview, viewer, mode)
+
+
+@router.get("/obligations/{obligation_id}", summary="One obligation (its parties, operator)")
+async def get_obligation(
+    obligation_id: str, request: Request, viewer: Member = Depends(reader())
+) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    return await run_in_threadpool(ledger.read, reads.obligation, viewer, obligation_id)

@@ -34,6 +34,9 @@ def test_parse_agrees_with_a_digit_model(yuan: int, shape: str, cents: int) -> N
     if shape == ".":
         with pytest.raises(AmountError):
             parse_amount(text)
+    elif expected > AMOUNT_FEN_MAX:
+        with pytest.raises(AmountError, match="maximum"):
+            parse_amount(text)
     elif expected == 0:
         with pytest.raises(AmountError, match="greater than zero"):
             parse_amount(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from types import ModuleType
 
 import pytest
 
@@ -15,8 +16,8 @@ from netting.graph import Debt, build_graph, debts_of, edge_count, gross_fen, ne
 @pytest.mark.parametrize(
     "module", [netting.graph, netting.setoff, netting.novation], ids=lambda m: m.__name__
 )
-def test_docstring_examples_hold(module: object) -> None:
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
+def test_docstring_examples_hold(module: ModuleType) -> None:
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from typing import IO
 
 import httpx
 import pytest
@@ -21,31 +24,42 @@ def free_port() -> int:
 @pytest.fixture
 def live_server(database_url: str) -> Iterator[str]:
     """The base URL of `dcc serve` running in its own process on ``database_url``."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    yield from serve(database_url)
+
+
+def serve(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `dcc serve` (with extra environment ``env``) until the generator closes."""
+    # Logs go to a file, not a pipe: an unread pipe fills up and blocks the server.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_healthy(base, process, log)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[str], log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"dcc serve exited: {process.stdout.read() if process.stdout else ''}"
-            )
+            log.seek(0)
+            raise RuntimeError(f"dcc serve exited: {log.read()}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return
         except httpx.TransportError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("dcc serve did not become healthy")
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    raise RuntimeError("dcc serve did not become healthy")

@@ -24,6 +24,7 @@ PROBLEM_JSON = "application/problem+json"
 
 STATUS: dict[str, int] = {
     "validation": 422,
+    "invalid-amount": 422,
     "payload-too-large": 413,
     "method-not-allowed": 405,
     "unavailable": 503,

@@ -17,6 +17,9 @@ among its inputs; outputs to others get base + 1, the change and outputs to the 
 itself keep the base. A piece returned to its sender (reject, expiry) gets the level
 the sender held it at (the rejected piece's level − 1).
 
+Flags are the root's (``long-tenor`` for a tenor over 180 days, for regulators to
+review) and every piece of that root carries them.
+
 These rules are pure: they take loaded state, return effects, and refuse with a
 :class:`~ledger.errors.Refusal` naming the rule.
 """
@@ -35,6 +38,7 @@ from ledger.commands import (
     Amount,
     Date,
     MemberId,
+    Memo,
     Reference,
     WireModel,
     format_timestamp,
@@ -44,7 +48,7 @@ from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
 from ledger.invoices import Invoice, InvoiceUse
-from ledger.limits import INPUTS_MAX, INVOICES_PER_COMMAND_MAX, MEMO_LENGTH_MAX
+from ledger.limits import INPUTS_MAX, INVOICES_PER_COMMAND_MAX
 from ledger.members import Member
 from ledger.money import format_fen
 
@@ -53,6 +57,7 @@ SETTLED, OVERDUE = "settled", "overdue"
 REJECTED, CANCELLED, EXPIRED = "rejected", "cancelled", "expired"
 TERMINAL = frozenset({SPENT, REJECTED, CANCELLED, EXPIRED})
 HOLDING = frozenset({PENDING, ACTIVE, LOCKED, OVERDUE})  # states that carry value
+VOIDED = frozenset({REJECTED, CANCELLED, EXPIRED})  # a root in one was never issued
 LONG_TENOR = "long-tenor"
 TRANSFERS_OUTPUTS_HARD_MAX = 10_000  # beyond any setting: refuse as malformed
 
@@ -91,7 +96,7 @@ class IssueBody(WireModel):
     amount: Amount
     maturity: Date
     trade: Trade
-    memo: Annotated[str, StringConstraints(max_length=MEMO_LENGTH_MAX)] | None = None
+    memo: Memo | None = None
 
 
 class Output(WireModel):
@@ -204,6 +209,11 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
             f"maturity must be after today and at most {ctx.settings.maturity_days_max} days "
             f"out; {body.maturity.isoformat()} is {tenor_days} days from today",
         )
+    if body.amount < ctx.settings.piece_fen_min:
+        raise Refusal(
+            "piece-too-small",
+            f"a certificate must be at least {format_fen(ctx.settings.piece_fen_min)}",
+        )
     limit = credit.consume(state.limit, body.amount)
     changed, uses = invoices.attribute(state.invoices, body.trade.cited(), [body.amount])
     flags = (LONG_TENOR,) if tenor_days > ctx.settings.long_tenor_days else ()
@@ -302,7 +312,6 @@ def give_back(
         level=piece.level - 1,
         invoice_uses=(),
         expires_at=None,
-        flags=(),
         memo=None,
         created_seq=ctx.seq,
     )
@@ -370,7 +379,9 @@ class TransferState:
     invoices: Mapping[str, Invoice]
 
 
-def _spendable_inputs(state: TransferState, signer: str, ids: Sequence[str]) -> list[Certificate]:
+def _spendable_inputs(
+    state: TransferState, signer: str, ids: Sequence[str], now: datetime
+) -> list[Certificate]:
     if len(set(ids)) != len(ids):
         raise Refusal("duplicate-input", "a certificate may be used once per transfer")
     pieces: list[Certificate] = []
@@ -378,6 +389,8 @@ def _spendable_inputs(state: TransferState, signer: str, ids: Sequence[str]) -> 
         piece = state.inputs.get(certificate_id)
         if piece is None:
             raise Refusal("certificate-not-found", f"no certificate {certificate_id}")
+        if piece.state == PENDING and signer in (piece.holder, piece.sender):
+            _refuse_pending_input(piece, now)
         if piece.holder != signer:
             raise Refusal("not-holder", f"certificate {certificate_id} is not held by {signer}")
         if piece.state != ACTIVE:
@@ -388,6 +401,18 @@ def _spendable_inputs(state: TransferState, signer: str, ids: Sequence[str]) -> 
     if len({piece.root_id for piece in pieces}) > 1:
         raise Refusal("mixed-roots", "all inputs of a transfer must come from the same root")
     return pieces
+
+
+def _refuse_pending_input(piece: Certificate, now: datetime) -> None:
+    """A pending piece is spendable by nobody: its recipient has not accepted it, and its
+    sender has given it away. Touching one past its deadline expires it."""
+    if is_due_to_expire(piece, now):
+        raise Refusal(
+            "certificate-expired",
+            f"certificate {piece.id} expired at {piece.expires_at}",
+            expired_id=piece.id,
+        )
+    raise Refusal("not-spendable", f"certificate {piece.id} is pending, not active")
 
 
 def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
@@ -405,7 +430,7 @@ def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
 
 
 def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context) -> Effects:
-    inputs = _spendable_inputs(state, signer, body.inputs)
+    inputs = _spendable_inputs(state, signer, body.inputs, ctx.now)
     first = inputs[0]
     if business_today(ctx) >= first.maturity:
         raise Refusal(
@@ -436,7 +461,6 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
         first,
         parent_ids=tuple(body.inputs),
         trade=body.trade.wire(),
-        flags=(),
         memo=None,
         created_seq=ctx.seq,
     )

@@ -31,6 +31,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger import limits
 from ledger.canonical import JsonError, canonical_bytes, find_float, parse_json
@@ -43,6 +44,11 @@ NONCE_PATTERN = rf"^[A-Za-z0-9_-]{{{limits.NONCE_LENGTH_MIN},{limits.NONCE_LENGT
 KEY_ID_PATTERN = r"^[0-9a-f]{32}$"
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Free text is stored in projection columns as it is: control characters (NUL above all,
+# which PostgreSQL text cannot hold) are refused. A memo may span lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+INVALID_AMOUNT = "invalid_amount"  # pydantic error type of a bad wire amount
 
 
 class WireModel(BaseModel):
@@ -55,7 +61,19 @@ def _amount(value: object) -> int:
     try:
         return parse_amount(value)
     except AmountError as exc:
-        raise ValueError(str(exc)) from exc
+        raise PydanticCustomError(INVALID_AMOUNT, str(exc)) from exc
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters (such as NUL, tab or newline) are not allowed")
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if _CONTROL_BUT_LINES.search(value):
+        raise ValueError("control characters other than tab and newline are not allowed")
+    return value
 
 
 def _member_id(value: str) -> str:
@@ -96,7 +114,7 @@ def _amount_or_zero(value: object) -> int:
     try:
         return parse_amount(value, allow_zero=True)
     except AmountError as exc:
-        raise ValueError(str(exc)) from exc
+        raise PydanticCustomError(INVALID_AMOUNT, str(exc)) from exc
 
 
 Amount = Annotated[int, BeforeValidator(_amount)]
@@ -105,8 +123,19 @@ MemberId = Annotated[str, AfterValidator(_member_id)]
 PublicKey = Annotated[str, AfterValidator(_public_key)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 Date = Annotated[date, BeforeValidator(_date)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.MEMBER_NAME_LENGTH_MAX)]
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX)]
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.MEMBER_NAME_LENGTH_MAX),
+    AfterValidator(_single_line),
+]
+Reference = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX),
+    AfterValidator(_single_line),
+]
+Memo = Annotated[
+    str, StringConstraints(max_length=limits.MEMO_LENGTH_MAX), AfterValidator(_multi_line)
+]
 
 
 class Envelope(WireModel):
@@ -205,7 +234,9 @@ def validate_model(model: type[M], value: object, prefix: str) -> M:
             for error in exc.errors(include_url=False, include_input=False)
         ]
         first = errors[0]
-        raise Refusal("validation", f"{first['field']}: {first['message']}", errors=errors) from exc
+        # A bad amount has a type of its own; any other malformation is ``validation``.
+        type_ = "invalid-amount" if exc.errors()[0]["type"] == INVALID_AMOUNT else "validation"
+        raise Refusal(type_, f"{first['field']}: {first['message']}", errors=errors) from exc
 
 
 def format_timestamp(moment: datetime) -> str:

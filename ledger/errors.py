@@ -33,6 +33,7 @@ class Refusal(Exception):
 TITLES: dict[str, str] = {
     # request shape
     "validation": "The request is malformed",
+    "invalid-amount": "An amount is not a positive decimal string with at most two decimals",
     "payload-too-large": "The request body is too large",
     "method-not-allowed": "This path does not take this method",
     "unavailable": "The ledger is busy or its database is unreachable; retry",

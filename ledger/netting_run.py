@@ -142,7 +142,6 @@ def _settle_piece(
         piece,
         parent_ids=(piece.id,),
         invoice_uses=(),
-        flags=(),
         memo=None,
         created_seq=ctx.seq,
         sender=None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from ledger.certificates import PENDING, Certificate
@@ -18,6 +19,10 @@ from ledger.members import Member
 from ledger.money import format_fen
 from ledger.projections import parties_of
 from ledger.repository import Repository
+from ledger.uscc import is_valid_uscc
+
+_ID = re.compile(r"[0-9a-f]{32}")
+_SEQ = re.compile(r"[1-9][0-9]{0,17}")  # a seq: below 10^18, so within a signed 64-bit int
 
 
 def _not_found(what: str) -> Refusal:
@@ -36,11 +41,28 @@ def encode_cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+def _bad_cursor() -> Refusal:
+    return Refusal("validation", "cursor is not one this service issued")
+
+
 def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise Refusal("validation", "cursor is not one this service issued") from exc
+        raise _bad_cursor() from exc
+
+
+def _cursor_seq(text: str) -> int:
+    if _SEQ.fullmatch(text) is None:
+        raise _bad_cursor()
+    return int(text)
+
+
+def _id_or_not_found(text: str, what: str) -> str:
+    """Refuse an id that cannot exist before it reaches a query (no existence leak)."""
+    if _ID.fullmatch(text) is None:
+        raise _not_found(what)
+    return text
 
 
 def can_see(viewer: Member, piece: Certificate) -> bool:
@@ -50,14 +72,14 @@ def can_see(viewer: Member, piece: Certificate) -> bool:
 
 
 def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:
-    piece = repo.certificate(certificate_id)
+    piece = repo.certificate(_id_or_not_found(certificate_id, "certificate"))
     if piece is None or not can_see(viewer, piece):
         raise _not_found("certificate")
     return piece.wire()
 
 
 def tree(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:
-    piece = repo.certificate(certificate_id)
+    piece = repo.certificate(_id_or_not_found(certificate_id, "certificate"))
     if piece is None or not (viewer.has_role("operator") or viewer.id == piece.issuer):
         raise _not_found("certificate")
     pieces = repo.tree(piece.root_id)
@@ -71,22 +93,24 @@ def tree(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any
     }
 
 
-def _check_own(viewer: Member, member: str) -> None:
-    if viewer.id != member and not viewer.has_role("operator"):
+def _check_own(repo: Repository, viewer: Member, member: str) -> None:
+    if viewer.id == member:
+        return
+    if not viewer.has_role("operator") or not is_valid_uscc(member) or not repo.member(member):
         raise _not_found("wallet")
 
 
 def wallet(
     repo: Repository, viewer: Member, member: str, cursor: str | None, limit: int | None
 ) -> dict[str, Any]:
-    _check_own(viewer, member)
+    _check_own(repo, viewer, member)
     size = page_size(limit)
     after = None
     if cursor:
         seq_text, _, piece_id = decode_cursor(cursor).partition(":")
-        if not seq_text.isdigit() or not piece_id:
-            raise Refusal("validation", "cursor is not one this service issued")
-        after = (int(seq_text), piece_id)
+        if _ID.fullmatch(piece_id) is None:
+            raise _bad_cursor()
+        after = (_cursor_seq(seq_text), piece_id)
     pieces = repo.wallet_page(member, after, size + 1)
     more = len(pieces) > size
     pieces = pieces[:size]
@@ -106,14 +130,9 @@ def wallet(
 def history(
     repo: Repository, viewer: Member, member: str, cursor: str | None, limit: int | None
 ) -> dict[str, Any]:
-    _check_own(viewer, member)
+    _check_own(repo, viewer, member)
     size = page_size(limit)
-    before = None
-    if cursor:
-        text = decode_cursor(cursor)
-        if not text.isdigit():
-            raise Refusal("validation", "cursor is not one this service issued")
-        before = int(text)
+    before = _cursor_seq(decode_cursor(cursor)) if cursor else None
     entries = repo.history(member, before, size + 1)
     more = len(entries) > size
     items = []
@@ -140,8 +159,38 @@ def history(
     return {"member": member, "entries": items, "next_cursor": next_cursor}
 
 
+def flagged_roots(
+    repo: Repository, viewer: Member, flag: str, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    """Live roots carrying ``flag`` (``long-tenor``), for the operator's review."""
+    assert viewer.has_role("operator"), viewer
+    size = page_size(limit)
+    after = _cursor_seq(decode_cursor(cursor)) if cursor else None
+    roots = repo.flagged_roots(flag, after, size + 1)
+    more = len(roots) > size
+    roots = roots[:size]
+    outstanding = repo.outstanding_by_root(root.id for root in roots)
+    return {
+        "flag": flag,
+        "roots": [
+            {
+                "root_id": root.id,
+                "issuer": root.issuer,
+                "first_holder": root.holder,
+                "face_amount": format_fen(root.amount_fen),
+                "outstanding": format_fen(outstanding.get(root.id, 0)),
+                "maturity": root.maturity.isoformat(),
+                "issued_seq": root.created_seq,
+                "flags": list(root.flags),
+            }
+            for root in roots
+        ],
+        "next_cursor": encode_cursor(str(roots[-1].created_seq)) if more and roots else None,
+    }
+
+
 def obligation(repo: Repository, viewer: Member, obligation_id: str) -> dict[str, Any]:
-    found = repo.obligation(obligation_id)
+    found = repo.obligation(_id_or_not_found(obligation_id, "obligation"))
     if found is None or not (
         viewer.has_role("operator") or viewer.id in (found.debtor, found.creditor)
     ):

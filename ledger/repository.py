@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 
 from ledger import models
-from ledger.canonical import parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate
+from ledger.canonical import canonical_text, parse_json
+from ledger.certificates import HOLDING, PENDING, VOIDED, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import Invoice, InvoiceUse
@@ -252,6 +252,32 @@ class Repository:
             select(c).where(c.c.root_id == root_id).order_by(c.c.created_seq, c.c.id)
         )
         return [_certificate(row) for row in rows]
+
+    def flagged_roots(self, flag: str, after_seq: int | None, limit: int) -> list[Certificate]:
+        """Roots carrying ``flag`` that were not voided, oldest first."""
+        c = models.certificates
+        query = select(c).where(
+            c.c.id == c.c.root_id,
+            c.c.flags.contains(canonical_text(flag)),
+            c.c.state.not_in(sorted(VOIDED)),
+        )
+        if after_seq is not None:
+            query = query.where(c.c.created_seq > after_seq)
+        rows = self.conn.execute(query.order_by(c.c.created_seq).limit(limit))
+        return [_certificate(row) for row in rows]
+
+    def outstanding_by_root(self, root_ids: Iterable[str]) -> dict[str, int]:
+        """The value still held (not settled, not ended) of each root, in one query."""
+        c = models.certificates
+        wanted = sorted(set(root_ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(c.c.root_id, func.sum(c.c.amount_fen))
+            .where(c.c.root_id.in_(wanted), c.c.state.in_(sorted(HOLDING)))
+            .group_by(c.c.root_id)
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
     def wallet_page(
         self, member: str, after: tuple[int, str] | None, limit: int

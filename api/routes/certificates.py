@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
 from ledger import reads
+from ledger.certificates import LONG_TENOR
 from ledger.members import Member
 from ledger.service import Ledger
 
@@ -24,7 +25,9 @@ def _ledger(request: Request) -> Ledger:
 async def get_certificate(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await run_in_threadpool(_ledger(request).read, reads.certificate, viewer, certificate_id)
+    return await run_in_threadpool(
+        _ledger(request).read_touching, reads.certificate, viewer, certificate_id
+    )
 
 
 @router.get(
@@ -33,7 +36,9 @@ async def get_certificate(
 async def get_tree(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await run_in_threadpool(_ledger(request).read, reads.tree, viewer, certificate_id)
+    return await run_in_threadpool(
+        _ledger(request).read_touching, reads.tree, viewer, certificate_id
+    )
 
 
 @router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")
@@ -45,7 +50,7 @@ async def get_wallet(
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        _ledger(request).read, reads.wallet, viewer, member, cursor, limit
+        _ledger(request).read_touching, reads.wallet, viewer, member, cursor, limit
     )
 
 
@@ -59,4 +64,16 @@ async def get_history(
 ) -> dict[str, Any]:
     return await run_in_threadpool(
         _ledger(request).read, reads.history, viewer, member, cursor, limit
+    )
+
+
+@router.get("/reports/long-tenor", summary="Live paper with a tenor over 180 days (operator)")
+async def get_long_tenor(
+    request: Request,
+    cursor: str | None = None,
+    limit: int | None = None,
+    viewer: Member = Depends(reader("operator")),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        _ledger(request).read, reads.flagged_roots, viewer, LONG_TENOR, cursor, limit
     )

@@ -11,6 +11,7 @@ from api.auth import reader
 from ledger.errors import Refusal
 from ledger.members import Member
 from ledger.service import Ledger
+from ledger.uscc import is_valid_uscc
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/v1", tags=["members"])
 async def get_member(
     member_id: str, request: Request, _viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
+    if not is_valid_uscc(member_id):  # no such member can exist: do not query for it
+        raise Refusal("not-found", f"no member {member_id}")
     ledger: Ledger = request.app.state.ledger
     member = await run_in_threadpool(ledger.member, member_id)
     if member is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Chain, World, business_date
@@ -44,8 +46,19 @@ def head(chain: World) -> int:
 
 
 def refused(chain: World, response: Any, status: int, type_: str) -> dict[str, Any]:
-    """A refusal with its type that wrote nothing (the chain head did not move)."""
-    return assert_problem(response, status, type_)
+    """A refusal with its type that wrote nothing: no entry holds the refused command.
+
+    Entry and projections are written in one transaction, so no entry means nothing of
+    the command was applied.
+    """
+    problem = assert_problem(response, status, type_)
+    sent = json.loads(response.request.content)
+    command = sent.get("command") if isinstance(sent, dict) else None
+    if isinstance(command, dict) and "signer" in command and "nonce" in command:
+        with chain.ledger.connect() as conn, conn.begin():
+            written = Repository(conn).entry_by_nonce(command["signer"], command["nonce"])
+        assert written is None, f"a refused command was recorded at seq {written.entry.seq}"
+    return problem
 
 
 def test_issue_accept_split_two_levels_and_the_tree(chain: Chain) -> None:
@@ -226,7 +239,7 @@ def test_transfer_refusals_each_have_their_type(chain: Chain) -> None:
         ("1e3", "two decimals"),
     ],
 )
-def test_bad_amounts_are_validation_errors(chain: Chain, amount: Any, message: str) -> None:
+def test_bad_amounts_are_invalid_amount_refusals(chain: Chain, amount: Any, message: str) -> None:
     root = chain.issued("100.00")
     body = {
         "inputs": [root],
@@ -234,7 +247,7 @@ def test_bad_amounts_are_validation_errors(chain: Chain, amount: Any, message: s
         "trade": {"contract_no": "C", "invoices": [chain.new_invoice("1.00")]},
     }
     response = chain.client(chain.s1).submit("certificate.transfer", body)
-    problem = refused(chain, response, 422, "validation")
+    problem = refused(chain, response, 422, "invalid-amount")
     assert message in problem["detail"], problem
     assert problem["errors"][0]["field"] == "command.body.outputs.0.amount"
 

@@ -95,12 +95,21 @@ def init(
 @app.command()
 def verify(db: DbOption = None) -> None:
     """Recompute every hash, link and signature, and rebuild the projections."""
+    from sqlalchemy.exc import DBAPIError
+
     from ledger.repository import Repository
     from ledger.verify import verify as run_verify
 
     engine = make_engine(database_url(db))
-    with engine.connect() as conn, conn.begin():
-        report = run_verify(Repository(conn))
+    try:
+        with engine.connect() as conn, conn.begin():
+            report = run_verify(Repository(conn))
+    except DBAPIError as exc:  # no journal to read: say so, as a failed verification
+        typer.echo(
+            f"seq 0: cannot read the journal ({type(exc.orig).__name__}); "
+            "is this a dcc database? (`dcc db upgrade` creates one)"
+        )
+        raise typer.Exit(1) from exc
     for problem in report.problems:
         typer.echo(str(problem))
     if not report.ok:

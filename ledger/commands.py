@@ -97,7 +97,7 @@ def _timestamp(value: object) -> datetime:
         raise ValueError('expected an RFC 3339 time with offset, e.g. "2026-11-22T08:00:00Z"')
     try:
         return datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # year 1 at +01:00 is before datetime.min
         raise ValueError(f"not a valid time: {exc}") from exc
 
 

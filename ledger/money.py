@@ -40,6 +40,8 @@ def parse_amount(text: object, *, allow_zero: bool = False) -> int:
         kind = "a JSON number" if not isinstance(text, bool | list | dict | None) else "that"
         raise AmountError(f'amount must be a decimal string such as "12500.50", not {kind}')
     match = _AMOUNT_RE.fullmatch(text)
+    if match is None and text.startswith("-"):
+        raise AmountError(f"amount {text!r} is negative; amounts are positive decimal strings")
     if match is None:
         raise AmountError(
             f'amount {text!r} is not a plain decimal with at most two decimals, such as "12500.50"'

@@ -90,6 +90,7 @@ class StoredEntry:
     signer: str | None
     nonce: str | None
     command_text: str
+    effects_text: str
 
 
 class Repository:
@@ -137,19 +138,24 @@ class Repository:
 
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
         row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
-        return _stored_entry(row) if row else None
+        return stored_entry(row) if row else None
 
     def entry(self, seq: int) -> StoredEntry | None:
         row = self.conn.execute(select(models.entries).where(models.entries.c.seq == seq)).first()
-        return _stored_entry(row) if row else None
+        return stored_entry(row) if row else None
 
     def entries(self, batch_size: int = 1000) -> Iterator[StoredEntry]:
         """Every entry in storage order of seq, streamed in batches."""
+        for row in self.entry_rows(batch_size):
+            yield stored_entry(row)
+
+    def entry_rows(self, batch_size: int = 1000) -> Iterator[Any]:
+        """Every entry row as stored (JSON still text), in seq order: for the auditor,
+        which must report a row it cannot parse rather than fail on it."""
         result = self.conn.execution_options(yield_per=batch_size).execute(
             select(models.entries).order_by(models.entries.c.seq)
         )
-        for row in result:
-            yield _stored_entry(row)
+        yield from result
 
     def entry_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(models.entries)).scalar_one())
@@ -312,13 +318,13 @@ class Repository:
         if before_seq is not None:
             query = query.where(p.c.seq < before_seq)
         rows = self.conn.execute(query.order_by(desc(p.c.seq)).limit(limit))
-        return [_stored_entry(row) for row in rows]
+        return [stored_entry(row) for row in rows]
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]
 
 
-def _stored_entry(row: Any) -> StoredEntry:
+def stored_entry(row: Any) -> StoredEntry:
     entry = Entry(
         seq=row.seq,
         prev_hash=row.prev_hash,
@@ -328,7 +334,7 @@ def _stored_entry(row: Any) -> StoredEntry:
         effects=parse_json(row.effects),
         entry_hash=row.entry_hash,
     )
-    return StoredEntry(entry, row.type, row.signer, row.nonce, row.command)
+    return StoredEntry(entry, row.type, row.signer, row.nonce, row.command, row.effects)
 
 
 def _member(row: Any) -> Member:

@@ -22,12 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.canonical import canonical_text, hash_value
+from ledger.canonical import JsonError, canonical_text, hash_value
 from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
 from ledger.keys import verify as verify_signature
 from ledger.projections import PROJECTIONS, Row, rows_of
-from ledger.repository import Repository, StoredEntry
+from ledger.repository import Repository, StoredEntry, stored_entry
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_s
 def verify(repo: Repository) -> Report:
     report = Report()
     replayed: Replayed = {name: {} for name in PROJECTIONS}
-    problem = _check_chain(repo.entries(), replayed, report)
+    problem = _check_chain(repo.entry_rows(), replayed, report) or _check_head(repo, report)
     if problem is not None:
         report.problems.append(problem)
         return report
@@ -74,11 +74,26 @@ def verify(repo: Repository) -> Report:
     return report
 
 
-def _check_chain(
-    stored: Iterable[StoredEntry], replayed: Replayed, report: Report
-) -> Problem | None:
+def _check_head(repo: Repository, report: Report) -> Problem | None:
+    """The head row writers lock must name the last entry (else appends would fork)."""
+    head = repo.head()
+    if head is None:
+        return Problem(report.entries, "the ledger head row is missing") if report.entries else None
+    if (head.seq, head.entry_hash) != (report.entries, report.head_hash):
+        return Problem(
+            max(head.seq, report.entries),
+            f"the ledger head row names seq {head.seq}, but the last entry is seq {report.entries}",
+        )
+    return None
+
+
+def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Problem | None:
     prev_hash = GENESIS_PREV_HASH
-    for position, item in enumerate(stored, start=1):
+    for position, row in enumerate(rows, start=1):
+        try:
+            item = stored_entry(row)
+        except JsonError as exc:
+            return Problem(position, f"stored command or effects is not valid JSON ({exc})")
         problem = _check_entry(position, prev_hash, item, replayed)
         if problem is not None:
             return problem
@@ -107,6 +122,8 @@ def _check_entry(
     command = entry.command
     if item.command_text != canonical_text(command):
         return Problem(position, "stored command text is not in canonical form")
+    if item.effects_text != canonical_text(entry.effects):
+        return Problem(position, "stored effects text is not in canonical form")
     if (item.type, item.signer, item.nonce) != (
         command.get("type"),
         command.get("signer"),

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
+from api.errors import problem
 from ledger.members import Member
 from ledger.service import Ledger
 
@@ -35,5 +36,7 @@ async def healthz(request: Request) -> JSONResponse:
     try:
         found = await run_in_threadpool(ledger.head)
     except Exception as exc:  # the health check reports; it never raises
-        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return problem(
+            "unavailable", f"the database is unreachable ({type(exc).__name__})", request
+        )
     return JSONResponse({"status": "ok", "seq": found.seq if found else 0})

@@ -233,7 +233,7 @@ def test_transfer_refusals_each_have_their_type(chain: Chain) -> None:
     [
         (12.5, "decimal string"),
         ("12.505", "two decimals"),
-        ("-1.00", "two decimals"),
+        ("-1.00", "negative"),
         ("0.00", "greater than zero"),
         (1250, "decimal string"),
         ("1e3", "two decimals"),

@@ -199,18 +199,30 @@ def test_stale_and_future_timestamps_are_refused(world: World) -> None:
     assert ok.status_code == 201, ok.text
 
 
-def test_a_float_anywhere_in_a_command_is_refused(world: World) -> None:
-    client = world.client(world.operator)
-    envelope = client.envelope("member.suspend", {"id": world.operator.id})
+def test_a_float_amount_is_refused_where_its_string_is_accepted(world: World) -> None:
     import json
 
-    raw = json.dumps(envelope).replace('"body": {', '"body": {"amount": 12.5, ', 1)
-    response = world.http.post(
-        "/v1/commands", content=raw, headers={"content-type": "application/json"}
-    )
-    body = assert_problem(response, 422, "validation")
+    core = world.admit("core")
+    client = world.client(world.operator)
+    start = head_seq(world)
+
+    def limit_set(amount_json: str) -> Any:
+        envelope = client.envelope("limit.set", {"member": core.id, "amount": "__AMOUNT__"})
+        raw = json.dumps(envelope).replace('"__AMOUNT__"', amount_json, 1)
+        return world.http.post(
+            "/v1/commands", content=raw, headers={"content-type": "application/json"}
+        )
+
+    # The float is refused before its signature is checked (the signed bytes could not
+    # even be formed: RFC 8785 would print 12.5, the client meant an exact amount).
+    body = assert_problem(limit_set("12.5"), 422, "invalid-amount")
     assert body["errors"][0]["field"] == "command.body.amount"
-    assert world.ledger.head().seq == 1  # type: ignore[union-attr]
+    assert "JSON number" in body["detail"]
+    assert head_seq(world) == start
+    assert limit_set("12").json()["type"] == "invalid-amount"  # an integer is no amount either
+    accepted = client.submit("limit.set", {"member": core.id, "amount": "12.50"})
+    assert accepted.status_code == 201, accepted.text  # the same amount, as a decimal string
+    assert head_seq(world) == start + 1
 
 
 def test_unknown_command_type_is_refused(world: World) -> None:
@@ -287,3 +299,50 @@ def test_health_and_unknown_routes(world: World) -> None:
     assert_problem(world.http.get("/v1/commands"), 405, "method-not-allowed")
     assert world.http.get("/docs").status_code == 200
     assert "/v1/commands" in world.http.get("/openapi.json").json()["paths"]
+
+
+def test_a_read_signed_by_hand_from_the_published_recipe(world: World) -> None:
+    """Sign `METHOD\\nPATH?QUERY\\nTIMESTAMP\\nhex(SHA-256(body))` without our client code."""
+    import base64
+    import hashlib
+
+    operator = world.operator
+    timestamp = str(int(world.clock().timestamp()))
+    target = f"/v1/wallets/{operator.id}/history?limit=2"
+    empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert hashlib.sha256(b"").hexdigest() == empty_sha256
+
+    def headers(message: str) -> dict[str, str]:
+        signature = operator.key.sign(message.encode())
+        raw_public = base64.urlsafe_b64decode(operator.public_key + "=")
+        return {
+            "X-DCC-Member": operator.id,
+            "X-DCC-Key-Id": hashlib.sha256(raw_public).hexdigest()[:32],
+            "X-DCC-Timestamp": timestamp,
+            "X-DCC-Signature": base64.urlsafe_b64encode(signature).decode().rstrip("="),
+        }
+
+    good = world.http.get(target, headers=headers(f"GET\n{target}\n{timestamp}\n{empty_sha256}"))
+    assert good.status_code == 200, good.text
+    assert good.json()["member"] == operator.id
+    without_query = target.partition("?")[0]
+    for wrong in (
+        f"GET\n{without_query}\n{timestamp}\n{empty_sha256}",  # the query is covered
+        f"get\n{target}\n{timestamp}\n{empty_sha256}",  # the method is upper case
+        f"GET\n{target}\n{timestamp}\n{empty_sha256}\n",  # no trailing newline
+    ):
+        assert_problem(world.http.get(target, headers=headers(wrong)), 401, "bad-signature")
+
+
+def test_healthz_answers_a_problem_when_the_database_is_unreachable(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.db import make_engine
+    from ledger.service import Ledger
+
+    missing = tmp_path / "no-such-dir" / "dcc.db"  # SQLite cannot create it: unreachable
+    with TestClient(create_app(Ledger(make_engine(f"sqlite:///{missing}")))) as http:
+        response = http.get("/healthz")
+    assert_problem(response, 503, "unavailable")
+    assert response.headers["retry-after"] == "1"

@@ -1,0 +1,236 @@
+"""The auditor against rewrites that keep the hash chain intact, and against rows it
+cannot even parse; the CLI's own contract (keygen, init, db upgrade, verify)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from api.cli import app as cli_app
+from ledger.canonical import canonical_text
+from tests.conftest import World, new_actor
+from tests.integration.test_journal import _drop_trigger, populate, stored_rows
+
+
+def rehash_from(engine: Engine, seq: int, edit: dict[str, Any]) -> None:
+    """Rewrite entry ``seq`` with ``edit`` (column → new text) and recompute every hash
+    and link from there to the head: the rewrite an insider with database access would
+    try. Hashing is done here from the published rule, not by the ledger's code."""
+    rows = stored_rows(engine)
+    prev_hash = rows[seq - 2].entry_hash if seq > 1 else "0" * 64
+    with engine.begin() as conn:
+        for row in rows[seq - 1 :]:
+            values = dict(row._mapping)
+            if row.seq == seq:
+                values.update(edit)
+            values["prev_hash"] = prev_hash
+            hashed = {
+                "seq": values["seq"],
+                "prev_hash": values["prev_hash"],
+                "recorded_at": values["recorded_at"],
+                "command": _json(values["command"]),
+                "signature": values["signature"],
+                "effects": _json(values["effects"]),
+            }
+            values["entry_hash"] = hashlib.sha256(canonical_text(hashed).encode()).hexdigest()
+            conn.execute(
+                text(
+                    "UPDATE entries SET prev_hash = :prev_hash, entry_hash = :entry_hash, "
+                    "command = :command, signature = :signature, effects = :effects "
+                    "WHERE seq = :seq"
+                ),
+                values,
+            )
+            prev_hash = values["entry_hash"]
+        conn.execute(text("UPDATE ledger_head SET entry_hash = :h"), {"h": prev_hash})
+
+
+def _json(value: str) -> Any:
+    import json
+
+    return json.loads(value)
+
+
+def verify_output(database_url: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli_app, ["verify", "--db", database_url])
+    return result.exit_code, result.output.splitlines()
+
+
+def test_a_rewritten_command_with_a_recomputed_chain_fails_its_signature(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    populate(world, 4)  # seqs 1..5
+    _drop_trigger(engine)
+    command = stored_rows(engine)[2].command
+    forged = command.replace('"name":"Supplier 1"', '"name":"Supplier X"')
+    assert forged != command
+    rehash_from(engine, 3, {"command": forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0].startswith("seq 3: signature does not verify"), lines
+
+
+def test_an_entry_signed_with_a_retired_key_is_found(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    """A forger with an old, leaked key appends a well-hashed entry after the rotation."""
+    from ledger.signing import sign_command
+
+    member = world.admit("supplier")
+    new_key = Ed25519PrivateKey.generate()
+    from ledger.keys import public_key_b64
+
+    rotated = world.client(member).submit(
+        "member.rotate_key", {"public_key": public_key_b64(new_key.public_key())}
+    )
+    assert rotated.status_code == 201, rotated.text
+    rotated_at = rotated.json()["seq"]
+    # Through the service, the old key is refused.
+    stale = world.client(member).submit("member.rotate_key", {"public_key": new_actor().public_key})
+    assert stale.json()["type"] == "retired-key"
+    # Behind its back, an entry signed with the old key, correctly chained and hashed.
+    envelope = sign_command(
+        member.key,
+        member.id,
+        "member.rotate_key",
+        {"public_key": new_actor().public_key},
+        issued_at=world.clock(),
+    )
+    last = stored_rows(engine)[-1]
+    seq = last.seq + 1
+    command = envelope["command"]
+    hashed = {
+        "seq": seq,
+        "prev_hash": last.entry_hash,
+        "recorded_at": last.recorded_at,
+        "command": command,
+        "signature": envelope["signature"],
+        "effects": {},
+    }
+    entry_hash = hashlib.sha256(canonical_text(hashed).encode()).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO entries (seq, prev_hash, entry_hash, recorded_at, type, signer, "
+                "nonce, command, signature, effects) VALUES (:seq, :prev, :hash, :at, :type, "
+                ":signer, :nonce, :command, :signature, '{}')"
+            ),
+            {
+                "seq": seq,
+                "prev": last.entry_hash,
+                "hash": entry_hash,
+                "at": last.recorded_at,
+                "type": command["type"],
+                "signer": member.id,
+                "nonce": command["nonce"],
+                "command": canonical_text(command),
+                "signature": envelope["signature"],
+            },
+        )
+        conn.execute(
+            text("UPDATE ledger_head SET seq = :s, entry_hash = :h"), {"s": seq, "h": entry_hash}
+        )
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == f"seq {seq}: signed with a key retired at seq {rotated_at}", lines
+
+
+def test_effects_stored_in_a_non_canonical_form_are_found(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    populate(world, 3)
+    _drop_trigger(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entries SET effects = REPLACE(effects, ',', ', ') WHERE seq = 3"))
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == "seq 3: stored effects text is not in canonical form", lines
+
+
+def test_an_unparsable_entry_is_reported_not_crashed_on(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    populate(world, 3)
+    _drop_trigger(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entries SET effects = :e WHERE seq = 2"), {"e": '{"x":1.5'})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0].startswith("seq 2: stored command or effects is not valid JSON"), lines
+    response = world.client(world.operator).get("/v1/ledger/verify")
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is False and response.json()["first_bad_seq"] == 2
+
+
+def test_a_head_row_that_disagrees_with_the_last_entry_is_found(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    populate(world, 3)  # seqs 1..4
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_head SET seq = 2"))
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == "seq 4: the ledger head row names seq 2, but the last entry is seq 4"
+
+
+def test_verify_of_a_database_without_a_journal_fails_cleanly(tmp_path: Path) -> None:
+    code, lines = verify_output(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert code == 1
+    assert lines[0].startswith("seq 0: cannot read the journal"), lines
+
+
+def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:
+    out = tmp_path / "steel"
+    runner = CliRunner()
+    result = runner.invoke(cli_app, ["keygen", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    key_path, pub_path = Path(f"{out}.key"), Path(f"{out}.pub")
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    private = load_pem_private_key(key_path.read_bytes(), password=None)
+    assert isinstance(private, Ed25519PrivateKey)
+    assert key_path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8
+    lines = pub_path.read_text().splitlines()
+    assert len(lines) == 1 and "=" not in lines[0]
+    raw = base64.urlsafe_b64decode(lines[0] + "=")
+    assert raw == private.public_key().public_bytes_raw()
+    again = runner.invoke(cli_app, ["keygen", "--out", str(out)])
+    assert again.exit_code != 0  # never overwrite a private key
+    assert (
+        load_pem_private_key(key_path.read_bytes(), password=None).public_key().public_bytes_raw()
+        == raw
+    )
+
+
+def test_db_upgrade_then_init_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"  # a database that does not exist yet
+    runner = CliRunner()
+    upgraded = runner.invoke(cli_app, ["db", "upgrade", "--db", url])
+    assert upgraded.exit_code == 0 and upgraded.output.startswith("database at revision")
+    runner.invoke(cli_app, ["keygen", "--out", str(tmp_path / "op")])
+    init = [
+        "init",
+        "--db",
+        url,
+        "--operator-key",
+        str(tmp_path / "op.pub"),
+        "--operator-id",
+        new_actor().id,
+        "--operator-name",
+        "Operator",
+    ]
+    first = runner.invoke(cli_app, init)
+    assert first.exit_code == 0 and first.output.startswith("genesis written: seq 1"), first.output
+    second = runner.invoke(cli_app, init)
+    assert second.exit_code == 2
+    assert "already-initialised" in second.output
+    code, lines = verify_output(url)
+    assert code == 0 and lines[0].startswith("ok: 1 entries"), lines

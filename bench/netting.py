@@ -172,12 +172,12 @@ def measure(debts_count: int, repeat: int, networkx_max: int, greedy_max: int) -
         "cleared_fen": plan.cleared_fen,
         "edges_after": plan.edges_after,
     }
-    saved = setoff.TIE_BREAK_EDGES_MAX
-    setoff.TIE_BREAK_EDGES_MAX = sys.maxsize
+    saved = setoff.TIE_BREAK_EDGES_MAX, setoff.TIE_BREAK_COST_MAX
+    setoff.TIE_BREAK_EDGES_MAX = setoff.TIE_BREAK_COST_MAX = sys.maxsize
     try:
         row["ranked_s"], ranked = _timed(setoff.solve_setoff, graph)
     finally:
-        setoff.TIE_BREAK_EDGES_MAX = saved
+        setoff.TIE_BREAK_EDGES_MAX, setoff.TIE_BREAK_COST_MAX = saved
     assert ranked.cleared_fen == plan.cleared_fen, "the rank tie-break changed the optimum"
     if debts_count <= networkx_max:
         row["networkx_s"], simplex = _timed(setoff.solve_setoff, graph, solver="networkx")

@@ -3,8 +3,9 @@
 The debt graph comes from the ledger state: an edge debtor → creditor for every
 certificate piece (``active`` or ``overdue``) issued by the debtor and held by the
 creditor, and every ``confirmed`` obligation with something outstanding — only where
-both parties consented to netting. ``netting.engine`` finds the maximum set-off; this
-module applies each reduction to the items on its edge:
+both parties consented to netting and are active (a suspended member's debts are frozen
+with it). ``netting.setoff`` finds the maximum set-off; this module applies each
+reduction to the items on its edge:
 
 * items on an edge are consumed **earliest due first** — a certificate is due at its
   maturity, an obligation at its due date; on the same day certificates go before
@@ -34,13 +35,12 @@ from ledger.commands import Date, WireModel, register_body
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
+from ledger.money import format_fen
 from ledger.obligations import Obligation
-from netting.graph import Debt, build_graph
+from netting.graph import GROSS_FEN_MAX, Debt, build_graph
 from netting.novation import novation_plan
 from netting.report import NettingReport, novation_report, setoff_report
 from netting.setoff import Reduction, solve_setoff
-
-DEBT_STATES = ("active", "overdue")
 
 
 class RunBody(WireModel):
@@ -61,6 +61,13 @@ class NettingState:
 def debts_of(state: NettingState) -> list[Debt]:
     debts = [Debt(p.issuer, p.holder, p.amount_fen) for p in state.pieces]
     debts += [Debt(o.debtor, o.creditor, o.outstanding_fen) for o in state.obligations]
+    gross_fen = sum(debt.amount_fen for debt in debts)
+    if gross_fen > GROSS_FEN_MAX:
+        raise Refusal(
+            "netting-too-large",
+            f"the debts total {format_fen(gross_fen)}, above the "
+            f"{format_fen(GROSS_FEN_MAX)} one netting can take",
+        )
     return debts
 
 

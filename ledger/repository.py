@@ -225,10 +225,14 @@ class Repository:
         return _obligation(row) if row else None
 
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
-        """Live pieces and confirmed obligations between members who consented to
-        netting (two queries, whatever the size of the graph)."""
+        """Live pieces and confirmed obligations between active members who consented
+        to netting (two queries, whatever the size of the graph)."""
         c, o, m = models.certificates, models.obligations, models.members
-        consenting = select(m.c.id).where(m.c.netting_consent.is_(True)).scalar_subquery()
+        consenting = (
+            select(m.c.id)
+            .where(m.c.netting_consent.is_(True), m.c.status == "active")
+            .scalar_subquery()
+        )
         pieces = self.conn.execute(
             select(c)
             .where(c.c.state.in_(["active", "overdue"]))

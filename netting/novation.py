@@ -8,7 +8,11 @@ The least that can remain is therefore the sum of the positive net positions, an
 most ``k − 1`` payments are needed for ``k`` members with a nonzero net. This module
 only *plans*; a plan is never applied to the ledger.
 
-The plan is built in two deterministic passes:
+Members connected by debts (a weakly connected component of the graph) net to zero
+among themselves, so each such group is planned on its own: no payment ever crosses
+between firms that had nothing to do with each other, and ``g`` groups with ``k_1 …
+k_g`` members of nonzero net need at most ``Σ (k_j − 1)`` payments — ``g − 1`` fewer
+than planning them together could promise. Within a group, two deterministic passes:
 
 1. **Exact pairs.** A debtor whose net debt equals a creditor's net claim pays it in one
    payment that settles both (a group of two netting to zero). Debtors are taken by
@@ -76,12 +80,16 @@ def novation_plan(graph: nx.DiGraph) -> NovationPlan:
     started_s = time.perf_counter()
     with paused_gc():  # many small objects next to a large graph: see paused_gc
         nets_fen = net_positions(graph)
-        owed_fen = {member: -net for member, net in nets_fen.items() if net < 0}
-        claims_fen = {member: net for member, net in nets_fen.items() if net > 0}
-        payments = _exact_pairs(owed_fen, claims_fen)
-        payments += _greedy(owed_fen, claims_fen)
+        payments: list[Payment] = []
+        payments_max = 0
+        for group in nx.weakly_connected_components(graph):
+            owed_fen = {m: -nets_fen[m] for m in group if nets_fen[m] < 0}
+            claims_fen = {m: nets_fen[m] for m in group if nets_fen[m] > 0}
+            payments_max += max(len(owed_fen) + len(claims_fen) - 1, 0)
+            payments += _exact_pairs(owed_fen, claims_fen)
+            payments += _greedy(owed_fen, claims_fen)
         payments.sort(key=lambda payment: (payment.debtor, payment.creditor))
-        _assert_settles(nets_fen, payments)
+        _assert_settles(nets_fen, payments, payments_max)
     return NovationPlan(
         payments=tuple(payments),
         gross_before_fen=gross_fen(graph),
@@ -125,13 +133,13 @@ def _greedy(owed_fen: dict[str, int], claims_fen: dict[str, int]) -> list[Paymen
     return payments
 
 
-def _assert_settles(nets_fen: dict[str, int], payments: list[Payment]) -> None:
-    """Our invariants: the payments reproduce every net position, in at most k − 1 steps."""
+def _assert_settles(nets_fen: dict[str, int], payments: list[Payment], payments_max: int) -> None:
+    """Our invariants: the payments reproduce every net position, in at most k − 1 steps
+    per group of connected members."""
     settled_fen = dict.fromkeys(nets_fen, 0)
     for payment in payments:
         assert payment.amount_fen > 0 and payment.debtor != payment.creditor, payment
         settled_fen[payment.debtor] -= payment.amount_fen
         settled_fen[payment.creditor] += payment.amount_fen
     assert settled_fen == nets_fen, "payments do not reproduce the net positions"
-    nonzero = sum(1 for net in nets_fen.values() if net != 0)
-    assert len(payments) <= max(nonzero - 1, 0), (len(payments), nonzero)
+    assert len(payments) <= payments_max, (len(payments), payments_max)

@@ -152,6 +152,26 @@ def test_only_consenting_members_take_part(world: World) -> None:
     assert preview["edges_before"] == 1 and preview["cleared"] == "0.00"  # only A→B is left
 
 
+def test_a_suspended_members_debts_stay_out_of_netting(world: World) -> None:
+    cycle = Cycle(world)
+    full = ok(world.client(world.operator).get("/v1/netting/preview"))
+    assert full["cleared"] != "0.00"
+    ok(world.client(world.operator).submit("member.suspend", {"id": cycle.c.id}))
+    frozen = ok(world.client(world.operator).get("/v1/netting/preview"))
+    assert frozen["edges_before"] == 1 and frozen["cleared"] == "0.00"  # only A→B is left
+    run = ok(
+        world.client(world.operator).submit(
+            "netting.run", {"mode": "setoff", "as_of": business_date(world.clock)}
+        )
+    )
+    assert run["effects"]["netting"]["cleared"] == "0.00"
+    obligation = ok(world.client(world.operator).get(f"/v1/obligations/{cycle.ob_ca}"))
+    assert (obligation["state"], obligation["outstanding"]) == ("confirmed", "50.00")
+    ok(world.client(world.operator).submit("member.reinstate", {"id": cycle.c.id}))
+    back = ok(world.client(world.operator).get("/v1/netting/preview"))
+    assert back["cleared"] == full["cleared"]
+
+
 def test_a_run_must_be_for_today_and_by_the_operator(world: World) -> None:
     cycle = Cycle(world)
     body = {"mode": "setoff", "as_of": business_date(world.clock, -1)}

@@ -40,9 +40,32 @@ def test_equal_amounts_are_paired_before_the_greedy_pass() -> None:
 
 
 def test_ties_between_equal_amounts_go_to_the_smaller_id() -> None:
-    # Nets: A −10, B −10, C +10, D +10: two exact pairs, smallest ids together.
-    graph = build_graph([Debt("A", "D", 10), Debt("B", "C", 10)])
-    assert payments(novation_plan(graph)) == [("A", "C", 10), ("B", "D", 10)]
+    # Nets: A −10, B −10, C +10, D +10, all connected (A and B owe each other 5):
+    # two exact pairs, smallest ids together.
+    debts = [Debt("A", "D", 10), Debt("B", "C", 10), Debt("A", "B", 5), Debt("B", "A", 5)]
+    assert payments(novation_plan(build_graph(debts))) == [("A", "C", 10), ("B", "D", 10)]
+
+
+def test_groups_that_owe_each_other_nothing_are_planned_apart() -> None:
+    # Two groups of three: {A, B, C} and {X, Y, Z}, nets A −30, B +10, C +20 and
+    # X −20, Y +5, Z +15. Planned together, greedy would pay across groups (A → Z) and
+    # use 5 payments; apart, each group needs at most 2, and no payment crosses.
+    debts = [
+        Debt("A", "B", 10),
+        Debt("A", "C", 20),
+        Debt("X", "Y", 5),
+        Debt("X", "Z", 15),
+    ]
+    plan = novation_plan(build_graph(debts))
+    assert payments(plan) == [("A", "B", 10), ("A", "C", 20), ("X", "Y", 5), ("X", "Z", 15)]
+    three_groups = (
+        [Debt(f"{g}1", f"{g}2", 7) for g in "PQR"]
+        + [Debt(f"{g}2", f"{g}3", 3) for g in "PQR"]
+        + [Debt(f"{g}1", f"{g}3", 2) for g in "PQR"]
+    )
+    plan = novation_plan(build_graph(three_groups))
+    assert len(plan.payments) == 6  # 2 per group: {1: −9, 2: +4, 3: +5}
+    assert all(p.debtor[0] == p.creditor[0] for p in plan.payments)
 
 
 def test_a_balanced_graph_needs_no_payment() -> None:

@@ -274,3 +274,15 @@ def test_greedy_cycle_cancelling_can_clear_strictly_less() -> None:
     )
     assert _shortest_cycle_first(graph) == 10
     assert solve_setoff(graph).cleared_fen == 15 == gross_fen(graph) - lp_min_remaining_fen(graph)
+
+
+def test_a_long_ring_is_not_ranked_however_few_its_edges() -> None:
+    """n·m bounds the ranks too: a ring of 6,000 members has n·m = 3.6·10^7."""
+    members = [f"9135{i:014d}" for i in range(6_000)]
+    ring = [Debt(members[i], members[(i + 1) % 6_000], 100 + i % 7) for i in range(6_000)]
+    plan = solve_setoff(build_graph(ring))
+    assert plan.edges_in_cycles == 6_000 <= setoff.TIE_BREAK_EDGES_MAX
+    assert plan.tie_break == "canonical-order"
+    assert plan.cleared_fen == 6_000 * 100  # the ring's smallest debt, all the way round
+    short = [Debt(members[i], members[(i + 1) % 50], 100 + i % 7) for i in range(50)]
+    assert solve_setoff(build_graph(short)).tie_break == "rank"

@@ -1,17 +1,25 @@
 """The certificate rules against a small independent model, driven by a hypothesis state machine.
 
-Each example admits fresh members (two core enterprises, three suppliers, a bank) on one
-shared database, then runs random issue / accept / reject / cancel / transfer commands,
-clock jumps past the pending deadline and sweeps. Every command is a real Ed25519-signed
+Each example admits fresh members (two core enterprises, three suppliers, a bank), all
+consenting to netting, on one shared database, then runs random issue / accept / reject /
+cancel / transfer commands, trade obligations between members, netting runs, clock jumps
+past the pending deadline and sweeps. Every command is a real Ed25519-signed
 envelope through :meth:`Ledger.execute`. Before each one the model says, from its own
 reading of the rules, whether it must succeed or which refusal it must get; a refusal
 must leave the journal head where it was (except ``certificate-expired``, which records
 the expiry it found). Receipts only teach the model the ids of the pieces it predicted.
 
+A netting run's plan comes from the engine, so the model checks it instead of predicting
+it: every reduction within its debt, every net position unchanged, the total cleared
+equal to a linear program's optimum on the model's own debt graph. Then the model applies
+the plan by its own reading of the rule (earliest due first, a piece cleared in part
+split into a settled and a live part) and must agree with the database row by row.
+
 After every step the database — not the model — is checked: each piece matches the
 model; every live root's non-terminal pieces plus what was settled add up to its face;
 no piece is consumed twice and every consumption conserves value; each issuer's
-outstanding amount is the face of its live roots; no invoice backs more than itself.
+outstanding amount is the face of its live roots less what was settled; no invoice backs
+more than itself.
 After each example ``Ledger.verify`` replays the whole journal and must rebuild the
 stored projections; at the end ``dcc verify`` must agree.
 
@@ -29,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import networkx as nx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -46,11 +55,13 @@ from ledger.certificates import Certificate
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
 from ledger.invoices import Invoice
+from ledger.obligations import Obligation
 from ledger.repository import Repository
 from ledger.service import Ledger, Receipt
 from ledger.settings import Settings
 from ledger.signing import sign_command
 from tests.conftest import Actor, Clock, business_date, new_actor
+from tests.unit.test_netting_setoff import lp_min_remaining_fen
 
 # The model's own vocabulary, written out rather than imported from the rules under test.
 PENDING, ACTIVE, SPENT, SETTLED = "pending", "active", "spent", "settled"
@@ -140,6 +151,17 @@ class Root:
     issuer: str
     epoch: int  # clock jumps before its issue
     tenor_days: int
+    maturity: str  # ISO date: when its pieces fall due, for netting's order
+
+
+@dataclass
+class ModelObligation:
+    id: str
+    debtor: str
+    creditor: str
+    outstanding_fen: int
+    due_date: str
+    state: str
 
 
 @dataclass
@@ -183,16 +205,24 @@ class Snapshot:
     pieces: dict[str, Certificate]
     limits: dict[str, IssuanceLimit]
     invoices: dict[str, Invoice]
+    obligations: dict[str, Obligation]
     head_seq: int
 
 
 def _snapshot(
-    repo: Repository, roots: list[str], cores: list[str], invoice_nos: list[str]
+    repo: Repository,
+    roots: list[str],
+    cores: list[str],
+    invoice_nos: list[str],
+    obligation_ids: list[str],
 ) -> Snapshot:
     pieces = {piece.id: piece for root in roots for piece in repo.tree(root)}
+    obligations = {i: found for i in obligation_ids if (found := repo.obligation(i)) is not None}
     head = repo.head()
     assert head is not None
-    return Snapshot(pieces, repo.issuance_limits(cores), repo.invoices(invoice_nos), head.seq)
+    return Snapshot(
+        pieces, repo.issuance_limits(cores), repo.invoices(invoice_nos), obligations, head.seq
+    )
 
 
 class CertificateMachine(RuleBasedStateMachine):
@@ -217,6 +247,10 @@ class CertificateMachine(RuleBasedStateMachine):
         self.outsider = new_actor().id  # a well-formed id that was never admitted
         self.limits = dict.fromkeys(self.cores, 0)
         self.outstanding = dict.fromkeys(self.cores, 0)
+        self.obligations: dict[str, ModelObligation] = {}
+        for member in self.holders:  # everyone takes part in netting
+            body = {"consent": True}
+            assert self._submit(self.actors[member], "member.netting_consent", body, None)
 
     # -- talking to the ledger -----------------------------------------------------------
 
@@ -402,6 +436,9 @@ class CertificateMachine(RuleBasedStateMachine):
             piece = self.pieces.get(certificate_id)
             if piece is None:
                 return "certificate-not-found", []
+            if piece.state == PENDING and signer in (piece.holder, piece.sender):
+                # Nobody may spend a pending piece; touching one past its deadline ends it.
+                return ("certificate-expired" if self._due(piece) else "not-spendable"), []
             if piece.holder != signer:
                 return "not-holder", []
             if piece.state != ACTIVE:
@@ -460,7 +497,7 @@ class CertificateMachine(RuleBasedStateMachine):
         flaw = _pick(
             data,
             ["none"],
-            ["spent", "pending", "foreign", "mixed", "duplicate", "unknown", "too-much"],
+            ["spent", "pending", "sent", "foreign", "mixed", "duplicate", "unknown", "too-much"],
             label="flaw",
             one_in=FLAWED_ONE_IN,
         )
@@ -468,6 +505,7 @@ class CertificateMachine(RuleBasedStateMachine):
         candidates = {
             "spent": [p.id for p in pieces if p.holder == signer and p.state in ENDED_STATES],
             "pending": [p.id for p in pieces if p.holder == signer and p.state == PENDING],
+            "sent": [p.id for p in pieces if p.sender == signer and p.state == PENDING],
             "foreign": [p.id for p in pieces if p.holder != signer],
             "mixed": [
                 p.id
@@ -530,10 +568,11 @@ class CertificateMachine(RuleBasedStateMachine):
         tenor_days = _pick(data, TENORS_DAYS, [0], label="tenor_days")
         cited = self._draw_trade(data, amount_fen)
         expected, uses = self._predict_issue(issuer, to, amount_fen, tenor_days, cited)
+        maturity = business_date(self.clock, tenor_days)
         body = {
             "to": to,
             "amount": _wire(amount_fen),
-            "maturity": business_date(self.clock, tenor_days),
+            "maturity": maturity,
             "trade": {
                 "contract_no": CONTRACT_NO,
                 "invoices": [{"no": no, "amount": _wire(a)} for no, a in cited],
@@ -558,7 +597,7 @@ class CertificateMachine(RuleBasedStateMachine):
         )
         assert _wire_shape(created) == root.shape(), (created, root)
         self.pieces[root.id] = root
-        self.roots[root.id] = Root(issuer, self.epoch, tenor_days)
+        self.roots[root.id] = Root(issuer, self.epoch, tenor_days, maturity)
         self.outstanding[issuer] += amount_fen
         self._use_invoices(cited, uses)
 
@@ -638,10 +677,22 @@ class CertificateMachine(RuleBasedStateMachine):
             },
         }
         receipt = self._submit(self.actors[signer], "certificate.transfer", body, expected)
+        if expected == "certificate-expired":
+            self._expired_on_touch(self._first_touched(signer, inputs))
         if receipt is None:
             return
         self._apply_transfer(signer, inputs, outputs, uses, receipt)
         self._use_invoices(cited, uses)
+
+    def _first_touched(self, signer: str, inputs: list[str]) -> Piece:
+        """The input whose expiry refused a transfer: the first pending one of the signer's."""
+        return next(
+            self.pieces[i]
+            for i in inputs
+            if i in self.pieces
+            and self.pieces[i].state == PENDING
+            and signer in (self.pieces[i].holder, self.pieces[i].sender)
+        )
 
     def _apply_transfer(
         self,
@@ -711,11 +762,167 @@ class CertificateMachine(RuleBasedStateMachine):
         returned = [self._give_back(p, EXPIRED) for p in due]
         self._learn_ids(created, [r for r in returned if r is not None])
 
+    @rule(data=st.data())
+    def owe(self, data: st.DataObject) -> None:
+        """A trade payable between any two members."""
+        anyone = [(d, c) for d in self.holders for c in self.holders if d != c]
+        debtor, creditor = data.draw(st.sampled_from(anyone), label="parties")
+        amount_fen = data.draw(st.integers(1, 3_000_00), label="obligation_fen")
+        self._owe(data, debtor, creditor, amount_fen)
+
+    @precondition(lambda self: any(p.state == ACTIVE for p in self.pieces.values()))
+    @rule(data=st.data())
+    def owe_back(self, data: st.DataObject) -> None:
+        """A holder of live paper owes its issuer (for other goods): a cycle to net, by an
+        amount below, at or above the piece's."""
+        active = [p for p in self.pieces.values() if p.state == ACTIVE]
+        piece = data.draw(st.sampled_from(active), label="piece owed back on")
+        face_fen = piece.amount_fen
+        amount_fen = data.draw(
+            st.one_of(
+                st.integers(1, max(face_fen - 1, 1)),  # the piece will be split when netted
+                st.just(face_fen),
+                st.integers(face_fen + 1, 2 * face_fen),
+            ),
+            label="obligation_fen",
+        )
+        self._owe(data, piece.holder, piece.issuer, amount_fen)
+
+    def _owe(self, data: st.DataObject, debtor: str, creditor: str, amount_fen: int) -> None:
+        """Register an obligation; the creditor usually confirms it."""
+        due_date = business_date(self.clock, data.draw(st.integers(1, 90), label="due in"))
+        body = {
+            "creditor": creditor,
+            "amount": _wire(amount_fen),
+            "due_date": due_date,
+            "reference": "PO-SM",
+        }
+        receipt = self._submit(self.actors[debtor], "obligation.register", body, None)
+        assert receipt is not None
+        [created] = receipt.effects["obligations"]
+        owed = ModelObligation(created["id"], debtor, creditor, amount_fen, due_date, "pending")
+        self.obligations[owed.id] = owed
+        if data.draw(st.sampled_from([True, True, True, False]), label="confirmed"):
+            assert self._submit(self.actors[creditor], "obligation.confirm", {"id": owed.id}, None)
+            owed.state = "confirmed"
+
+    def _has_cycle(self) -> bool:
+        return not nx.is_directed_acyclic_graph(self._debt_graph(self._netting_items()))
+
+    @precondition(lambda self: self._has_cycle())  # an empty run is tested over HTTP
+    @rule()
+    def net(self) -> None:
+        """The operator nets the debt graph; the model applies the plan by its own rule."""
+        items = self._netting_items()
+        before = self._debt_graph(items)
+        body = {"mode": "setoff", "as_of": business_date(self.clock)}
+        receipt = self._submit(self.operator, "netting.run", body, None)
+        assert receipt is not None
+        report = receipt.effects["netting"]
+        # Examples share the database, and an earlier one may have left debts behind (if
+        # it stopped before its teardown withdrew consent): those are other components of
+        # the graph, netted on their own, and never touch this example's members.
+        ours = set(self.holders)
+        reductions = [
+            (r["debtor"], r["creditor"], _fen(r["amount"]))
+            for r in report["reductions"]
+            if {r["debtor"], r["creditor"]} & ours
+        ]
+        assert all({d, c} <= ours for d, c, _ in reductions), reductions
+        # The plan, checked without the engine: within each debt, nets unchanged, optimal.
+        cleared_fen = sum(amount_fen for _, _, amount_fen in reductions)
+        moved: Counter[str] = Counter()
+        for debtor, creditor, amount_fen in reductions:
+            assert 0 < amount_fen <= before[debtor][creditor]["amount_fen"], (debtor, creditor)
+            moved[debtor] += amount_fen
+            moved[creditor] -= amount_fen
+        assert not +moved and not -moved, moved  # every net position is unchanged
+        gross_fen = sum(amount_fen for _, _, amount_fen in before.edges(data="amount_fen"))
+        assert gross_fen - cleared_fen == lp_min_remaining_fen(before), report
+        new = self._apply_setoff(items, reductions)
+        self._learn_ids(receipt.effects["certificates"], new)
+
+    def _netting_items(self) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+        """Per debtor → creditor: (due date, kind, id) of what is owed, earliest due first;
+        certificate pieces (kind 0) before obligations (kind 1) on the same day."""
+        edges: dict[tuple[str, str], list[tuple[str, int, str]]] = defaultdict(list)
+        for piece in self.pieces.values():
+            if piece.state == ACTIVE:
+                due = self.roots[piece.root_id].maturity
+                edges[(piece.issuer, piece.holder)].append((due, 0, piece.id))
+        for owed in self.obligations.values():
+            if owed.state == "confirmed" and owed.outstanding_fen > 0:
+                edges[(owed.debtor, owed.creditor)].append((owed.due_date, 1, owed.id))
+        return {edge: sorted(found) for edge, found in edges.items()}
+
+    def _debt_graph(self, items: dict[tuple[str, str], list[tuple[str, int, str]]]) -> nx.DiGraph:
+        """The debts as a graph with ``amount_fen`` per edge, built from the model alone."""
+        graph = nx.DiGraph()
+        for (debtor, creditor), found in items.items():
+            amount_fen = sum(
+                self.obligations[i].outstanding_fen if kind else self.pieces[i].amount_fen
+                for _, kind, i in found
+            )
+            graph.add_edge(debtor, creditor, amount_fen=amount_fen)
+        return graph
+
+    def _apply_setoff(
+        self,
+        items: dict[tuple[str, str], list[tuple[str, int, str]]],
+        reductions: list[tuple[str, str, int]],
+    ) -> list[Piece]:
+        """Clear each reduction from its edge's items in order; the new pieces, in order."""
+        new: list[Piece] = []
+        for debtor, creditor, amount_fen in reductions:
+            left_fen = amount_fen
+            for _due, kind, item_id in items[(debtor, creditor)]:
+                if left_fen == 0:
+                    break
+                if kind == 1:
+                    owed = self.obligations[item_id]
+                    take_fen = min(left_fen, owed.outstanding_fen)
+                    owed.outstanding_fen -= take_fen
+                    owed.state = "settled" if owed.outstanding_fen == 0 else owed.state
+                else:
+                    piece = self.pieces[item_id]
+                    take_fen = min(left_fen, piece.amount_fen)
+                    new += self._settle(piece, take_fen)
+                    self.outstanding[piece.issuer] -= take_fen
+                left_fen -= take_fen
+            assert left_fen == 0, (debtor, creditor, amount_fen)
+        return new
+
+    def _settle(self, piece: Piece, take_fen: int) -> list[Piece]:
+        """Settle ``take_fen`` of a piece: whole, or split into a settled and a live part."""
+        if take_fen == piece.amount_fen:
+            piece.state = SETTLED
+            return []
+        piece.state = SPENT
+        parts = [(take_fen, SETTLED), (piece.amount_fen - take_fen, ACTIVE)]
+        return [
+            Piece(
+                id="",
+                root_id=piece.root_id,
+                issuer=piece.issuer,
+                holder=piece.holder,
+                sender=None,
+                amount_fen=amount_fen,
+                state=state,
+                level=piece.level,
+                parent_ids=(piece.id,),
+                uses=(),
+                epoch=self.epoch,
+            )
+            for amount_fen, state in parts
+        ]
+
     # -- the auditor -----------------------------------------------------------------------
 
     @invariant()
     def audit(self) -> None:
-        snap = self.ledger.read(_snapshot, list(self.roots), self.cores, list(self.invoices))
+        snap = self.ledger.read(
+            _snapshot, list(self.roots), self.cores, list(self.invoices), list(self.obligations)
+        )
         self._database_agrees_with_the_model(snap)
         _value_is_conserved_and_spent_once(snap, self.cores)
 
@@ -736,8 +943,24 @@ class CertificateMachine(RuleBasedStateMachine):
         for no, invoice in self.invoices.items():
             stored = snap.invoices[no]
             assert (stored.amount_fen, stored.used_fen) == (invoice.amount_fen, invoice.used_fen)
+        for owed_id, owed in self.obligations.items():
+            found = snap.obligations[owed_id]
+            assert (found.debtor, found.creditor, found.outstanding_fen, found.state) == (
+                owed.debtor,
+                owed.creditor,
+                owed.outstanding_fen,
+                owed.state,
+            ), (found, owed)
 
     def teardown(self) -> None:
+        for member in self.holders:  # leave nothing for a later example's netting run
+            actor = self.actors[member]
+            withdraw = {"consent": False}
+            self.ledger.execute(
+                sign_command(
+                    actor.key, actor.id, "member.netting_consent", withdraw, issued_at=self.clock()
+                )
+            )
         report = self.ledger.verify()
         assert report.ok, [str(p) for p in report.problems[:5]]
         head = self.ledger.head()
@@ -757,8 +980,9 @@ def _value_is_conserved_and_spent_once(snap: Snapshot, cores: list[str]) -> None
         )
         voided = root.state in VOIDED_STATES
         assert holding_fen == (0 if voided else root.amount_fen), (root, tree)
-        if not voided:
-            live_face_fen[root.issuer] += root.amount_fen
+        if not voided:  # settled value is no longer outstanding against the issuer's limit
+            settled_fen = sum(p.amount_fen for p in tree if p.state == SETTLED)
+            live_face_fen[root.issuer] += root.amount_fen - settled_fen
         _check_lineage(tree)
     for core in cores:
         limit = snap.limits.get(core)

@@ -42,7 +42,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench-netting: $(STAMP)
-	$(BIN)/python bench/netting.py
+	$(BIN)/python bench/netting.py --sizes 1000,10000,100000,1000000,1026000
 
 bench-journal: $(STAMP)
 	$(BIN)/python bench/journal.py

@@ -98,14 +98,22 @@ def database_url(template: Template, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template.location, path)
         yield f"sqlite:///{path}"
         return
-    name = f"{template.location}_{next(_counter)}"
+    yield from pg_database(f"{template.location}_{next(_counter)}", template.location)
+
+
+def pg_database(name: str, template: str | None = None) -> Iterator[str]:
+    """Create database ``name`` on the PostgreSQL server (a copy of ``template``, or
+    empty), yield its URL, drop it after."""
     admin = _autocommit(_pg_url("postgres"))
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.location}"'))
-    yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from ledger.db import make_engine
-from tests.conftest import ON_POSTGRES, _autocommit, _pg_url
+from tests.conftest import ON_POSTGRES, pg_database
 from tests.e2e.conftest import serve
 
 _names = itertools.count(1)
@@ -24,14 +24,7 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     if not ON_POSTGRES:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"dcc_empty_{os.getpid()}_{next(_names)}"
-    admin = _autocommit(_pg_url("postgres"))
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from pg_database(f"dcc_empty_{os.getpid()}_{next(_names)}")
 
 
 def test_serve_migrates_an_empty_database_before_serving(empty_database_url: str) -> None:

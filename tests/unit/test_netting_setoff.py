@@ -18,6 +18,7 @@ from scipy.sparse import csr_array, vstack
 
 from netting import setoff
 from netting.graph import Debt, build_graph, debts_of, gross_fen, net_positions
+from netting.novation import novation_plan
 from netting.setoff import Reduction, SetoffPlan, remaining_graph, solve_setoff
 
 SOLVERS = ["ortools", "networkx"]
@@ -122,13 +123,19 @@ def test_worked_example_of_twenty_members() -> None:
     graph = build_graph(debts)
     plan = solve_setoff(graph)
     after = remaining_graph(graph, plan)
+    novation = novation_plan(graph)
     print(
         f"\n{len(debts)} obligations among {graph.number_of_nodes()} members"
         f"\nbefore: {plan.edges_before} edges, {plan.gross_before_fen} fen"
         f"\nafter:  {plan.edges_after} edges, {plan.gross_after_fen} fen"
         f"\ncleared {plan.cleared_fen} fen in {len(plan.reductions)} reductions"
         f" ({plan.edges_in_cycles} edges on cycles)"
+        f"\nnovation: {len(novation.payments)} payments, {novation.gross_after_fen} fen"
     )
+    # Novation (a plan only) needs at most n − 1 payments and leaves the positive nets.
+    positive_fen = sum(b for b in net_positions(graph).values() if b > 0)
+    assert novation.gross_after_fen == positive_fen <= plan.gross_after_fen
+    assert len(novation.payments) <= graph.number_of_nodes() - 1
     # Independent computations: the remaining graph itself, an LP, the other solver.
     assert after.number_of_edges() == plan.edges_after < plan.edges_before
     assert sum(a for _, _, a in after.edges(data="amount_fen")) == plan.gross_after_fen

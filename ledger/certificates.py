@@ -181,6 +181,17 @@ def is_due_to_expire(piece: Certificate, now: datetime) -> bool:
     )
 
 
+def refuse_if_due(piece: Certificate, now: datetime) -> None:
+    """A command that touches a pending piece past its deadline is refused; the service
+    then records the expiry (``expired_id``) as its own entry."""
+    if is_due_to_expire(piece, now):
+        raise Refusal(
+            "certificate-expired",
+            f"certificate {piece.id} expired at {piece.expires_at}",
+            expired_id=piece.id,
+        )
+
+
 def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
     if recipient is None:
         raise Refusal("recipient-not-admitted", f"{to} is not an admitted member")
@@ -251,12 +262,7 @@ def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certi
         raise Refusal("not-holder", f"certificate {piece.id} is not pending for {signer}")
     if piece.state != PENDING:
         raise Refusal("not-pending", f"certificate {piece.id} is {piece.state}, not pending")
-    if is_due_to_expire(piece, now):
-        raise Refusal(
-            "certificate-expired",
-            f"certificate {piece.id} expired at {piece.expires_at}",
-            expired_id=piece.id,
-        )
+    refuse_if_due(piece, now)
     return piece
 
 
@@ -333,12 +339,7 @@ def cancel(root: Certificate | None, signer: str, state: ReturnState, ctx: Conte
         raise Refusal(
             "not-pending", f"certificate {root.id} is {root.state}: it can no longer be cancelled"
         )
-    if is_due_to_expire(root, ctx.now):
-        raise Refusal(
-            "certificate-expired",
-            f"certificate {root.id} expired at {root.expires_at}",
-            expired_id=root.id,
-        )
+    refuse_if_due(root, ctx.now)
     return give_back(root, CANCELLED, state, ctx, 0).effects()
 
 
@@ -406,12 +407,7 @@ def _spendable_inputs(
 def _refuse_pending_input(piece: Certificate, now: datetime) -> None:
     """A pending piece is spendable by nobody: its recipient has not accepted it, and its
     sender has given it away. Touching one past its deadline expires it."""
-    if is_due_to_expire(piece, now):
-        raise Refusal(
-            "certificate-expired",
-            f"certificate {piece.id} expired at {piece.expires_at}",
-            expired_id=piece.id,
-        )
+    refuse_if_due(piece, now)
     raise Refusal("not-spendable", f"certificate {piece.id} is pending, not active")
 
 

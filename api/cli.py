@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.db import database_url, make_engine
+from ledger.db import database_url, make_engine, snapshot
 from ledger.errors import Refusal
 from ledger.keys import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
 from ledger.service import Ledger
@@ -102,7 +102,7 @@ def verify(db: DbOption = None) -> None:
 
     engine = make_engine(database_url(db))
     try:
-        with engine.connect() as conn, conn.begin():
+        with snapshot(engine) as conn, conn.begin():
             report = run_verify(Repository(conn))
     except DBAPIError as exc:  # no journal to read: say so, as a failed verification
         typer.echo(

@@ -57,7 +57,6 @@ SETTLED, OVERDUE = "settled", "overdue"
 REJECTED, CANCELLED, EXPIRED = "rejected", "cancelled", "expired"
 TERMINAL = frozenset({SPENT, REJECTED, CANCELLED, EXPIRED})
 HOLDING = frozenset({PENDING, ACTIVE, LOCKED, OVERDUE})  # states that carry value
-VOIDED = frozenset({REJECTED, CANCELLED, EXPIRED})  # a root in one was never issued
 LONG_TENOR = "long-tenor"
 TRANSFERS_OUTPUTS_HARD_MAX = 10_000  # beyond any setting: refuse as malformed
 

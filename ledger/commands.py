@@ -72,7 +72,7 @@ def _single_line(value: str) -> str:
 
 def _multi_line(value: str) -> str:
     if _CONTROL_BUT_LINES.search(value):
-        raise ValueError("control characters other than tab and newline are not allowed")
+        raise ValueError("control characters other than tab and line breaks are not allowed")
     return value
 
 

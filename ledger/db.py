@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 DEFAULT_DATABASE_URL = "sqlite:///./dcc.db"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -25,6 +25,16 @@ def database_url(explicit: str | None = None) -> str:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def snapshot(engine: Engine) -> Connection:
+    """A connection whose transaction reads one snapshot of the whole database, for
+    reads of many statements that must agree (the auditor). A SQLite read transaction is
+    a snapshot already; PostgreSQL's default, READ COMMITTED, is per statement."""
+    connection = engine.connect()
+    if is_sqlite(engine):
+        return connection
+    return connection.execution_options(isolation_level="REPEATABLE READ")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

@@ -12,7 +12,7 @@ import binascii
 import re
 from typing import Any
 
-from ledger.certificates import PENDING, Certificate
+from ledger.certificates import Certificate
 from ledger.errors import Refusal
 from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.members import Member
@@ -66,9 +66,9 @@ def _id_or_not_found(text: str, what: str) -> str:
 
 
 def can_see(viewer: Member, piece: Certificate) -> bool:
-    if viewer.has_role("operator") or viewer.id in (piece.holder, piece.issuer):
-        return True
-    return piece.state == PENDING and viewer.id == piece.sender
+    """Its holder, its issuer, the operator — and its sender, a party to the payment, for
+    as long as the piece names one (pending, or rejected or expired back to the sender)."""
+    return viewer.has_role("operator") or viewer.id in (piece.holder, piece.issuer, piece.sender)
 
 
 def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, VOIDED, Certificate
+from ledger.certificates import HOLDING, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import Invoice, InvoiceUse
@@ -264,12 +264,16 @@ class Repository:
         return [_certificate(row) for row in rows]
 
     def flagged_roots(self, flag: str, after_seq: int | None, limit: int) -> list[Certificate]:
-        """Roots carrying ``flag`` that were not voided, oldest first."""
+        """Roots carrying ``flag`` of which some value is still held, oldest first."""
         c = models.certificates
+        piece = c.alias("piece")
+        still_held = (
+            select(piece.c.id)
+            .where(piece.c.root_id == c.c.id, piece.c.state.in_(sorted(HOLDING)))
+            .exists()
+        )
         query = select(c).where(
-            c.c.id == c.c.root_id,
-            c.c.flags.contains(canonical_text(flag)),
-            c.c.state.not_in(sorted(VOIDED)),
+            c.c.id == c.c.root_id, c.c.flags.contains(canonical_text(flag)), still_held
         )
         if after_seq is not None:
             query = query.where(c.c.created_seq > after_seq)

@@ -35,7 +35,7 @@ from ledger.commands import (
     validate_model,
 )
 from ledger.context import Context, Effects
-from ledger.db import WRITE_OPTION
+from ledger.db import WRITE_OPTION, snapshot
 from ledger.errors import Refusal
 from ledger.handlers import HANDLERS
 from ledger.keys import verify
@@ -235,7 +235,7 @@ class Ledger:
             return Repository(conn).member(member_id)
 
     def verify(self) -> VerifyReport:
-        with self.engine.connect() as conn, conn.begin():
+        with snapshot(self.engine) as conn, conn.begin():
             return verify_journal(Repository(conn))
 
 

@@ -94,19 +94,31 @@ def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Pro
             item = stored_entry(row)
         except JsonError as exc:
             return Problem(position, f"stored command or effects is not valid JSON ({exc})")
-        problem = _check_entry(position, prev_hash, item, replayed)
+        if not (isinstance(item.entry.command, dict) and isinstance(item.entry.effects, dict)):
+            return Problem(position, "stored command or effects is not a JSON object")
+        try:
+            problem = _check_entry(position, prev_hash, item, replayed)
+            if problem is None:
+                _replay(item, replayed)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # The row is well hashed but not of the shape this ledger writes: a forgery
+            # (or our bug) either way, reported at its seq rather than crashing the audit.
+            return Problem(position, f"entry is not of a shape the ledger writes ({exc!r})")
         if problem is not None:
             return problem
-        for collection, rows in rows_of(
-            item.entry.command, item.entry.effects, item.entry.seq
-        ).items():
-            projection = PROJECTIONS[collection]
-            for row in rows:
-                replayed[collection][projection.key_of(row)] = row
         prev_hash = item.entry.entry_hash
         report.entries = position
         report.head_hash = prev_hash
     return None
+
+
+def _replay(item: StoredEntry, replayed: Replayed) -> None:
+    """Apply an entry's effects to the in-memory projections."""
+    entry = item.entry
+    for collection, rows in rows_of(entry.command, entry.effects, entry.seq).items():
+        projection = PROJECTIONS[collection]
+        for row in rows:
+            replayed[collection][projection.key_of(row)] = row
 
 
 def _check_entry(

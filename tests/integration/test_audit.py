@@ -171,6 +171,22 @@ def test_an_unparsable_entry_is_reported_not_crashed_on(
     assert response.json()["ok"] is False and response.json()["first_bad_seq"] == 2
 
 
+def test_a_well_hashed_entry_of_the_wrong_shape_is_reported_not_crashed_on(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    populate(world, 3)  # seqs 1..4
+    _drop_trigger(engine)
+    rehash_from(engine, 3, {"command": "[]"})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == "seq 3: stored command or effects is not a JSON object", lines
+    rehash_from(engine, 3, {"command": '{"type":"member.admit","body":7}'})
+    code, lines = verify_output(database_url)
+    assert code == 1 and lines[0].startswith("seq 3: "), lines
+    response = world.client(world.operator).get("/v1/ledger/verify")
+    assert response.status_code == 200 and response.json()["first_bad_seq"] == 3
+
+
 def test_a_head_row_that_disagrees_with_the_last_entry_is_found(
     world: World, engine: Engine, database_url: str
 ) -> None:

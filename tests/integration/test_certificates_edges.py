@@ -191,6 +191,27 @@ def test_reading_a_piece_past_its_deadline_expires_it(chain: Chain) -> None:
     assert chain.ledger.verify().ok
 
 
+def test_the_sender_reading_its_piece_past_the_deadline_sees_it_expired(chain: Chain) -> None:
+    root = chain.issued("100.00")
+    step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]))
+    sent = next(c["id"] for c in step if c["holder"] == chain.s2.id)
+    assert chain.client(chain.s1).get(f"/v1/certificates/{sent}").json()["state"] == "pending"
+    chain.clock.advance(days=7, seconds=1)
+    before = head(chain)
+    seen = chain.client(chain.s1).get(f"/v1/certificates/{sent}")
+    assert seen.status_code == 200 and seen.json()["state"] == "expired", seen.text
+    assert head(chain) == before + 1
+    # A piece rejected back to its sender stays visible to it, as the returned piece's parent.
+    change = next(c["id"] for c in step if c["holder"] == chain.s1.id and c["state"] == "active")
+    again = certs(chain.transfer(chain.s1, [change], [(chain.s3, "5.00")]))
+    to_s3 = next(c["id"] for c in again if c["holder"] == chain.s3.id)
+    back = certs(chain.client(chain.s3).submit("certificate.reject", {"id": to_s3}))
+    assert back[1]["parent_ids"] == [to_s3]
+    parent = chain.client(chain.s1).get(f"/v1/certificates/{to_s3}")
+    assert parent.status_code == 200 and parent.json()["state"] == "rejected", parent.text
+    assert_problem(chain.client(chain.s2).get(f"/v1/certificates/{to_s3}"), 404, "not-found")
+
+
 def test_cancel_and_expiry_give_the_invoices_back(chain: Chain) -> None:
     invoice = chain.new_invoice("100.00")
     trade = {"contract_no": "HT-1", "invoices": [invoice]}

@@ -336,8 +336,9 @@ def test_a_pending_piece_expires_when_touched_or_swept(chain: Chain, database_ur
         "certificate-expired",
     )
     assert head(chain) == before + 1  # the expiry itself was recorded, the accept was not
-    expired = chain.client(chain.s1).get(f"/v1/certificates/{to_s2}")
-    assert expired.status_code == 404  # s1 is no longer its sender of a pending piece
+    expired = chain.client(chain.s1).get(f"/v1/certificates/{to_s2}")  # s1 sent it
+    assert expired.status_code == 200 and expired.json()["state"] == "expired", expired.text
+    assert_problem(chain.client(chain.s3).get(f"/v1/certificates/{to_s2}"), 404, "not-found")
     seen = chain.client(chain.s2).get(f"/v1/certificates/{to_s2}").json()
     assert seen["state"] == "expired"
     # The other one goes at the next sweep.

@@ -27,21 +27,33 @@ def live_server(database_url: str) -> Iterator[str]:
     yield from serve(database_url)
 
 
+def start_server(
+    database_url: str, log: IO[str], env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[str]]:
+    """Start `dcc serve` on a free port, logging to ``log``; its base URL once healthy."""
+    # Logs go to a file, not a pipe: an unread pipe fills up and blocks the server.
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process, log)
+    except BaseException:
+        process.kill()
+        raise
+    return base, process
+
+
 def serve(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `dcc serve` (with extra environment ``env``) until the generator closes."""
-    # Logs go to a file, not a pipe: an unread pipe fills up and blocks the server.
     with tempfile.TemporaryFile(mode="w+") as log:
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
+        base, process = start_server(database_url, log, env)
         try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_healthy(base, process, log)
             yield base
         finally:
             process.terminate()

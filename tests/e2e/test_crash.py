@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 from api.client import DccClient
 from ledger.repository import Repository
 from tests.conftest import Chain, business_date
-from tests.e2e.conftest import _wait_healthy, free_port
+from tests.e2e.conftest import start_server
 
 COMMANDS = 240
 CLIENTS = 4
@@ -28,15 +27,7 @@ AMOUNT = "1.00"
 
 def start(database_url: str) -> tuple[str, subprocess.Popen[str], Any]:
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - outlives this call; caller closes
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _wait_healthy(base, process, log)
+    base, process = start_server(database_url, log)
     return base, process, log
 
 

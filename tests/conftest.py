@@ -34,17 +34,40 @@ ON_POSTGRES = DATABASE_URL.startswith("postgresql")
 _counter = itertools.count(1)
 
 
-class Clock:
-    """The server's and the clients' clock: real time, but a test may move it."""
+# Every in-process test starts at this instant, a Monday 09:00 in China Standard Time, and
+# time moves only when the test moves it: deadlines are tested at the exact microsecond,
+# and nothing depends on the hour the suite happens to run.
+FROZEN_START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
+
+class Clock:
+    """The server's and the clients' clock, frozen: it moves only when a test moves it."""
+
+    def __init__(self, start: datetime = FROZEN_START) -> None:
+        self.now = start
 
     def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return self.now
 
     def advance(self, **kwargs: float) -> None:
-        self.offset += timedelta(**kwargs)
+        self.now += timedelta(**kwargs)
+
+    def set(self, moment: datetime) -> None:
+        assert moment.tzinfo is not None, moment
+        self.now = moment
+
+
+class WallClock(Clock):
+    """Real time, for clients of a real server process (which reads the real clock)."""
+
+    def __init__(self) -> None:
+        super().__init__(datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
+
+    def advance(self, **kwargs: float) -> None:
+        raise AssertionError("a real server's clock cannot be moved from a test")
 
 
 def _autocommit(url: str) -> Engine:

@@ -14,6 +14,8 @@ from typing import IO
 import httpx
 import pytest
 
+from tests.conftest import Clock, WallClock
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -75,3 +77,9 @@ def _wait_healthy(base: str, process: subprocess.Popen[str], log: IO[str]) -> No
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError("dcc serve did not become healthy")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A real server process reads the real clock, so its clients sign with it too."""
+    return WallClock()

@@ -11,7 +11,7 @@ DEV_OPERATOR_ID := 91110000MA0000000H
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench bench-netting bench-journal clean
+.PHONY: install run test test-deep lint typecheck pytest bench bench-netting bench-journal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The property tests with many more examples, drawn at random each run (profile "deep",
+# tests/conftest.py); `make test` draws a fixed, derandomised set.
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/property
 
 bench-netting: $(STAMP)
 	$(BIN)/python bench/netting.py --sizes 1000,10000,100000,1000000,1026000

@@ -7,10 +7,12 @@ test gets its own database created from a migrated template database on that ser
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import Engine, make_url, text
 
 from api.app import create_app
@@ -30,6 +33,15 @@ from ledger.uscc import make_uscc
 from migrations.runner import upgrade
 
 DATABASE_URL = os.environ.get("DCC_DATABASE_URL", "")
+
+# Hypothesis profiles. `make test` (and CI) runs "ci": derandomised, so every run draws the
+# same examples and a red build is reproducible, with no example database to replay a
+# local failure into a CI run. `make test-deep` runs "deep": many more examples, drawn at
+# random each time, kept in .hypothesis/ so a failure found once is tried first next time.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("deep", derandomize=False, print_blob=True)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
 ON_POSTGRES = DATABASE_URL.startswith("postgresql")
 _counter = itertools.count(1)
 
@@ -116,12 +128,25 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
 @pytest.fixture
 def database_url(template: Template, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, migrated, empty database for this test."""
+    with fresh_database(template, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(template: Template, directory: Path) -> Iterator[str]:
+    """A new migrated database copied from ``template`` (a file in ``directory`` on
+    SQLite); dropped or deleted on exit."""
+    number = next(_counter)
     if template.kind == "sqlite":
-        path = tmp_path / "dcc.db"
+        path = directory / f"dcc-{number}.db"
         shutil.copyfile(template.location, path)
-        yield f"sqlite:///{path}"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in directory.glob(f"dcc-{number}.db*"):
+                leftover.unlink()
         return
-    yield from pg_database(f"{template.location}_{next(_counter)}", template.location)
+    yield from pg_database(f"{template.location}_{number}", template.location)
 
 
 def pg_database(name: str, template: str | None = None) -> Iterator[str]:
@@ -176,6 +201,12 @@ class Actor:
 
 def new_actor() -> Actor:
     return Actor(new_member_id(), generate_private_key())
+
+
+def seeded_actor(number: int) -> Actor:
+    """Actor ``number`` of a deterministic cast: the same id and key in every run."""
+    seed = hashlib.sha256(f"dcc test actor {number}".encode()).digest()
+    return Actor(make_uscc(f"913502{number:011d}"), Ed25519PrivateKey.from_private_bytes(seed))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -191,18 +191,18 @@ class Ledger:
             written += 1
         return written
 
-    def _is_fresh(self, cmd: Command) -> bool:
-        skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
-        return skew_s <= self.settings.clock_skew_s_max
+    def _skew_s(self, cmd: Command) -> float:
+        return abs((self.clock() - cmd.issued_at).total_seconds())
 
-    def _refuse_stale(self, cmd: Command) -> None:
-        skew_s = abs((self.clock() - cmd.issued_at).total_seconds())
-        if skew_s > self.settings.clock_skew_s_max:
-            raise Refusal(
-                "stale-timestamp",
-                f"issued_at is {int(skew_s)} s from the server clock; "
-                f"at most {self.settings.clock_skew_s_max} s is accepted",
-            )
+    def _is_fresh(self, cmd: Command) -> bool:
+        return self._skew_s(cmd) <= self.settings.clock_skew_s_max
+
+    def _refuse_stale(self, cmd: Command) -> NoReturn:
+        raise Refusal(
+            "stale-timestamp",
+            f"issued_at is {int(self._skew_s(cmd))} s from the server clock; "
+            f"at most {self.settings.clock_skew_s_max} s is accepted",
+        )
 
     def _context(self, head: Head, command_hash: str) -> Context:
         return Context(head.seq + 1, self.clock(), command_hash, self.settings)

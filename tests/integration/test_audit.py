@@ -10,13 +10,13 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from ledger.canonical import canonical_text
 from tests.conftest import World, new_actor
 from tests.integration.test_journal import _drop_trigger, populate, stored_rows
 
@@ -41,7 +41,7 @@ def rehash_from(engine: Engine, seq: int, edit: dict[str, Any]) -> None:
                 "signature": values["signature"],
                 "effects": _json(values["effects"]),
             }
-            values["entry_hash"] = hashlib.sha256(canonical_text(hashed).encode()).hexdigest()
+            values["entry_hash"] = hashlib.sha256(rfc8785.dumps(hashed)).hexdigest()
             conn.execute(
                 text(
                     "UPDATE entries SET prev_hash = :prev_hash, entry_hash = :entry_hash, "
@@ -116,7 +116,7 @@ def test_an_entry_signed_with_a_retired_key_is_found(
         "signature": envelope["signature"],
         "effects": {},
     }
-    entry_hash = hashlib.sha256(canonical_text(hashed).encode()).hexdigest()
+    entry_hash = hashlib.sha256(rfc8785.dumps(hashed)).hexdigest()
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -132,7 +132,7 @@ def test_an_entry_signed_with_a_retired_key_is_found(
                 "type": command["type"],
                 "signer": member.id,
                 "nonce": command["nonce"],
-                "command": canonical_text(command),
+                "command": rfc8785.dumps(command).decode(),
                 "signature": envelope["signature"],
             },
         )

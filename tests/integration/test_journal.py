@@ -100,17 +100,24 @@ def test_the_database_refuses_to_empty_the_journal(world: World, engine: Engine)
     assert len(stored_rows(engine)) == 3
 
 
-TAMPERS: dict[str, str] = {
-    "seq": "seq + 1000",
-    "prev_hash": "'" + "1" * 64 + "'",
-    "entry_hash": "'" + "2" * 64 + "'",
-    "recorded_at": "'2020-01-01T00:00:00.000000Z'",
-    "type": "'member.suspend'",
-    "signer": "'91350100M000100Y43'",
-    "nonce": "'AAAAAAAAAAAAAAAAAAAAAAAA'",
-    "command": 'REPLACE(command, \'"name":"\', \'"name":"X\')',
-    "signature": "'AAAA'",
-    "effects": 'REPLACE(effects, \'"status":"active"\', \'"status":"suspended"\')',
+CONTENT_CHANGED = "entry_hash does not match the entry's content"
+# Each tamper, and the check of the auditor that must catch it first. Everything an entry
+# hash covers (docs/architecture.md) is caught by the hash; the hash itself by the next
+# link or the head; the columns outside the hash by their comparison with the command.
+TAMPERS: dict[str, tuple[str, str]] = {
+    "seq": ("seq + 1000", "entry has seq "),
+    "prev_hash": ("'" + "1" * 64 + "'", "prev_hash does not match the previous entry's hash"),
+    "entry_hash": ("'" + "2" * 64 + "'", CONTENT_CHANGED),
+    "recorded_at": ("'2020-01-01T00:00:00.000000Z'", CONTENT_CHANGED),
+    "type": ("'member.suspend'", "type/signer/nonce columns disagree with the signed command"),
+    "signer": ("'91350100M000100Y43'", "type/signer/nonce columns disagree"),
+    "nonce": ("'AAAAAAAAAAAAAAAAAAAAAAAA'", "type/signer/nonce columns disagree"),
+    "command": ('REPLACE(command, \'"name":"\', \'"name":"X\')', CONTENT_CHANGED),
+    "signature": ("'AAAA'", CONTENT_CHANGED),
+    "effects": (
+        'REPLACE(effects, \'"status":"active"\', \'"status":"suspended"\')',
+        CONTENT_CHANGED,
+    ),
 }
 
 
@@ -128,7 +135,8 @@ def test_verify_reports_a_tampered_field_at_exactly_its_seq(
             text(f"SELECT {field} FROM entries WHERE seq = :s"), {"s": target_seq}
         ).scalar()
         conn.execute(
-            text(f"UPDATE entries SET {field} = {TAMPERS[field]} WHERE seq = :s"), {"s": target_seq}
+            text(f"UPDATE entries SET {field} = {TAMPERS[field][0]} WHERE seq = :s"),
+            {"s": target_seq},
         )
         after = conn.execute(
             text(f"SELECT {field} FROM entries ORDER BY seq LIMIT 1 OFFSET :o"),
@@ -138,7 +146,7 @@ def test_verify_reports_a_tampered_field_at_exactly_its_seq(
     result = runner.invoke(cli_app, ["verify", "--db", database_url])
     assert result.exit_code == 1, result.output
     first = result.output.splitlines()[0]
-    assert first.startswith(f"seq {target_seq}: "), result.output
+    assert first.startswith(f"seq {target_seq}: {TAMPERS[field][1]}"), result.output
 
 
 def test_verify_finds_a_projection_row_edited_behind_the_services_back(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,15 +89,28 @@ def test_large_integers_are_refused_by_canonicalisation() -> None:
     st.none() | st.text(max_size=90),
     st.dictionaries(ascii_keys, values, max_size=5),
 )
-def test_composed_entry_bytes_equal_the_canonical_bytes_of_the_entry(
+def test_an_entry_hash_is_sha256_of_rfc8785_of_the_entry_without_its_hash(
     seq: int, prev_hash: str, recorded_at: str, command: dict, signature: str | None, effects: dict
 ) -> None:
-    from ledger.chain import entry_bytes, hashed_part
+    """The published rule (docs/architecture.md), computed with the `rfc8785` package and
+    hashlib alone: the writer's composed bytes and its hash must equal it."""
+    from ledger.chain import entry_bytes, make_entry
 
+    spec = {
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "recorded_at": recorded_at,
+        "command": command,
+        "signature": signature,
+        "effects": effects,
+    }
+    expected = rfc8785.dumps(spec)
     composed = entry_bytes(
-        seq, prev_hash, recorded_at, canonical_bytes(command), signature, canonical_bytes(effects)
-    )
-    expected = canonical_bytes(
-        hashed_part(seq, prev_hash, recorded_at, command, signature, effects)
+        seq, prev_hash, recorded_at, rfc8785.dumps(command), signature, rfc8785.dumps(effects)
     )
     assert composed == expected
+    entry, command_bytes, effects_bytes = make_entry(
+        seq, prev_hash, recorded_at, command, signature, effects
+    )
+    assert entry.entry_hash == hashlib.sha256(expected).hexdigest()
+    assert (command_bytes, effects_bytes) == (rfc8785.dumps(command), rfc8785.dumps(effects))

@@ -1,24 +1,10 @@
-"""The debt graph: merging, dropping, net positions, and the examples in the docstrings."""
+"""The debt graph: merging, dropping, net positions."""
 
 from __future__ import annotations
 
-import doctest
-from types import ModuleType
-
 import pytest
 
-import netting.graph
-import netting.novation
-import netting.setoff
 from netting.graph import Debt, build_graph, debts_of, edge_count, gross_fen, net_positions
-
-
-@pytest.mark.parametrize(
-    "module", [netting.graph, netting.setoff, netting.novation], ids=lambda m: m.__name__
-)
-def test_docstring_examples_hold(module: ModuleType) -> None:
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_debts_between_a_pair_are_summed_into_one_edge() -> None:

@@ -231,7 +231,8 @@ def test_db_upgrade_then_init_once(tmp_path: Path) -> None:
     runner = CliRunner()
     upgraded = runner.invoke(cli_app, ["db", "upgrade", "--db", url])
     assert upgraded.exit_code == 0 and upgraded.output.startswith("database at revision")
-    runner.invoke(cli_app, ["keygen", "--out", str(tmp_path / "op")])
+    keygen = runner.invoke(cli_app, ["keygen", "--out", str(tmp_path / "op")])
+    assert keygen.exit_code == 0, keygen.output
     init = [
         "init",
         "--db",

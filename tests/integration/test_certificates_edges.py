@@ -232,7 +232,8 @@ def test_long_tenor_paper_carries_its_flag_and_is_reported(chain: Chain) -> None
     step = certs(chain.transfer(chain.s1, [long_root], [(chain.s2, "120.00")]))
     assert all(c["flags"] == ["long-tenor"] for c in step)
     voided = certs(chain.issue("9.00", days=300))[0]
-    chain.client(chain.core).submit("certificate.cancel", {"id": voided["id"]})
+    cancelled = chain.client(chain.core).submit("certificate.cancel", {"id": voided["id"]})
+    assert cancelled.status_code == 201, cancelled.text
 
     report = chain.client(chain.operator).get("/v1/reports/long-tenor")
     assert report.status_code == 200, report.text

@@ -189,7 +189,8 @@ def test_recipient_rules(chain: Chain) -> None:
 
     refused(chain, chain.issue("1.00", to=new_actor()), 422, "recipient-not-admitted")
     refused(chain, chain.issue("1.00", to=chain.core), 422, "recipient-is-issuer")
-    chain.client(chain.operator).submit("member.suspend", {"id": chain.s3.id})
+    suspended = chain.client(chain.operator).submit("member.suspend", {"id": chain.s3.id})
+    assert suspended.status_code == 201, suspended.text
     refused(chain, chain.issue("1.00", to=chain.s3), 422, "recipient-suspended")
     root = chain.issued("100.00")
     refused(
@@ -270,7 +271,8 @@ def test_minimum_piece_and_maximum_level_are_configurable(chain: Chain) -> None:
         refused(world, s1.submit("certificate.transfer", body), 422, "piece-too-small")
         step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "10.00")]))
         piece = next(c["id"] for c in step if c["holder"] == chain.s2.id)
-        chain.client(chain.s2).submit("certificate.accept", {"id": piece})
+        accepted = chain.client(chain.s2).submit("certificate.accept", {"id": piece})
+        assert accepted.status_code == 201, accepted.text
         body = {
             "inputs": [piece],
             "outputs": [{"to": chain.s3.id, "amount": "1.00"}],

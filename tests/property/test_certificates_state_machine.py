@@ -251,13 +251,16 @@ class CertificateMachine(RuleBasedStateMachine):
         self.cast = (seeded_actor(number) for number in itertools.count(1))
         self.nonces = itertools.count(1)
         self.operator = next(self.cast)
-        self.ledger.genesis(self.operator.id, "Platform operator", self.operator.public_key)
+        genesis = self.ledger.genesis(
+            self.operator.id, "Platform operator", self.operator.public_key
+        )
+        assert genesis.seq == 1, genesis
         self.invoice_numbers = itertools.count(1)
         self.epoch = 0
         self.pieces: dict[str, Piece] = {}  # insertion order is creation order
         self.roots: dict[str, Root] = {}
         self.invoices: dict[str, ModelInvoice] = {}
-        self.seq = 1  # the genesis entry
+        self.seq = genesis.seq
         self.actors: dict[str, Actor] = {}
         self.roles: dict[str, str] = {}
         self.cores = [self._admit("core") for _ in range(2)]

@@ -288,6 +288,18 @@ def test_minimum_piece_and_maximum_level_are_configurable(chain: Chain) -> None:
         assert world.client(chain.s2).submit("certificate.transfer", body).status_code == 201
 
 
+def test_only_the_recipient_may_accept_a_pending_piece(chain: Chain) -> None:
+    root = chain.issued("100.00")
+    step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]))
+    piece = next(c for c in step if c["holder"] == chain.s2.id)
+    for other in (chain.s1, chain.core, chain.s3, chain.bank):  # sender, issuer, strangers
+        accepted = chain.client(other).submit("certificate.accept", {"id": piece["id"]})
+        refused(chain, accepted, 403, "not-holder")
+    accepted = chain.client(chain.s2).submit("certificate.accept", {"id": piece["id"]})
+    assert accepted.status_code == 201, accepted.text
+    assert (certs(accepted)[0]["holder"], certs(accepted)[0]["state"]) == (chain.s2.id, "active")
+
+
 def test_reject_returns_the_value_to_the_sender(chain: Chain) -> None:
     root = chain.issued("100.00")
     step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]))

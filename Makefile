@@ -11,7 +11,7 @@ DEV_OPERATOR_ID := 91110000MA0000000H
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deep lint typecheck pytest bench bench-netting bench-journal clean
+.PHONY: install run test test-deep lint typecheck pytest bench bench-netting bench-journal bench-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,14 @@ bench-netting: $(STAMP)
 bench-journal: $(STAMP)
 	$(BIN)/python bench/journal.py
 
-bench: bench-journal bench-netting
+# Over real HTTP from separate client processes, on SQLite and then on PostgreSQL when
+# DCC_BENCH_POSTGRES names a server's admin URL (a database is created and dropped).
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py --clients 1,8,32
+	@if [ -n "$$DCC_BENCH_POSTGRES" ]; then \
+		$(BIN)/python bench/load.py --clients 1,8,32 --postgres "$$DCC_BENCH_POSTGRES"; fi
+
+bench: bench-journal bench-netting bench-load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -114,3 +114,45 @@ def test_an_entry_hash_is_sha256_of_rfc8785_of_the_entry_without_its_hash(
     )
     assert entry.entry_hash == hashlib.sha256(expected).hexdigest()
     assert (command_bytes, effects_bytes) == (rfc8785.dumps(command), rfc8785.dumps(effects))
+
+
+# Anything JSON can hold, and some things it cannot: non-ASCII and astral keys (sorted
+# differently by code point and by UTF-16), integers past 2^53, floats, lone surrogates.
+any_keys = st.text(max_size=6)
+any_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-(2**53) - 2, -(2**53) + 2)
+    | st.integers(2**53 - 2, 2**53 + 2)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["\ud800", "\U00010000", "\u2028", "\x7f", "\x00"])
+)
+any_values = st.recursive(
+    any_scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(any_keys | st.sampled_from(["\U00010000", "\uffff", "é"]), children)
+    ),
+    max_leaves=12,
+)
+
+
+def _reference(value: object) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except Exception:
+        return None
+
+
+@given(st.one_of(values, any_values))
+def test_the_fast_path_gives_the_reference_bytes_or_the_same_refusal(value: object) -> None:
+    """canonical_bytes takes a fast path for the values the ledger writes; whatever the
+    value, it must give exactly rfc8785's bytes, or refuse when rfc8785 refuses."""
+    expected = _reference(value)
+    if expected is None:
+        with pytest.raises(JsonError):
+            canonical_bytes(value)
+    else:
+        assert canonical_bytes(value) == expected

@@ -75,8 +75,15 @@ def parse_rate(text: object) -> Decimal:
         raise AmountError(f"rate {text!r} is not a decimal") from exc
 
 
-def interest_fen(face_fen: int, annual_rate: Decimal, days: int) -> int:
-    """Interest on ``face_fen`` for ``days`` at ``annual_rate``, actual/360, half-up."""
-    assert face_fen >= 0 and days >= 0, (face_fen, days)
-    exact = Decimal(face_fen) * annual_rate * Decimal(days) / Decimal(DAYS_IN_YEAR_BASIS)
+def interest_fen(
+    face_fen: int, annual_rate: Decimal, days: int, basis_days: int = DAYS_IN_YEAR_BASIS
+) -> int:
+    """Interest on ``face_fen`` for ``days`` at ``annual_rate``, actual/``basis_days``
+    (360 by market convention, 365 where agreed), rounded half-up to the fen."""
+    assert face_fen >= 0 and days >= 0 and basis_days in (360, 365), (face_fen, days)
+    return half_up(Decimal(face_fen) * annual_rate * Decimal(days) / Decimal(basis_days))
+
+
+def half_up(exact: Decimal) -> int:
+    """``exact`` fen rounded half-up to a whole fen (0.5 fen rounds away from zero)."""
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -254,8 +254,14 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
     }
 
 
+def is_party(piece: Certificate, member: str) -> bool:
+    """Whether ``member`` may know ``piece`` exists: its holder, issuer or sender."""
+    return member in (piece.holder, piece.issuer, piece.sender)
+
+
 def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
-    if piece is None:
+    # A stranger hears what it would hear of an id that does not exist.
+    if piece is None or not is_party(piece, signer):
         raise Refusal("certificate-not-found", "no such certificate")
     if piece.holder != signer:
         raise Refusal("not-holder", f"certificate {piece.id} is not pending for {signer}")
@@ -387,7 +393,7 @@ def _spendable_inputs(
     pieces: list[Certificate] = []
     for certificate_id in ids:
         piece = state.inputs.get(certificate_id)
-        if piece is None:
+        if piece is None or not is_party(piece, signer):  # a stranger's paper: as if absent
             raise Refusal("certificate-not-found", f"no certificate {certificate_id}")
         if piece.state == PENDING and signer in (piece.holder, piece.sender):
             _refuse_pending_input(piece, now)

@@ -140,6 +140,12 @@ class Repository:
         row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
         return stored_entry(row) if row else None
 
+    def ledger_id(self) -> str | None:
+        """The id of this ledger: the hash of its genesis entry (None before ``dcc init``)."""
+        return self.conn.execute(
+            select(models.entries.c.entry_hash).where(models.entries.c.seq == 1)
+        ).scalar_one_or_none()
+
     def entry(self, seq: int) -> StoredEntry | None:
         row = self.conn.execute(select(models.entries).where(models.entries.c.seq == seq)).first()
         return stored_entry(row) if row else None

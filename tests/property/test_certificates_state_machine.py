@@ -271,7 +271,14 @@ class CertificateMachine(RuleBasedStateMachine):
         self, signer: Actor, command_type: str, body: dict[str, Any], expected: str | None
     ) -> Receipt | None:
         """Execute one signed command; check it succeeded or was refused as predicted."""
-        envelope = sign_command(signer.key, signer.id, command_type, body, issued_at=self.clock())
+        envelope = sign_command(
+            signer.key,
+            signer.id,
+            command_type,
+            body,
+            issued_at=self.clock(),
+            ledger=self.ledger.ledger_id(),
+        )
         try:
             receipt = self.ledger.execute(envelope)
         except Refusal as refusal:
@@ -970,7 +977,12 @@ class CertificateMachine(RuleBasedStateMachine):
             withdraw = {"consent": False}
             self.ledger.execute(
                 sign_command(
-                    actor.key, actor.id, "member.netting_consent", withdraw, issued_at=self.clock()
+                    actor.key,
+                    actor.id,
+                    "member.netting_consent",
+                    withdraw,
+                    issued_at=self.clock(),
+                    ledger=self.ledger.ledger_id(),
                 )
             )
         report = self.ledger.verify()

@@ -107,10 +107,15 @@ certificates = Table(
     Index("ix_certificates_state_expires_at", "state", "expires_at"),
 )
 
+# An invoice is its trade's: keyed by buyer (the payer, who cites it), number (normal
+# form) and seller (the payee), in that order so a payment's look-up is a key prefix.
+# Rows from before invoices had parties have an empty buyer and seller.
 invoices = Table(
     "invoices",
     metadata,
+    Column("buyer", String(18), primary_key=True),
     Column("no", String(40), primary_key=True),
+    Column("seller", String(18), primary_key=True),
     Column("amount_fen", BigInteger, nullable=False),
     Column("used_fen", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),

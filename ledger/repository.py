@@ -25,7 +25,7 @@ from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import HOLDING, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
-from ledger.invoices import Invoice, InvoiceUse
+from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member
 from ledger.money import parse_amount
 from ledger.obligations import Obligation
@@ -68,7 +68,10 @@ _KEY_WITH_MEMBER = (
     .where(_k.c.key_id == bindparam("key_id"))
 )
 _CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
-_INVOICES = select(_i).where(_i.c.no.in_(bindparam("ids", expanding=True)))
+_INVOICES = select(_i).where(
+    _i.c.buyer.in_(bindparam("buyers", expanding=True)),
+    _i.c.no.in_(bindparam("numbers", expanding=True)),
+)
 _OBLIGATIONS = select(models.obligations).where(
     models.obligations.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -212,12 +215,19 @@ class Repository:
         rows = self.conn.execute(_CERTIFICATES, {"ids": wanted})
         return {row.id: _certificate(row) for row in rows}
 
-    def invoices(self, numbers: Iterable[str]) -> dict[str, Invoice]:
-        wanted = sorted(set(numbers))
+    def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
+        """The registered invoices among ``keys`` (one query, on the primary key's prefix)."""
+        wanted = set(keys)
         if not wanted:
             return {}
-        rows = self.conn.execute(_INVOICES, {"ids": wanted})
-        return {row.no: Invoice(row.no, row.amount_fen, row.used_fen) for row in rows}
+        buyers = sorted({key.buyer for key in wanted})
+        numbers = sorted({key.no for key in wanted})
+        rows = self.conn.execute(_INVOICES, {"buyers": buyers, "numbers": numbers})
+        found = (
+            Invoice(InvoiceKey(row.buyer, row.seller, row.no), row.amount_fen, row.used_fen)
+            for row in rows
+        )
+        return {invoice.key: invoice for invoice in found if invoice.key in wanted}
 
     def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]:
         wanted = sorted(set(members))
@@ -388,7 +398,12 @@ def _certificate(row: Any) -> Certificate:
         level=row.level,
         trade=parse_json(row.trade),
         invoice_uses=tuple(
-            InvoiceUse(use["no"], parse_amount(use["amount"]))
+            InvoiceUse(
+                use["no"],
+                parse_amount(use["amount"]),
+                use.get("buyer", LEGACY),
+                use.get("seller", LEGACY),
+            )
             for use in parse_json(row.invoice_uses)
         ),
         expires_at=row.expires_at,

@@ -198,7 +198,7 @@ class Ledger:
             due = repo.due_pending(format_timestamp(now), batch_max, ids)
             if not due:
                 return None
-            registered = repo.invoices(use.no for piece in due for use in piece.invoice_uses)
+            registered = repo.invoices(use.key for piece in due for use in piece.invoice_uses)
             limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
             raw = {
                 "type": EXPIRE_TYPE,

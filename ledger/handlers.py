@@ -116,6 +116,14 @@ def _obligation_settle(repo: Repository, cmd: Command, signer: Member, ctx: Cont
     return obligations.settle(repo.obligation(cmd.body.id), signer.id, cmd.body)
 
 
+def _confirm_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.confirm_settlement(repo.obligation(cmd.body.id), signer.id)
+
+
+def _dispute_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.dispute_settlement(repo.obligation(cmd.body.id), signer.id)
+
+
 def _consent(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.consent(signer, cmd.body)
 
@@ -149,6 +157,8 @@ HANDLERS: dict[str, Handler] = {
     "obligation.confirm": Handler(ANY_MEMBER, _obligation_confirm),
     "obligation.reject": Handler(ANY_MEMBER, _obligation_reject),
     "obligation.settle": Handler(ANY_MEMBER, _obligation_settle),
+    "obligation.confirm_settlement": Handler(ANY_MEMBER, _confirm_settlement),
+    "obligation.dispute_settlement": Handler(ANY_MEMBER, _dispute_settlement),
     "member.netting_consent": Handler(ANY_MEMBER, _consent),
     "netting.run": Handler(OPERATOR, _netting_run),
 }

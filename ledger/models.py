@@ -147,11 +147,14 @@ obligations = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("outstanding_fen", BigInteger, nullable=False),
     Column("due_date", String(10), nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
     Column("reference", String(100), nullable=False),
     Column("payment_ref", String(100), nullable=True),
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
+    # A payment the debtor claims and the creditor has not yet confirmed or disputed.
+    Column("claimed_fen", BigInteger, nullable=True),
+    Column("claim_ref", String(100), nullable=True),
     Index("ix_obligations_state", "state"),
     Index("ix_obligations_debtor", "debtor"),
 )

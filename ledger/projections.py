@@ -120,6 +120,9 @@ def _obligation_row(wire: Mapping[str, Any]) -> Row:
         "reference": wire["reference"],
         "payment_ref": wire["payment_ref"],
         "created_seq": wire["created_seq"],
+        # Entries written before settlement claims existed carry none.
+        "claimed_fen": None if wire.get("claimed") is None else _fen(wire["claimed"]),
+        "claim_ref": wire.get("claim_ref"),
     }
 
 

@@ -28,7 +28,7 @@ from ledger.credit import IssuanceLimit
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member
 from ledger.money import parse_amount
-from ledger.obligations import Obligation
+from ledger.obligations import Obligation, ObligationState
 
 HEAD_ROW_ID = 1
 
@@ -257,7 +257,8 @@ class Repository:
         )
         owed = self.conn.execute(
             select(o)
-            .where(o.c.state == "confirmed", o.c.outstanding_fen > 0)
+            # A claimed settlement awaiting the creditor stays out (ledger.obligations).
+            .where(o.c.state == ObligationState.CONFIRMED.value, o.c.outstanding_fen > 0)
             .where(o.c.debtor.in_(consenting), o.c.creditor.in_(consenting))
             .order_by(o.c.id)
         )
@@ -421,8 +422,10 @@ def _obligation(row: Any) -> Obligation:
         amount_fen=row.amount_fen,
         outstanding_fen=row.outstanding_fen,
         due_date=date.fromisoformat(row.due_date),
-        state=row.state,
+        state=ObligationState(row.state),
         reference=row.reference,
         payment_ref=row.payment_ref,
         created_seq=row.created_seq,
+        claimed_fen=row.claimed_fen,
+        claim_ref=row.claim_ref,
     )

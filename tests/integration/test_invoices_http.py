@@ -116,6 +116,7 @@ def test_invoice_refusals_name_no_amount_the_caller_did_not_send(chain: Chain) -
         chain, chain.issue("1.00", trade=trade(conflicting)), 409, "invoice-conflict"
     )
     assert "100.00" not in conflict["detail"], conflict
+    assert chain.ledger.verify().ok
 
 
 def test_case_width_and_separator_variants_are_one_invoice(chain: Chain) -> None:
@@ -137,3 +138,4 @@ def test_case_width_and_separator_variants_are_one_invoice(chain: Chain) -> None
     refused(
         chain, chain.issue("1.00", trade=trade({"no": "- -", "amount": "1.00"})), 422, "validation"
     )
+    assert chain.ledger.verify().ok

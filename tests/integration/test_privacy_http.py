@@ -96,6 +96,7 @@ def test_a_signed_read_for_one_ledger_is_refused_by_another(
     )
     assert world.http.get(path, headers=headers).status_code == 200
     assert_problem(other_world.http.get(path, headers=headers), 401, "bad-signature")
+    assert world.ledger.verify().ok
 
 
 def test_a_command_without_its_ledger_is_malformed(world: World) -> None:
@@ -182,6 +183,7 @@ def test_an_unproven_signer_gets_one_answer_whether_or_not_it_is_admitted(
     forged = world.client(admitted).envelope("member.netting_consent", body)
     forged["signature"] = sign(garbage_key, signed_bytes(forged["command"]))
     assert _answer(world.client(admitted).post_envelope(forged)) == _answer(stranger_answer)
+    assert world.ledger.verify().ok
 
 
 def _without(response: Any, certificate_id: str) -> tuple[int, str, str]:
@@ -210,6 +212,7 @@ def test_a_strangers_certificate_answers_as_if_it_did_not_exist(chain: Chain) ->
         stranger.get(f"/v1/certificates/{unknown}"), unknown
     )
     assert head(chain) == before
+    assert chain.ledger.verify().ok
 
 
 def test_a_strangers_obligation_answers_as_if_it_did_not_exist(world: World) -> None:
@@ -229,6 +232,7 @@ def test_a_strangers_obligation_answers_as_if_it_did_not_exist(world: World) -> 
     read_theirs = world.client(stranger).get(f"/v1/obligations/{obligation_id}")
     read_nothing = world.client(stranger).get(f"/v1/obligations/{unknown}")
     assert _without(read_theirs, obligation_id) == _without(read_nothing, unknown)
+    assert world.ledger.verify().ok
 
 
 def test_a_reused_nonce_names_no_seq_and_needs_the_signers_key(world: World) -> None:
@@ -249,6 +253,7 @@ def test_a_reused_nonce_names_no_seq_and_needs_the_signers_key(world: World) -> 
     answer = world.client(member).post_envelope(stale)
     assert_problem(answer, 401, "bad-signature")
     assert str(seq) not in answer.json()["detail"]
+    assert world.ledger.verify().ok
 
 
 def json_command(response: Any) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
+import ledger.invoices
 from ledger.errors import Refusal
 from ledger.invoices import (
     Invoice,
@@ -15,6 +18,11 @@ from ledger.invoices import (
     release,
 )
 from ledger.projections import rows_of
+
+
+def test_docstring_examples_hold() -> None:
+    result = doctest.testmod(ledger.invoices)
+    assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,11 @@
 """Signed reads: authenticate a request by its ``X-DCC-*`` headers, authorise by role.
 
-The signature covers ``METHOD\\nPATH?QUERY\\nTIMESTAMP\\nhex(SHA-256(body))`` where
-``?QUERY`` appears only when the request has a query string, exactly as sent.
+The signature covers ``LEDGER\\nMETHOD\\nPATH?QUERY\\nTIMESTAMP\\nhex(SHA-256(body))``
+where ``LEDGER`` is this ledger's id (``GET /v1/ledger``) and ``?QUERY`` appears only when
+the request has a query string, exactly as sent.
+
+A request that does not prove its member gets one answer, ``bad-signature``, whether or
+not the member is admitted and whether or not the key is one of its keys.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from ledger.errors import Refusal
 from ledger.keys import verify
 from ledger.members import Member
 from ledger.repository import Repository
-from ledger.service import Ledger, authorise_member
+from ledger.service import BAD_SIGNATURE, Ledger, authorise_member
 from ledger.signing import (
     HEADER_KEY_ID,
     HEADER_MEMBER,
@@ -59,16 +63,14 @@ def authenticate(
     skew_s = abs(int(ledger.clock().timestamp()) - int(timestamp))
     if skew_s > ledger.settings.clock_skew_s_max:
         raise Refusal("stale-timestamp", f"X-DCC-Timestamp is {skew_s} s from the server clock")
+    message = request_message(ledger.ledger_id(), method, target, timestamp, body)
     with ledger.connect() as conn, conn.begin():
-        repo = Repository(conn)
-        found = repo.key_with_member(key_id)
-        if found is None or found[0].member != member_id:
-            if repo.member(member_id) is None:
-                raise Refusal("unknown-member", f"{member_id} is not an admitted member")
-            raise Refusal("unknown-key", f"key {key_id} is not a key of {member_id}")
+        found = Repository(conn).key_with_member(key_id)
+    if found is None or found[0].member != member_id:
+        raise Refusal("bad-signature", BAD_SIGNATURE)
     key, member = found
-    if not verify(key.public_key, signature, request_message(method, target, timestamp, body)):
-        raise Refusal("bad-signature", "the request signature does not verify")
+    if not verify(key.public_key, signature, message):
+        raise Refusal("bad-signature", BAD_SIGNATURE)
     return authorise_member(key, member, roles)
 
 

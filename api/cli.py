@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -147,16 +146,20 @@ def submit(
     command_type: Annotated[str, typer.Argument(metavar="TYPE")],
     body: Annotated[str, typer.Argument(help="The command body as JSON ('-' reads stdin)")],
     url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="The ledger id to sign for (default: ask the server)"),
+    ] = None,
 ) -> None:
     """Sign a command with a local key and POST it; print the receipt or the problem."""
     import httpx
 
-    from ledger.signing import sign_command
+    from api.client import DccClient
 
     private = load_private_key_pem(key.read_bytes())
     payload = json.loads(sys.stdin.read() if body == "-" else body)
-    envelope = sign_command(private, signer, command_type, payload, issued_at=datetime.now(UTC))
-    response = httpx.post(f"{url}/v1/commands", json=envelope, timeout=30)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        response = DccClient(http, signer, private, ledger=ledger).submit(command_type, payload)
     typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
     if response.status_code >= 400:
         raise typer.Exit(2)
@@ -192,6 +195,10 @@ def get(
     signer: Annotated[str, typer.Option("--signer", help="The reader's member id")],
     path: Annotated[str, typer.Argument(help="e.g. /v1/wallets/<id>")],
     url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="The ledger id to sign for (default: ask the server)"),
+    ] = None,
 ) -> None:
     """A signed read: GET a path as a member and print the JSON."""
     import httpx
@@ -200,7 +207,7 @@ def get(
 
     private = load_private_key_pem(key.read_bytes())
     with httpx.Client(base_url=url, timeout=30) as http:
-        response = DccClient(http, signer, private).get(path)
+        response = DccClient(http, signer, private, ledger=ledger).get(path)
     typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
     if response.status_code >= 400:
         raise typer.Exit(2)

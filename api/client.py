@@ -5,7 +5,8 @@
     >>> client.get(f"/v1/members/{member_id}").json()
 
 ``http`` is any ``httpx.Client`` (FastAPI's TestClient is one), so the same client
-drives a live server and the in-process app.
+drives a live server and the in-process app. Every signature names the ledger it is
+for; unless given ``ledger``, the client asks the server once (``GET /v1/ledger``).
 """
 
 from __future__ import annotations
@@ -31,14 +32,24 @@ class DccClient:
         member: str,
         private_key: Ed25519PrivateKey,
         clock: Callable[[], datetime] = _now,
+        ledger: str | None = None,
     ) -> None:
         self.http = http
         self.member = member
         self.private_key = private_key
         self.clock = clock
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> str:
+        """The id of the ledger this client signs for, fetched once when not given."""
+        if self._ledger is None:
+            self._ledger = fetch_ledger_id(self.http)
+        return self._ledger
 
     def envelope(self, command_type: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("issued_at", self.clock())
+        kwargs.setdefault("ledger", self.ledger)
         return sign_command(self.private_key, self.member, command_type, body, **kwargs)
 
     def post_envelope(self, envelope: dict[str, Any]) -> httpx.Response:
@@ -54,5 +65,14 @@ class DccClient:
             "GET",
             path_query,
             timestamp=int(self.clock().timestamp()),
+            ledger=self.ledger,
         )
         return self.http.get(path_query, headers=headers)
+
+
+def fetch_ledger_id(http: httpx.Client) -> str:
+    """The id a server publishes for its ledger (unauthenticated)."""
+    response = http.get("/v1/ledger")
+    response.raise_for_status()
+    ledger_id: str = response.json()["ledger_id"]
+    return ledger_id

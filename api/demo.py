@@ -48,7 +48,7 @@ def _admit(operator: DccClient, name: str, role: str) -> DccClient:
         "public_key": public_key_b64(key.public_key()),
     }
     _ok(operator.submit("member.admit", body))
-    return DccClient(operator.http, member, key)
+    return DccClient(operator.http, member, key, ledger=operator.ledger)
 
 
 def _invoice(amount: str) -> dict[str, str]:
@@ -75,7 +75,7 @@ def _pay(payer: DccClient, piece: str, to: DccClient, amount: str) -> tuple[str,
 
 
 def run(http: httpx.Client, operator_id: str, operator_key: Ed25519PrivateKey) -> dict[str, Any]:
-    operator = DccClient(http, operator_id, operator_key)
+    operator = DccClient(http, operator_id, operator_key)  # asks the server its ledger id
     core = _admit(operator, "Core Builder Group", "core")
     tier1, tier2, tier3 = (_admit(operator, f"Tier {n} Supplier", "supplier") for n in (1, 2, 3))
     _ok(operator.submit("limit.set", {"member": core.member, "amount": "5000000.00"}))

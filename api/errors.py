@@ -69,6 +69,7 @@ STATUS: dict[str, int] = {
     "invoice-conflict": 409,
     "obligation-not-found": 404,
     "invalid-obligation-state": 409,
+    "settlement-too-large": 422,
     "netting-too-large": 422,
 }
 DEFAULT_REFUSAL_STATUS = 422

@@ -46,9 +46,12 @@ class Party:
     def __init__(self) -> None:
         self.id = new_id()
         self.key = generate_private_key()
+        self.ledger = ""  # the ledger's id, known once it has its genesis entry
 
     def sign(self, type_: str, body: dict[str, object]) -> dict[str, object]:
-        return sign_command(self.key, self.id, type_, body, issued_at=datetime.now(UTC))
+        return sign_command(
+            self.key, self.id, type_, body, issued_at=datetime.now(UTC), ledger=self.ledger
+        )
 
 
 def setup(engine: Engine) -> tuple[Ledger, Party, Party, Party]:
@@ -56,6 +59,8 @@ def setup(engine: Engine) -> tuple[Ledger, Party, Party, Party]:
     ledger = Ledger(engine)
     operator, core, supplier = Party(), Party(), Party()
     ledger.genesis(operator.id, "Operator", public_key_b64(operator.key.public_key()))
+    for party in (operator, core, supplier):
+        party.ledger = ledger.ledger_id()
     for party, role in ((core, "core"), (supplier, "supplier")):
         ledger.execute(
             operator.sign(

@@ -94,7 +94,13 @@ def _post(envelope: dict[str, Any]) -> Request:
 
 
 def client_script(
-    level: int, number: int, rounds: int, cores: list[Party], supplier: Party, peer: Party
+    ledger_id: str,
+    level: int,
+    number: int,
+    rounds: int,
+    cores: list[Party],
+    supplier: Party,
+    peer: Party,
 ) -> list[Request]:
     """One client's rounds, in order, signed now."""
     now = datetime.now(UTC)
@@ -106,7 +112,7 @@ def client_script(
         tag = f"{level:02d}{number:03d}{r:05d}"
 
         def signed(signer: Party, type_: str, body: dict[str, Any]) -> dict[str, Any]:
-            return sign_command(signer.key, signer.id, type_, body, issued_at=now)
+            return sign_command(signer.key, signer.id, type_, body, issued_at=now, ledger=ledger_id)
 
         issue = signed(
             core,
@@ -153,7 +159,7 @@ def client_script(
         script += [_post(e) for e in (issue, accept, pay, split, owe)]
         path = f"/v1/wallets/{supplier.id}"
         headers = sign_request(
-            supplier.key, supplier.id, "GET", path, timestamp=int(now.timestamp())
+            supplier.key, supplier.id, "GET", path, timestamp=int(now.timestamp()), ledger=ledger_id
         )
         script.append(("GET", path, headers, b"", 200, "read"))
     return script
@@ -245,7 +251,7 @@ def database(postgres: str | None) -> Iterator[str]:
         admin.dispose()
 
 
-def prepare(url: str, suppliers: int) -> tuple[list[Party], list[Party]]:
+def prepare(url: str, suppliers: int) -> tuple[str, list[Party], list[Party]]:
     """Migrate, write the genesis, admit the parties and set the cores' limits."""
     engine = make_engine(url)
     upgrade(engine)
@@ -256,7 +262,14 @@ def prepare(url: str, suppliers: int) -> tuple[list[Party], list[Party]]:
 
     def run(type_: str, body: dict[str, Any]) -> None:
         ledger.execute(
-            sign_command(operator.key, operator.id, type_, body, issued_at=datetime.now(UTC))
+            sign_command(
+                operator.key,
+                operator.id,
+                type_,
+                body,
+                issued_at=datetime.now(UTC),
+                ledger=ledger.ledger_id(),
+            )
         )
 
     for party, role in [*((c, "core") for c in cores), *((s, "supplier") for s in members)]:
@@ -264,8 +277,9 @@ def prepare(url: str, suppliers: int) -> tuple[list[Party], list[Party]]:
         run("member.admit", body)
     for core in cores:
         run("limit.set", {"member": core.id, "amount": "9000000000000.00"})
+    ledger_id = ledger.ledger_id()
     engine.dispose()
-    return cores, members
+    return ledger_id, cores, members
 
 
 @contextmanager
@@ -310,11 +324,13 @@ def verify_rate() -> float:
 
 
 def level(
-    port: int, clients: int, commands: int, cores: list[Party], members: list[Party]
+    port: int, ledger_id: str, clients: int, commands: int, cores: list[Party], members: list[Party]
 ) -> dict[str, Any]:
     rounds = max(1, commands // (COMMANDS_PER_ROUND * clients))
     scripts = [
-        client_script(clients, n, rounds, cores, members[n], members[(n + 1) % len(members)])
+        client_script(
+            ledger_id, clients, n, rounds, cores, members[n], members[(n + 1) % len(members)]
+        )
         for n in range(clients)
     ]
     results, wall_s = drive(port, scripts, min(clients, 2))
@@ -354,10 +370,10 @@ def main() -> None:
     kind = "PostgreSQL" if args.postgres else "SQLite"
     ed25519_per_s = verify_rate()
     with database(args.postgres) as url:
-        cores, members = prepare(url, max(levels) + 1)
+        ledger_id, cores, members = prepare(url, max(levels) + 1)
         with server(url) as port:
             base = noop(port, 8, 4000)
-            rows = [level(port, c, args.commands, cores, members) for c in levels]
+            rows = [level(port, ledger_id, c, args.commands, cores, members) for c in levels]
         verified = subprocess.run(
             [sys.executable, "-m", "api.cli", "verify", "--db", url],
             capture_output=True,

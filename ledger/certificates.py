@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from ledger import credit, invoices
 from ledger.commands import (
@@ -47,8 +47,8 @@ from ledger.commands import (
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
-from ledger.invoices import Invoice, InvoiceUse
-from ledger.limits import INPUTS_MAX, INVOICES_PER_COMMAND_MAX
+from ledger.invoices import Invoice, InvoiceKey, InvoiceUse
+from ledger.limits import INPUTS_MAX, INVOICE_NO_CITED_LENGTH_MAX, INVOICES_PER_COMMAND_MAX
 from ledger.members import Member
 from ledger.money import format_fen
 
@@ -61,7 +61,12 @@ LONG_TENOR = "long-tenor"
 TRANSFERS_OUTPUTS_HARD_MAX = 10_000  # beyond any setting: refuse as malformed
 
 CertificateId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-InvoiceNo = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{1,40}$")]
+# As cited (full-width, spaced, lower case…); the parsed body holds the normal form.
+InvoiceNo = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=INVOICE_NO_CITED_LENGTH_MAX),
+    AfterValidator(invoices.normalise_no),
+]
 
 
 class InvoiceRef(WireModel):
@@ -76,12 +81,15 @@ class Trade(WireModel):
     @field_validator("invoices")
     @classmethod
     def _distinct(cls, refs: list[InvoiceRef]) -> list[InvoiceRef]:
-        if len({ref.no for ref in refs}) != len(refs):
+        if len({ref.no for ref in refs}) != len(refs):  # in normal form: case variants too
             raise ValueError("an invoice may be cited once per command")
         return refs
 
     def cited(self) -> list[tuple[str, int]]:
         return [(ref.no, ref.amount) for ref in self.invoices]
+
+    def numbers(self) -> list[str]:
+        return [ref.no for ref in self.invoices]
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -207,7 +215,7 @@ def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
 class IssueState:
     recipient: Member | None
     limit: IssuanceLimit
-    invoices: Mapping[str, Invoice]
+    invoices: Mapping[InvoiceKey, Invoice]  # the issuer's to the recipient, and legacy ones
 
 
 def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effects:
@@ -225,7 +233,9 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
             f"a certificate must be at least {format_fen(ctx.settings.piece_fen_min)}",
         )
     limit = credit.consume(state.limit, body.amount)
-    changed, uses = invoices.attribute(state.invoices, body.trade.cited(), [body.amount])
+    changed, uses = invoices.attribute(
+        state.invoices, issuer, body.trade.cited(), [(body.to, body.amount)]
+    )
     flags = (LONG_TENOR,) if tenor_days > ctx.settings.long_tenor_days else ()
     root_id = ctx.derive_id(0)
     root = Certificate(
@@ -254,8 +264,14 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
     }
 
 
+def is_party(piece: Certificate, member: str) -> bool:
+    """Whether ``member`` may know ``piece`` exists: its holder, issuer or sender."""
+    return member in (piece.holder, piece.issuer, piece.sender)
+
+
 def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
-    if piece is None:
+    # A stranger hears what it would hear of an id that does not exist.
+    if piece is None or not is_party(piece, signer):
         raise Refusal("certificate-not-found", "no such certificate")
     if piece.holder != signer:
         raise Refusal("not-holder", f"certificate {piece.id} is not pending for {signer}")
@@ -275,14 +291,14 @@ def accept(piece: Certificate | None, signer: str, ctx: Context) -> Effects:
 class ReturnState:
     """What giving a pending piece's value back needs: its invoices and issuer's limit."""
 
-    invoices: Mapping[str, Invoice]
+    invoices: Mapping[InvoiceKey, Invoice]
     limit: IssuanceLimit | None  # loaded only for a root
 
 
 @dataclass(frozen=True)
 class GivenBack:
     certificates: tuple[Certificate, ...]  # the ended piece, and the returned one if any
-    invoices: dict[str, Invoice]
+    invoices: dict[InvoiceKey, Invoice]
     limit: IssuanceLimit | None
 
     def effects(self) -> Effects:
@@ -344,13 +360,13 @@ def cancel(root: Certificate | None, signer: str, state: ReturnState, ctx: Conte
 
 def expire(
     pieces: Sequence[Certificate],
-    registered: Mapping[str, Invoice],
+    registered: Mapping[InvoiceKey, Invoice],
     limits: Mapping[str, IssuanceLimit],
     ctx: Context,
 ) -> Effects:
     """Expire due pending pieces (the system entry written by the sweep)."""
     invoices_now, limits_now = dict(registered), dict(limits)
-    changed_invoices: set[str] = set()
+    changed_invoices: set[InvoiceKey] = set()
     ended: list[Certificate] = []
     for index, piece in enumerate(pieces):
         assert is_due_to_expire(piece, ctx.now), piece
@@ -364,7 +380,7 @@ def expire(
     touched_issuers = sorted({p.issuer for p in pieces if p.is_root})
     return {
         "certificates": [c.wire() for c in ended],
-        "invoices": [invoices_now[no].wire() for no in sorted(changed_invoices)],
+        "invoices": [invoices_now[key].wire() for key in sorted(changed_invoices)],
         "limits": [limits_now[issuer].wire() for issuer in touched_issuers],
     }
 
@@ -376,7 +392,7 @@ def expire(
 class TransferState:
     inputs: Mapping[str, Certificate]  # by id; missing ids are simply absent
     recipients: Mapping[str, Member]
-    invoices: Mapping[str, Invoice]
+    invoices: Mapping[InvoiceKey, Invoice]  # the signer's to each recipient, and legacy ones
 
 
 def _spendable_inputs(
@@ -387,7 +403,7 @@ def _spendable_inputs(
     pieces: list[Certificate] = []
     for certificate_id in ids:
         piece = state.inputs.get(certificate_id)
-        if piece is None:
+        if piece is None or not is_party(piece, signer):  # a stranger's paper: as if absent
             raise Refusal("certificate-not-found", f"no certificate {certificate_id}")
         if piece.state == PENDING and signer in (piece.holder, piece.sender):
             _refuse_pending_input(piece, now)
@@ -449,7 +465,7 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
     for output in paid:
         _check_recipient(state.recipients.get(output.to), output.to, first.issuer)
     changed, uses = invoices.attribute(
-        state.invoices, body.trade.cited(), [output.amount for output in paid]
+        state.invoices, signer, body.trade.cited(), [(output.to, output.amount) for output in paid]
     )
     uses_of = iter(uses)
     template = replace(

@@ -2,7 +2,8 @@
 
 ::
 
-    {"command": {"type": "member.admit", "signer": "91350100M000100Y43",
+    {"command": {"type": "member.admit", "ledger": "<64 hex: the ledger's id>",
+                 "signer": "91350100M000100Y43",
                  "key_id": "<32 hex>", "nonce": "<16-64 url-safe chars>",
                  "issued_at": "2026-11-22T08:00:00Z", "body": {...}},
      "signature": "<base64url Ed25519 over the RFC 8785 bytes of command>"}
@@ -42,6 +43,7 @@ from ledger.uscc import is_valid_uscc
 
 NONCE_PATTERN = rf"^[A-Za-z0-9_-]{{{limits.NONCE_LENGTH_MIN},{limits.NONCE_LENGTH_MAX}}}$"
 KEY_ID_PATTERN = r"^[0-9a-f]{32}$"
+LEDGER_ID_PATTERN = r"^[0-9a-f]{64}$"
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Free text is stored in projection columns as it is: control characters (NUL above all,
@@ -145,6 +147,10 @@ class Envelope(WireModel):
 
 class Header(WireModel):
     type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # The ledger the signer meant: the genesis entry's hash (ledger.signing). Commands in
+    # the journal from before this field existed keep verifying: the auditor checks a
+    # signature over the command as stored, and never parses it with this model.
+    ledger: Annotated[str, StringConstraints(pattern=LEDGER_ID_PATTERN)]
     signer: MemberId
     key_id: Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)]
     nonce: Annotated[str, StringConstraints(pattern=NONCE_PATTERN)]
@@ -157,6 +163,7 @@ class Command:
     """A parsed, well-formed (not yet authenticated) command."""
 
     type: str
+    ledger: str
     signer: str
     key_id: str
     nonce: str
@@ -211,6 +218,7 @@ def parse_envelope(data: bytes | dict[str, Any]) -> Command:
         raise Refusal("validation", str(exc)) from exc
     return Command(
         type=header.type,
+        ledger=header.ledger,
         signer=header.signer,
         key_id=header.key_id,
         nonce=header.nonce,

@@ -82,6 +82,7 @@ TITLES: dict[str, str] = {
     # obligations and netting
     "obligation-not-found": "No such obligation, or not visible to this member",
     "invalid-obligation-state": "The obligation is not in a state that allows this",
+    "settlement-too-large": "The claimed payment exceeds what is outstanding",
     "netting-too-large": "The debt graph is beyond what one netting can take",
     # trade background
     "invoice-overused": "The cited invoices cannot back this amount",

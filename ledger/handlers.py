@@ -14,6 +14,7 @@ from ledger import certificates, credit, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
+from ledger.invoices import keys_for
 from ledger.keys import key_id_of
 from ledger.members import Member
 from ledger.repository import Repository
@@ -60,7 +61,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
     state = IssueState(
         recipient=repo.member(body.to),
         limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
-        invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+        invoices=repo.invoices(keys_for(signer.id, [body.to], body.trade.numbers())),
     )
     return certificates.issue(state, signer.id, body, ctx)
 
@@ -69,7 +70,7 @@ def _return_state(repo: Repository, piece: Certificate | None) -> ReturnState:
     """What giving back a pending piece needs; empty when the rule will refuse anyway."""
     if piece is None or piece.state != PENDING:
         return ReturnState({}, None)
-    invoices = repo.invoices(use.no for use in piece.invoice_uses)
+    invoices = repo.invoices(use.key for use in piece.invoice_uses)
     limit = repo.issuance_limits([piece.issuer]).get(piece.issuer) if piece.is_root else None
     return ReturnState(invoices, limit)
 
@@ -90,10 +91,11 @@ def _cancel(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Eff
 
 def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
+    payees = [o.to for o in body.outputs if o.to != signer.id]
     state = TransferState(
         inputs=repo.certificates(body.inputs),
-        recipients=repo.members(o.to for o in body.outputs if o.to != signer.id),
-        invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+        recipients=repo.members(payees),
+        invoices=repo.invoices(keys_for(signer.id, payees, body.trade.numbers())),
     )
     return certificates.transfer(state, signer.id, body, ctx)
 
@@ -112,6 +114,14 @@ def _obligation_reject(repo: Repository, cmd: Command, signer: Member, ctx: Cont
 
 def _obligation_settle(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.settle(repo.obligation(cmd.body.id), signer.id, cmd.body)
+
+
+def _confirm_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.confirm_settlement(repo.obligation(cmd.body.id), signer.id)
+
+
+def _dispute_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return obligations.dispute_settlement(repo.obligation(cmd.body.id), signer.id)
 
 
 def _consent(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -147,6 +157,8 @@ HANDLERS: dict[str, Handler] = {
     "obligation.confirm": Handler(ANY_MEMBER, _obligation_confirm),
     "obligation.reject": Handler(ANY_MEMBER, _obligation_reject),
     "obligation.settle": Handler(ANY_MEMBER, _obligation_settle),
+    "obligation.confirm_settlement": Handler(ANY_MEMBER, _confirm_settlement),
+    "obligation.dispute_settlement": Handler(ANY_MEMBER, _dispute_settlement),
     "member.netting_consent": Handler(ANY_MEMBER, _consent),
     "netting.run": Handler(OPERATOR, _netting_run),
 }

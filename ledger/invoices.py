@@ -1,104 +1,198 @@
 """Trade background: every payment cites invoices, and no invoice backs more than itself.
 
-An invoice is registered, with its amount, the first time a command cites it. What a
-command pays is attributed to the invoices it cites in the order listed, each up to
-what is left of it. Payments are attributed one after another, so each payment knows
-exactly which invoice slices back it, and a rejected, cancelled or expired payment
-gives back exactly those slices::
+An invoice belongs to its trade: it is issued by a *seller* (the member paid) to a
+*buyer* (the member paying). So an invoice is known by ``(buyer, seller, number)``:
+for an issuance the buyer is the issuer and the seller its recipient; for a transfer
+the buyer is the sender and the seller the recipient of each output. The buyer is
+always the signer, so nobody can register, use up or even probe an invoice in another
+firm's trade: citing the same number between other parties is another invoice.
+
+Numbers are compared in a normal form (:func:`normalise_no`): a Chinese VAT invoice
+number is digits (8 with a 10- or 12-digit invoice code, or the 20 digits of a fully
+digital invoice), sometimes with letters, and is written with spaces, hyphens or in
+full-width characters. The normal form is NFKC (full-width → half-width), without
+spaces and separators (``-``, ``_``, ``/``, ``.`` and any Unicode dash), in upper
+case: 1–40 characters of ``[0-9A-Z]``. ``"ｉｎｖ-0042 7"`` and ``"INV00427"`` are one invoice.
+
+An invoice is registered, with its amount, the first time a command cites it for a
+seller. What a command pays is attributed payment by payment, each to the cited
+invoices of its seller in the order listed, each up to what is left of it; a rejected,
+cancelled or expired payment gives back exactly its slices::
 
     >>> registered = {}
-    >>> cited = [("INV-1", 100_00), ("INV-2", 50_00)]
-    >>> invoices, uses = attribute(registered, cited, [120_00])
-    >>> uses
-    [(InvoiceUse(no='INV-1', amount_fen=10000), InvoiceUse(no='INV-2', amount_fen=2000))]
-    >>> invoices["INV-2"].used_fen
+    >>> cited = [("INV1", 100_00), ("INV2", 50_00)]
+    >>> invoices, uses = attribute(registered, "B", cited, [("S", 120_00)])
+    >>> [(use.no, use.amount_fen) for use in uses[0]]
+    [('INV1', 10000), ('INV2', 2000)]
+    >>> invoices[InvoiceKey("B", "S", "INV2")].used_fen
     2000
 
 Citing a registered invoice with a different amount is ``invoice-conflict``; citations
 that cannot cover what is paid are ``invoice-overused`` — the duplicate-financing fraud.
+Neither answer names an amount or a remaining room: the caller learns only that its own
+citation does not fit.
+
+Invoices registered before invoices had parties (schema revision 0004) keep an empty
+buyer and seller: they go on backing the pieces that cite them. A party's first
+citation of such a number (in normal form) starts from that invoice's amount and what
+was used of it then, so the upgrade opens no window to finance it twice.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.errors import Refusal
 from ledger.money import format_fen
 
+LEGACY = ""  # the buyer and seller of an invoice registered before invoices had parties
+INVOICE_NO_LENGTH_MAX = 40
+_SEPARATORS = frozenset(" _-/.")
+_NORMAL = re.compile(rf"[0-9A-Z]{{1,{INVOICE_NO_LENGTH_MAX}}}")
+
+
+def normalise_no(text: str) -> str:
+    """An invoice number in normal form; ``ValueError`` if it has none.
+
+    >>> normalise_no(" ０４４０３１９００１１１-1234 5678 ")
+    '04403190011112345678'
+    >>> normalise_no("inv—0427")
+    'INV0427'
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    kept = "".join(
+        char
+        for char in folded
+        if not (char.isspace() or char in _SEPARATORS or unicodedata.category(char) == "Pd")
+    ).upper()
+    if _NORMAL.fullmatch(kept) is None:
+        raise ValueError(
+            f"an invoice number is 1-{INVOICE_NO_LENGTH_MAX} letters and digits "
+            "(spaces and hyphens are ignored)"
+        )
+    return kept
+
+
+class InvoiceKey(NamedTuple):
+    buyer: str
+    seller: str
+    no: str
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.buyer == LEGACY
+
+
+def legacy_key(no: str) -> InvoiceKey:
+    return InvoiceKey(LEGACY, LEGACY, no)
+
 
 @dataclass(frozen=True)
 class Invoice:
-    no: str
+    key: InvoiceKey
     amount_fen: int
     used_fen: int
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "no": self.no,
+        wire: dict[str, Any] = {
+            "no": self.key.no,
             "amount": format_fen(self.amount_fen),
             "used": format_fen(self.used_fen),
         }
+        if not self.key.is_legacy:
+            wire |= {"buyer": self.key.buyer, "seller": self.key.seller}
+        return wire
 
 
 @dataclass(frozen=True)
 class InvoiceUse:
     no: str
     amount_fen: int
+    buyer: str = LEGACY
+    seller: str = LEGACY
+
+    @property
+    def key(self) -> InvoiceKey:
+        return InvoiceKey(self.buyer, self.seller, self.no)
 
     def wire(self) -> dict[str, Any]:
-        return {"no": self.no, "amount": format_fen(self.amount_fen)}
+        wire: dict[str, Any] = {"no": self.no, "amount": format_fen(self.amount_fen)}
+        if self.buyer != LEGACY:
+            wire |= {"buyer": self.buyer, "seller": self.seller}
+        return wire
+
+
+def keys_for(buyer: str, sellers: Iterable[str], numbers: Iterable[str]) -> set[InvoiceKey]:
+    """What a payment's attribution may read: each seller's invoices, and the legacy ones."""
+    wanted = list(numbers)
+    keys = {InvoiceKey(buyer, seller, no) for seller in sellers for no in wanted}
+    return keys | {legacy_key(no) for no in wanted}
+
+
+def _registered(
+    registered: Mapping[InvoiceKey, Invoice], key: InvoiceKey, amount_fen: int
+) -> Invoice:
+    known = registered.get(key)
+    if known is None:
+        inherited = registered.get(legacy_key(key.no))
+        used_fen = inherited.used_fen if inherited is not None else 0
+        amount = inherited.amount_fen if inherited is not None else amount_fen
+        known = Invoice(key, amount, used_fen)
+    if known.amount_fen != amount_fen:
+        raise Refusal(
+            "invoice-conflict",
+            f"invoice {key.no} was registered with another amount than cited here",
+        )
+    return known
 
 
 def attribute(
-    registered: Mapping[str, Invoice],
+    registered: Mapping[InvoiceKey, Invoice],
+    buyer: str,
     cited: Sequence[tuple[str, int]],
-    payments_fen: Sequence[int],
-) -> tuple[dict[str, Invoice], list[tuple[InvoiceUse, ...]]]:
-    """Attribute each payment to the cited invoices; return the changed invoices and,
-    per payment, the slices that back it."""
-    invoices: dict[str, Invoice] = {}
-    for no, amount_fen in cited:
-        known = registered.get(no)
-        if known is not None and known.amount_fen != amount_fen:
-            raise Refusal(
-                "invoice-conflict",
-                f"invoice {no} is registered for {format_fen(known.amount_fen)}, "
-                f"cited for {format_fen(amount_fen)}",
-            )
-        invoices[no] = known or Invoice(no, amount_fen, 0)
-    order = [no for no, _ in cited]
+    payments: Sequence[tuple[str, int]],
+) -> tuple[dict[InvoiceKey, Invoice], list[tuple[InvoiceUse, ...]]]:
+    """Attribute each payment ``(seller, amount_fen)`` of ``buyer`` to the cited invoices;
+    return the changed invoices and, per payment, the slices that back it."""
+    invoices: dict[InvoiceKey, Invoice] = {}
+    for seller in dict.fromkeys(seller for seller, _ in payments):
+        for no, amount_fen in cited:
+            key = InvoiceKey(buyer, seller, no)
+            invoices[key] = _registered(registered, key, amount_fen)
     uses: list[tuple[InvoiceUse, ...]] = []
-    cursor = 0
-    for payment_fen in payments_fen:
+    for seller, payment_fen in payments:
         slices: list[InvoiceUse] = []
         remaining = payment_fen
-        while remaining > 0 and cursor < len(order):
-            invoice = invoices[order[cursor]]
+        for no, _ in cited:
+            if remaining == 0:
+                break
+            invoice = invoices[InvoiceKey(buyer, seller, no)]
             take = min(remaining, invoice.amount_fen - invoice.used_fen)
             if take > 0:
-                invoices[invoice.no] = replace(invoice, used_fen=invoice.used_fen + take)
-                slices.append(InvoiceUse(invoice.no, take))
+                invoices[invoice.key] = replace(invoice, used_fen=invoice.used_fen + take)
+                slices.append(InvoiceUse(no, take, buyer, seller))
                 remaining -= take
-            if invoice.amount_fen - invoices[invoice.no].used_fen == 0:
-                cursor += 1
         if remaining > 0:
             raise Refusal(
                 "invoice-overused",
-                f"the cited invoices leave {format_fen(payment_fen - remaining)} to back a "
-                f"payment of {format_fen(payment_fen)}: "
+                f"the cited invoices cannot back a payment of {format_fen(payment_fen)}: "
                 "an invoice cannot back more than its own amount",
             )
         uses.append(tuple(slices))
     return invoices, uses
 
 
-def release(registered: Mapping[str, Invoice], uses: Iterable[InvoiceUse]) -> dict[str, Invoice]:
+def release(
+    registered: Mapping[InvoiceKey, Invoice], uses: Iterable[InvoiceUse]
+) -> dict[InvoiceKey, Invoice]:
     """Give back the slices of a payment that did not happen."""
-    invoices: dict[str, Invoice] = {}
+    invoices: dict[InvoiceKey, Invoice] = {}
     for use in uses:
-        invoice = invoices.get(use.no) or registered[use.no]
+        invoice = invoices.get(use.key) or registered[use.key]
         assert invoice.used_fen >= use.amount_fen, (invoice, use)
-        invoices[use.no] = replace(invoice, used_fen=invoice.used_fen - use.amount_fen)
+        invoices[use.key] = replace(invoice, used_fen=invoice.used_fen - use.amount_fen)
     return invoices

@@ -41,6 +41,7 @@ PIECE_FEN_MIN = 1  # the smallest piece (output or change) a transfer may create
 OUTPUTS_MAX = 100  # outputs of one transfer
 INPUTS_MAX = 100  # inputs of one transfer
 INVOICES_PER_COMMAND_MAX = 50
+INVOICE_NO_CITED_LENGTH_MAX = 64  # as cited, before normalising (spaces, full-width digits)
 BUSINESS_UTC_OFFSET_H = 8  # "today" for maturity is China Standard Time
 SWEEP_INTERVAL_S = 60  # how often `dcc serve` expires due pending pieces
 SWEEP_BATCH_MAX = 500  # pieces expired by one system entry

@@ -107,10 +107,15 @@ certificates = Table(
     Index("ix_certificates_state_expires_at", "state", "expires_at"),
 )
 
+# An invoice is its trade's: keyed by buyer (the payer, who cites it), number (normal
+# form) and seller (the payee), in that order so a payment's look-up is a key prefix.
+# Rows from before invoices had parties have an empty buyer and seller.
 invoices = Table(
     "invoices",
     metadata,
+    Column("buyer", String(18), primary_key=True),
     Column("no", String(40), primary_key=True),
+    Column("seller", String(18), primary_key=True),
     Column("amount_fen", BigInteger, nullable=False),
     Column("used_fen", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
@@ -142,11 +147,14 @@ obligations = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("outstanding_fen", BigInteger, nullable=False),
     Column("due_date", String(10), nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
     Column("reference", String(100), nullable=False),
     Column("payment_ref", String(100), nullable=True),
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
+    # A payment the debtor claims and the creditor has not yet confirmed or disputed.
+    Column("claimed_fen", BigInteger, nullable=True),
+    Column("claim_ref", String(100), nullable=True),
     Index("ix_obligations_state", "state"),
     Index("ix_obligations_debtor", "debtor"),
 )

@@ -2,7 +2,8 @@
 
 The debt graph comes from the ledger state: an edge debtor → creditor for every
 certificate piece (``active`` or ``overdue``) issued by the debtor and held by the
-creditor, and every ``confirmed`` obligation with something outstanding — only where
+creditor, and every ``confirmed`` obligation with something outstanding (one with a
+settlement claim awaiting its creditor is not: ``ledger.obligations``) — only where
 both parties consented to netting and are active (a suspended member's debts are frozen
 with it). ``netting.setoff`` finds the maximum set-off; this module applies each
 reduction to the items on its edge:

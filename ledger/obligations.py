@@ -2,20 +2,29 @@
 
 A debtor registers what it owes (``obligation.register``); it counts only once the
 creditor confirms it (``obligation.confirm``) — a creditor may also refuse it
-(``obligation.reject``). The debtor closes a confirmed obligation when it pays
-(``obligation.settle`` with the payment reference). Netting may reduce a confirmed
-obligation's ``outstanding`` amount; at zero it is settled by set-off::
+(``obligation.reject``). Paying is a claim the creditor must confirm: the debtor's word
+alone settles nothing. The debtor claims a payment (``obligation.settle`` with its
+reference and, if it paid part, the amount); the creditor confirms it
+(``obligation.confirm_settlement``), which takes the amount off ``outstanding``, or
+disputes it (``obligation.dispute_settlement``), which puts the obligation back as it
+was. Netting may reduce a confirmed obligation's ``outstanding`` amount; at zero it is
+settled by set-off. An obligation with a claim awaiting the creditor is left out of
+netting: whether its debt is still owed is exactly what is in question::
 
-    register 500.00  → pending   (outstanding 500.00)
-    confirm          → confirmed
-    netting −200.00  → confirmed (outstanding 300.00)
-    settle           → settled   (outstanding 0.00, payment_ref kept)
+    register 500.00        → pending            (outstanding 500.00)
+    confirm                → confirmed
+    netting −200.00        → confirmed          (outstanding 300.00)
+    settle 300.00 "TX-9"   → settlement-claimed (outstanding 300.00, claimed 300.00)
+    dispute_settlement     → confirmed          (outstanding 300.00)
+    settle "TX-10"         → settlement-claimed (claimed 300.00, all that is outstanding)
+    confirm_settlement     → settled            (outstanding 0.00, payment_ref "TX-10")
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
@@ -26,7 +35,21 @@ from ledger.errors import Refusal
 from ledger.members import Member
 from ledger.money import format_fen
 
-PENDING, CONFIRMED, REJECTED, SETTLED = "pending", "confirmed", "rejected", "settled"
+
+class ObligationState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    SETTLEMENT_CLAIMED = "settlement-claimed"
+    SETTLED = "settled"
+
+
+PENDING, CONFIRMED, REJECTED = (
+    ObligationState.PENDING,
+    ObligationState.CONFIRMED,
+    ObligationState.REJECTED,
+)
+SETTLEMENT_CLAIMED, SETTLED = ObligationState.SETTLEMENT_CLAIMED, ObligationState.SETTLED
 
 
 @dataclass(frozen=True)
@@ -37,10 +60,12 @@ class Obligation:
     amount_fen: int
     outstanding_fen: int
     due_date: date
-    state: str
+    state: ObligationState
     reference: str
-    payment_ref: str | None
+    payment_ref: str | None  # the last payment the creditor confirmed
     created_seq: int
+    claimed_fen: int | None = None  # a payment the debtor claims, awaiting the creditor
+    claim_ref: str | None = None
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -50,10 +75,12 @@ class Obligation:
             "amount": format_fen(self.amount_fen),
             "outstanding": format_fen(self.outstanding_fen),
             "due_date": self.due_date.isoformat(),
-            "state": self.state,
+            "state": str(self.state),
             "reference": self.reference,
             "payment_ref": self.payment_ref,
             "created_seq": self.created_seq,
+            "claimed": None if self.claimed_fen is None else format_fen(self.claimed_fen),
+            "claim_ref": self.claim_ref,
         }
 
 
@@ -74,6 +101,12 @@ class ObligationRef(WireModel):
 class SettleBody(WireModel):
     id: ObligationId
     payment_ref: Reference
+    amount: Amount | None = None  # what was paid; all that is outstanding when absent
+
+
+class DisputeBody(WireModel):
+    id: ObligationId
+    reason: Reference | None = None  # kept in the journal entry, for the debtor to read
 
 
 class ConsentBody(WireModel):
@@ -84,6 +117,8 @@ register_body("obligation.register", RegisterBody)
 register_body("obligation.confirm", ObligationRef)
 register_body("obligation.reject", ObligationRef)
 register_body("obligation.settle", SettleBody)
+register_body("obligation.confirm_settlement", ObligationRef)
+register_body("obligation.dispute_settlement", DisputeBody)
 register_body("member.netting_consent", ConsentBody)
 
 
@@ -120,25 +155,58 @@ def _for_party(obligation: Obligation | None, signer: str, role: str) -> Obligat
 
 
 def confirm(obligation: Obligation | None, signer: str) -> Effects:
-    found = _for_party(obligation, signer, "creditor")
-    if found.state != PENDING:
-        raise Refusal("invalid-obligation-state", f"obligation is {found.state}, not pending")
+    found = _in_state(_for_party(obligation, signer, "creditor"), PENDING)
     return {"obligations": [replace(found, state=CONFIRMED).wire()]}
 
 
 def reject(obligation: Obligation | None, signer: str) -> Effects:
-    found = _for_party(obligation, signer, "creditor")
-    if found.state != PENDING:
-        raise Refusal("invalid-obligation-state", f"obligation is {found.state}, not pending")
+    found = _in_state(_for_party(obligation, signer, "creditor"), PENDING)
     return {"obligations": [replace(found, state=REJECTED, outstanding_fen=0).wire()]}
 
 
+def _in_state(found: Obligation, wanted: ObligationState) -> Obligation:
+    if found.state != wanted:
+        raise Refusal("invalid-obligation-state", f"obligation is {found.state}, not {wanted}")
+    return found
+
+
 def settle(obligation: Obligation | None, signer: str, body: SettleBody) -> Effects:
-    found = _for_party(obligation, signer, "debtor")
-    if found.state != CONFIRMED:
-        raise Refusal("invalid-obligation-state", f"obligation is {found.state}, not confirmed")
-    settled = replace(found, state=SETTLED, outstanding_fen=0, payment_ref=body.payment_ref)
-    return {"obligations": [settled.wire()]}
+    """The debtor claims it paid: nothing is settled until the creditor confirms."""
+    found = _in_state(_for_party(obligation, signer, "debtor"), CONFIRMED)
+    claimed_fen = found.outstanding_fen if body.amount is None else body.amount
+    if claimed_fen > found.outstanding_fen:
+        raise Refusal(
+            "settlement-too-large",
+            f"the claim of {format_fen(claimed_fen)} exceeds the "
+            f"{format_fen(found.outstanding_fen)} outstanding",
+        )
+    claim = replace(
+        found, state=SETTLEMENT_CLAIMED, claimed_fen=claimed_fen, claim_ref=body.payment_ref
+    )
+    return {"obligations": [claim.wire()]}
+
+
+def confirm_settlement(obligation: Obligation | None, signer: str) -> Effects:
+    """The creditor confirms the claimed payment: only now does the debt go down."""
+    found = _in_state(_for_party(obligation, signer, "creditor"), SETTLEMENT_CLAIMED)
+    assert found.claimed_fen is not None and 0 < found.claimed_fen <= found.outstanding_fen
+    outstanding_fen = found.outstanding_fen - found.claimed_fen
+    paid = replace(
+        found,
+        state=SETTLED if outstanding_fen == 0 else CONFIRMED,
+        outstanding_fen=outstanding_fen,
+        payment_ref=found.claim_ref,
+        claimed_fen=None,
+        claim_ref=None,
+    )
+    return {"obligations": [paid.wire()]}
+
+
+def dispute_settlement(obligation: Obligation | None, signer: str) -> Effects:
+    """The creditor says it was not paid: the obligation is owed as before the claim."""
+    found = _in_state(_for_party(obligation, signer, "creditor"), SETTLEMENT_CLAIMED)
+    owed = replace(found, state=CONFIRMED, claimed_fen=None, claim_ref=None)
+    return {"obligations": [owed.wire()]}
 
 
 def reduce(obligation: Obligation, amount_fen: int) -> Obligation:

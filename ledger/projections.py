@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import models
 from ledger.canonical import canonical_text
+from ledger.invoices import LEGACY
 from ledger.money import parse_amount
 
 Row = dict[str, Any]
@@ -89,7 +90,14 @@ def _certificate_row(wire: Mapping[str, Any]) -> Row:
 
 
 def _invoice_row(wire: Mapping[str, Any]) -> Row:
-    return {"no": wire["no"], "amount_fen": _fen(wire["amount"]), "used_fen": _fen(wire["used"])}
+    return {
+        # Entries written before invoices had parties name none: the legacy namespace.
+        "buyer": wire.get("buyer", LEGACY),
+        "seller": wire.get("seller", LEGACY),
+        "no": wire["no"],
+        "amount_fen": _fen(wire["amount"]),
+        "used_fen": _fen(wire["used"]),
+    }
 
 
 def _limit_row(wire: Mapping[str, Any]) -> Row:
@@ -112,6 +120,9 @@ def _obligation_row(wire: Mapping[str, Any]) -> Row:
         "reference": wire["reference"],
         "payment_ref": wire["payment_ref"],
         "created_seq": wire["created_seq"],
+        # Entries written before settlement claims existed carry none.
+        "claimed_fen": None if wire.get("claimed") is None else _fen(wire["claimed"]),
+        "claim_ref": wire.get("claim_ref"),
     }
 
 
@@ -125,7 +136,7 @@ PROJECTIONS: dict[str, Projection] = {
         Projection("members", models.members, ("id",), _member_row),
         Projection("keys", models.member_keys, ("key_id",), _key_row),
         Projection("certificates", models.certificates, ("id",), _certificate_row),
-        Projection("invoices", models.invoices, ("no",), _invoice_row),
+        Projection("invoices", models.invoices, ("buyer", "no", "seller"), _invoice_row),
         Projection("limits", models.issuance_limits, ("member",), _limit_row),
         Projection("obligations", models.obligations, ("id",), _obligation_row),
         Projection(PARTIES, models.entry_parties, ("member_id", "seq"), _party_row, stamped=False),

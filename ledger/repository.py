@@ -25,10 +25,10 @@ from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import HOLDING, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
-from ledger.invoices import Invoice, InvoiceUse
+from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member
 from ledger.money import parse_amount
-from ledger.obligations import Obligation
+from ledger.obligations import Obligation, ObligationState
 
 HEAD_ROW_ID = 1
 
@@ -68,7 +68,10 @@ _KEY_WITH_MEMBER = (
     .where(_k.c.key_id == bindparam("key_id"))
 )
 _CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
-_INVOICES = select(_i).where(_i.c.no.in_(bindparam("ids", expanding=True)))
+_INVOICES = select(_i).where(
+    _i.c.buyer.in_(bindparam("buyers", expanding=True)),
+    _i.c.no.in_(bindparam("numbers", expanding=True)),
+)
 _OBLIGATIONS = select(models.obligations).where(
     models.obligations.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -140,6 +143,12 @@ class Repository:
         row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
         return stored_entry(row) if row else None
 
+    def ledger_id(self) -> str | None:
+        """The id of this ledger: the hash of its genesis entry (None before ``dcc init``)."""
+        return self.conn.execute(
+            select(models.entries.c.entry_hash).where(models.entries.c.seq == 1)
+        ).scalar_one_or_none()
+
     def entry(self, seq: int) -> StoredEntry | None:
         row = self.conn.execute(select(models.entries).where(models.entries.c.seq == seq)).first()
         return stored_entry(row) if row else None
@@ -206,12 +215,19 @@ class Repository:
         rows = self.conn.execute(_CERTIFICATES, {"ids": wanted})
         return {row.id: _certificate(row) for row in rows}
 
-    def invoices(self, numbers: Iterable[str]) -> dict[str, Invoice]:
-        wanted = sorted(set(numbers))
+    def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
+        """The registered invoices among ``keys`` (one query, on the primary key's prefix)."""
+        wanted = set(keys)
         if not wanted:
             return {}
-        rows = self.conn.execute(_INVOICES, {"ids": wanted})
-        return {row.no: Invoice(row.no, row.amount_fen, row.used_fen) for row in rows}
+        buyers = sorted({key.buyer for key in wanted})
+        numbers = sorted({key.no for key in wanted})
+        rows = self.conn.execute(_INVOICES, {"buyers": buyers, "numbers": numbers})
+        found = (
+            Invoice(InvoiceKey(row.buyer, row.seller, row.no), row.amount_fen, row.used_fen)
+            for row in rows
+        )
+        return {invoice.key: invoice for invoice in found if invoice.key in wanted}
 
     def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]:
         wanted = sorted(set(members))
@@ -241,7 +257,8 @@ class Repository:
         )
         owed = self.conn.execute(
             select(o)
-            .where(o.c.state == "confirmed", o.c.outstanding_fen > 0)
+            # A claimed settlement awaiting the creditor stays out (ledger.obligations).
+            .where(o.c.state == ObligationState.CONFIRMED.value, o.c.outstanding_fen > 0)
             .where(o.c.debtor.in_(consenting), o.c.creditor.in_(consenting))
             .order_by(o.c.id)
         )
@@ -382,7 +399,12 @@ def _certificate(row: Any) -> Certificate:
         level=row.level,
         trade=parse_json(row.trade),
         invoice_uses=tuple(
-            InvoiceUse(use["no"], parse_amount(use["amount"]))
+            InvoiceUse(
+                use["no"],
+                parse_amount(use["amount"]),
+                use.get("buyer", LEGACY),
+                use.get("seller", LEGACY),
+            )
             for use in parse_json(row.invoice_uses)
         ),
         expires_at=row.expires_at,
@@ -400,8 +422,10 @@ def _obligation(row: Any) -> Obligation:
         amount_fen=row.amount_fen,
         outstanding_fen=row.outstanding_fen,
         due_date=date.fromisoformat(row.due_date),
-        state=row.state,
+        state=ObligationState(row.state),
         reference=row.reference,
         payment_ref=row.payment_ref,
         created_seq=row.created_seq,
+        claimed_fen=row.claimed_fen,
+        claim_ref=row.claim_ref,
     )

@@ -1,9 +1,9 @@
 """The one way in for writes: :meth:`Ledger.execute` of a signed command.
 
-Everything that can happen before the lock does: parsing, the nonce look-up for an
-idempotent retry, the freshness check, and the Ed25519 signature check (a key id names
-one immutable public key, so checking against it needs no lock). Then, in one database
-transaction that holds the chain head:
+Everything that can happen before the lock does: parsing, the check that the command
+names this ledger, the Ed25519 signature check (a key id names one immutable public
+key, so checking against it needs no lock), the nonce look-up for an idempotent retry
+and the freshness check. Then, in one database transaction that holds the chain head:
 
 1. confirm the key is still the signer's current key, the signer is active, and its
    role allows the command;
@@ -18,6 +18,7 @@ back: nothing is ever half-applied.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,12 @@ from ledger.verify import verify as verify_journal
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
+# One answer for every command or read that does not prove its signer: an unknown member,
+# a key that is not the member's, and a signature that does not verify all read the same,
+# so nobody without a key learns who is admitted or which keys a member has.
+BAD_SIGNATURE = "the signature does not verify against a key of the signer"
+OTHER_LEDGER = "the signature is for another ledger (GET /v1/ledger names this one)"
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -72,6 +79,7 @@ class Ledger:
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self._keys: dict[str, tuple[str, str]] = {}  # key_id -> (member, public key)
+        self._ledger_id: str | None = None
 
     # -- writes ----------------------------------------------------------------------
 
@@ -81,15 +89,19 @@ class Ledger:
         handler = HANDLERS.get(cmd.type)
         if handler is None:
             raise Refusal("unknown-command", f"{cmd.type!r} cannot be submitted")
+        if cmd.ledger != self.ledger_id():
+            raise Refusal("bad-signature", OTHER_LEDGER)
+        # The signature is checked before anything is looked up by signer and nonce, so
+        # that without the signer's key nobody learns which nonces it used.
         public_key = self._public_key(cmd)
+        if not verify(public_key, cmd.signature, cmd.signed):
+            raise Refusal("bad-signature", BAD_SIGNATURE)
         if not self._is_fresh(cmd):
             # An old command may still be an identical retry: it gets its receipt.
             prior = self._prior(cmd)
             if prior is not None:
                 return _receipt_for_retry(prior, cmd)
             self._refuse_stale(cmd)
-        if not verify(public_key, cmd.signature, cmd.signed):
-            raise Refusal("bad-signature", "the signature does not verify against the signer's key")
         try:
             connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
             with connection as conn, conn.begin():
@@ -100,6 +112,19 @@ class Ledger:
                 # expiry it found is recorded as its own (system) entry.
                 self.sweep(ids=[refusal.extra["expired_id"]])
             raise
+
+    def ledger_id(self) -> str:
+        """This ledger's id: its genesis entry's hash, which every signature must name.
+
+        The genesis entry never changes, so the id is read once and kept.
+        """
+        if self._ledger_id is None:
+            with self.engine.connect() as conn, conn.begin():
+                found = Repository(conn).ledger_id()
+            if found is None:
+                raise Refusal("not-initialised", "run `dcc init` to write the genesis entry")
+            self._ledger_id = found
+        return self._ledger_id
 
     def _apply(self, repo: Repository, cmd: Command, roles: frozenset[str], run: Any) -> Receipt:
         head = repo.head(lock=True)
@@ -125,26 +150,33 @@ class Ledger:
                 repo = Repository(conn)
                 key = repo.key(cmd.key_id)
                 if key is None or key.member != cmd.signer:
-                    _refuse_unknown_signer(repo, cmd)
+                    raise Refusal("bad-signature", BAD_SIGNATURE)
             assert key is not None
             if len(self._keys) >= KEY_CACHE_MAX:
                 self._keys.clear()
             cached = self._keys[cmd.key_id] = (key.member, key.public_key)
         member, public_key = cached
         if member != cmd.signer:
-            with self.engine.connect() as conn, conn.begin():
-                _refuse_unknown_signer(Repository(conn), cmd)
+            raise Refusal("bad-signature", BAD_SIGNATURE)
         return public_key
 
     def _prior(self, cmd: Command) -> StoredEntry | None:
         with self.engine.connect() as conn, conn.begin():
             return Repository(conn).entry_by_nonce(cmd.signer, cmd.nonce)
 
-    def genesis(self, operator_id: str, name: str, public_key: str) -> Receipt:
-        """Write seq 1, admitting the operator. Refused if the ledger has any entry."""
+    def genesis(
+        self, operator_id: str, name: str, public_key: str, salt: str | None = None
+    ) -> Receipt:
+        """Write seq 1, admitting the operator. Refused if the ledger has any entry.
+
+        The genesis hash is the ledger's id: a random ``salt`` keeps two deployments
+        initialised alike, at the same microsecond, from sharing one (a test that must
+        replay byte for byte passes its own).
+        """
         raw = {
             "type": GENESIS_TYPE,
             "issued_at": format_timestamp(self.clock()),
+            "salt": salt or secrets.token_hex(16),
             "body": {"id": operator_id, "name": name, "public_key": public_key},
         }
         body = validate_model(members.GenesisBody, raw["body"], "")
@@ -171,7 +203,7 @@ class Ledger:
             due = repo.due_pending(format_timestamp(now), batch_max, ids)
             if not due:
                 return None
-            registered = repo.invoices(use.no for piece in due for use in piece.invoice_uses)
+            registered = repo.invoices(use.key for piece in due for use in piece.invoice_uses)
             limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
             raw = {
                 "type": EXPIRE_TYPE,
@@ -281,25 +313,20 @@ def _receipt_for_retry(prior: StoredEntry, cmd: Command) -> Receipt:
     """An identical envelope gets its original receipt; a different one is refused."""
     same = prior.command_text == cmd.signed.decode() and prior.entry.signature == cmd.signature
     if not same:
+        # Only the signer (its signature was checked) gets here; still, the answer names
+        # nothing the request did not: not the seq, not the other command.
         raise Refusal(
-            "replayed-nonce",
-            f"nonce {cmd.nonce!r} was already used by {cmd.signer} at seq {prior.entry.seq}",
+            "replayed-nonce", f"nonce {cmd.nonce!r} was already used for a different command"
         )
     entry = prior.entry
     return Receipt(entry.seq, entry.entry_hash, entry.effects, replayed=True)
-
-
-def _refuse_unknown_signer(repo: Repository, cmd: Command) -> None:
-    if repo.member(cmd.signer) is None:
-        raise Refusal("unknown-member", f"{cmd.signer} is not an admitted member")
-    raise Refusal("unknown-key", f"key {cmd.key_id} is not a key of {cmd.signer}")
 
 
 def _authorise(repo: Repository, cmd: Command, roles: frozenset[str]) -> Member:
     """Inside the lock: the key is still current, the signer active, the role allowed."""
     found = repo.key_with_member(cmd.key_id)
     if found is None or found[0].member != cmd.signer:
-        raise Refusal("unknown-member", f"{cmd.signer} is not an admitted member")
+        raise Refusal("bad-signature", BAD_SIGNATURE)
     key, signer = found
     return authorise_member(key, signer, roles)
 

@@ -3,9 +3,17 @@
 Members run this on their own machines with their own private keys; the service only
 ever verifies. The demo, the CLI and the tests use it to act as members.
 
-A signed read carries four headers; the signature covers ``METHOD``, the path with
-its query (``?query`` only when there is one), the timestamp and the body's SHA-256::
+Every signature is bound to one ledger: a command names it in ``command.ledger``, and a
+signed read covers it as its first line. The ledger id is the ``entry_hash`` of the
+ledger's genesis entry, published unauthenticated at ``GET /v1/ledger``; a command or a
+read signed for another deployment (test, staging, another platform that admitted the
+same key) is ``bad-signature`` here.
 
+A signed read carries four headers; the signature covers the ledger id, ``METHOD``, the
+path with its query (``?query`` only when there is one), the timestamp and the body's
+SHA-256::
+
+    9f2c…(the 64-hex ledger id)
     GET
     /v1/members/91350100M000100Y43
     1795334400
@@ -45,11 +53,14 @@ def sign_command(
     body: dict[str, Any],
     *,
     issued_at: datetime,
+    ledger: str,
     nonce: str | None = None,
 ) -> dict[str, Any]:
-    """A signed envelope ``{"command": {...}, "signature": ...}`` ready to POST."""
+    """A signed envelope ``{"command": {...}, "signature": ...}`` ready to POST to the
+    ledger whose id is ``ledger``."""
     command = {
         "type": command_type,
+        "ledger": ledger,
         "signer": signer,
         "key_id": key_id_for(private_key),
         "nonce": nonce or new_nonce(),
@@ -59,10 +70,12 @@ def sign_command(
     return {"command": command, "signature": sign(private_key, signed_bytes(command))}
 
 
-def request_message(method: str, path_query: str, timestamp: str, body: bytes) -> bytes:
+def request_message(
+    ledger: str, method: str, path_query: str, timestamp: str, body: bytes
+) -> bytes:
     """The bytes a signed read covers."""
     digest = hashlib.sha256(body).hexdigest()
-    return f"{method.upper()}\n{path_query}\n{timestamp}\n{digest}".encode()
+    return f"{ledger}\n{method.upper()}\n{path_query}\n{timestamp}\n{digest}".encode()
 
 
 def sign_request(
@@ -72,10 +85,11 @@ def sign_request(
     path_query: str,
     *,
     timestamp: int,
+    ledger: str,
     body: bytes = b"",
 ) -> dict[str, str]:
-    """The four ``X-DCC-*`` headers of a signed read."""
-    message = request_message(method, path_query, str(timestamp), body)
+    """The four ``X-DCC-*`` headers of a signed read of the ledger whose id is ``ledger``."""
+    message = request_message(ledger, method, path_query, str(timestamp), body)
     return {
         HEADER_MEMBER: member,
         HEADER_KEY_ID: key_id_for(private_key),

@@ -232,7 +232,9 @@ class World:
         self.clock = clock
 
     def client(self, actor: Actor) -> DccClient:
-        return DccClient(self.http, actor.id, actor.key, clock=self.clock)
+        return DccClient(
+            self.http, actor.id, actor.key, clock=self.clock, ledger=self.ledger.ledger_id()
+        )
 
     def admit(self, *roles: str, name: str = "Member") -> Actor:
         actor = new_actor()

@@ -18,9 +18,14 @@ ENVELOPE_SCHEMA = {
     "properties": {
         "command": {
             "type": "object",
-            "required": ["type", "signer", "key_id", "nonce", "issued_at", "body"],
+            "required": ["type", "ledger", "signer", "key_id", "nonce", "issued_at", "body"],
             "properties": {
                 "type": {"type": "string", "example": "member.admit"},
+                "ledger": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "this ledger's id, from GET /v1/ledger",
+                },
                 "signer": {"type": "string", "example": "91350100M000100Y43"},
                 "key_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
                 "nonce": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},

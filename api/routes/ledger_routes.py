@@ -16,6 +16,14 @@ from ledger.service import Ledger
 router = APIRouter(tags=["ledger"])
 
 
+@router.get("/v1/ledger", summary="This ledger's id, which every signature names (no auth)")
+async def ledger_id(request: Request) -> dict[str, Any]:
+    """Public on purpose: a client needs the id before it can sign anything, and the id
+    (the genesis entry's hash) tells nothing about any member."""
+    ledger: Ledger = request.app.state.ledger
+    return {"ledger_id": await run_in_threadpool(ledger.ledger_id)}
+
+
 @router.get("/v1/ledger/head", summary="The seq and hash of the newest entry")
 async def head(request: Request, _viewer: Member = Depends(reader())) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger

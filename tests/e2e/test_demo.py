@@ -39,3 +39,36 @@ def test_dcc_demo_against_a_live_server(operator: Actor, live_server: str, tmp_p
     # Tier 1 keeps 700.00 of 1000.00, tier 2 keeps 180.00 of 300.00, tier 3 holds 120.00.
     assert active == [("1", "700.00"), ("2", "180.00"), ("3", "120.00")]
     assert sorted(p[2] for p in pieces) == ["active"] * 3 + ["spent"] * 2
+
+
+def test_dcc_submit_and_get_sign_for_the_servers_ledger(
+    operator: Actor, live_server: str, tmp_path: Path
+) -> None:
+    import json
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+    from tests.conftest import new_actor
+
+    key_file = tmp_path / "operator.key"
+    key_file.write_bytes(private_key_pem(operator.key))
+    signer = ["--key", str(key_file), "--signer", operator.id, "--url", live_server]
+    bank = new_actor()
+    body = json.dumps(
+        {"id": bank.id, "name": "Bank", "roles": ["bank"], "public_key": bank.public_key}
+    )
+    runner = CliRunner()
+    # Without --ledger the CLI asks the server which ledger it signs for.
+    admitted = runner.invoke(cli_app, ["submit", *signer, "member.admit", body])
+    assert admitted.exit_code == 0, admitted.output
+    read = runner.invoke(cli_app, ["get", *signer, f"/v1/members/{bank.id}"])
+    assert read.exit_code == 0 and json.loads(read.output)["id"] == bank.id, read.output
+    # Signed for another ledger: refused, and said so.
+    other = ["--ledger", "0" * 64]
+    refused = runner.invoke(cli_app, ["get", *signer, *other, f"/v1/members/{bank.id}"])
+    assert refused.exit_code == 2 and json.loads(refused.output)["type"] == "bad-signature"
+    ledger_id = httpx.get(f"{live_server}/v1/ledger").json()["ledger_id"]
+    again = runner.invoke(cli_app, ["get", *signer, "--ledger", ledger_id, "/v1/ledger/head"])
+    assert again.exit_code == 0, again.output

@@ -104,6 +104,7 @@ def test_an_entry_signed_with_a_retired_key_is_found(
         "member.rotate_key",
         {"public_key": new_actor().public_key},
         issued_at=world.clock(),
+        ledger=world.ledger.ledger_id(),
     )
     last = stored_rows(engine)[-1]
     seq = last.seq + 1

@@ -205,7 +205,14 @@ def test_transfer_refusals_each_have_their_type(chain: Chain) -> None:
     root = chain.issued("100.00")
     other = chain.issued("50.00")
     before = head(chain)
-    refused(chain, chain.transfer(chain.s2, [root], [(chain.s3, "1.00")]), 403, "not-holder")
+    # The issuer sees the piece but does not hold it; a stranger is told it does not exist.
+    refused(chain, chain.transfer(chain.core, [root], [(chain.s3, "1.00")]), 403, "not-holder")
+    refused(
+        chain,
+        chain.transfer(chain.s2, [root], [(chain.s3, "1.00")]),
+        404,
+        "certificate-not-found",
+    )
     refused(
         chain, chain.transfer(chain.s1, [root, root], [(chain.s2, "1.00")]), 422, "duplicate-input"
     )
@@ -292,9 +299,12 @@ def test_only_the_recipient_may_accept_a_pending_piece(chain: Chain) -> None:
     root = chain.issued("100.00")
     step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]))
     piece = next(c for c in step if c["holder"] == chain.s2.id)
-    for other in (chain.s1, chain.core, chain.s3, chain.bank):  # sender, issuer, strangers
-        accepted = chain.client(other).submit("certificate.accept", {"id": piece["id"]})
+    for party in (chain.s1, chain.core):  # the sender and the issuer
+        accepted = chain.client(party).submit("certificate.accept", {"id": piece["id"]})
         refused(chain, accepted, 403, "not-holder")
+    for stranger in (chain.s3, chain.bank):  # the same answer as for no such piece
+        accepted = chain.client(stranger).submit("certificate.accept", {"id": piece["id"]})
+        refused(chain, accepted, 404, "certificate-not-found")
     accepted = chain.client(chain.s2).submit("certificate.accept", {"id": piece["id"]})
     assert accepted.status_code == 201, accepted.text
     assert (certs(accepted)[0]["holder"], certs(accepted)[0]["state"]) == (chain.s2.id, "active")
@@ -304,11 +314,17 @@ def test_reject_returns_the_value_to_the_sender(chain: Chain) -> None:
     root = chain.issued("100.00")
     step = certs(chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]))
     piece = next(c for c in step if c["holder"] == chain.s2.id)
-    refused(
+    refused(  # its sender may know it, but only its recipient answers it
         chain,
-        chain.client(chain.s3).submit("certificate.reject", {"id": piece["id"]}),
+        chain.client(chain.s1).submit("certificate.reject", {"id": piece["id"]}),
         403,
         "not-holder",
+    )
+    refused(  # a stranger hears what it would of an unknown id
+        chain,
+        chain.client(chain.s3).submit("certificate.reject", {"id": piece["id"]}),
+        404,
+        "certificate-not-found",
     )
     back = certs(chain.client(chain.s2).submit("certificate.reject", {"id": piece["id"]}))
     assert back[0]["id"] == piece["id"] and back[0]["state"] == "rejected"

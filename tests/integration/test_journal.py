@@ -237,11 +237,12 @@ def test_commands_before_genesis_are_refused(ledger: Ledger, clock: Any) -> None
         "member.suspend",
         {"id": new_member_id()},
         issued_at=clock(),
+        ledger="0" * 64,
     )
     with pytest.raises(Refusal) as refused:
         ledger.execute(envelope)
-    # Before genesis nobody is admitted: the signer is refused before any lock is taken.
-    assert refused.value.type == "unknown-member"
+    # Before genesis there is no ledger id to sign for: refused before any lock is taken.
+    assert refused.value.type == "not-initialised"
     assert ledger.head() is None
 
 

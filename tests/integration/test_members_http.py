@@ -85,11 +85,11 @@ def test_signature_by_another_private_key_is_refused(world: World) -> None:
 def test_unknown_signer_and_unknown_key_are_refused(world: World) -> None:
     stranger = new_actor()
     response = world.client(stranger).submit("member.suspend", {"id": world.operator.id})
-    assert_problem(response, 401, "unknown-member")
-    # The operator's id with a key it never registered.
+    assert_problem(response, 401, "bad-signature")
+    # The operator's id with a key it never registered: the same answer (no oracle).
     wrong_key = Actor(world.operator.id, generate_private_key())
     response = world.client(wrong_key).submit("member.suspend", {"id": stranger.id})
-    assert_problem(response, 401, "unknown-key")
+    assert_problem(response, 401, "bad-signature")
 
 
 def test_non_operator_cannot_admit(world: World) -> None:
@@ -266,7 +266,12 @@ def test_reads_need_valid_signed_headers(world: World) -> None:
     from ledger.signing import sign_request
 
     headers = sign_request(
-        world.operator.key, world.operator.id, "GET", path, timestamp=int(world.clock().timestamp())
+        world.operator.key,
+        world.operator.id,
+        "GET",
+        path,
+        timestamp=int(world.clock().timestamp()),
+        ledger=world.ledger.ledger_id(),
     )
     tampered = world.http.get(path + "?x=1", headers=headers)
     assert_problem(tampered, 401, "bad-signature")
@@ -276,10 +281,11 @@ def test_reads_need_valid_signed_headers(world: World) -> None:
         "GET",
         path,
         timestamp=int(world.clock().timestamp()) - 301,
+        ledger=world.ledger.ledger_id(),
     )
     assert_problem(world.http.get(path, headers=stale), 401, "stale-timestamp")
     stranger = new_actor()
-    assert_problem(world.client(stranger).get(path), 401, "unknown-member")
+    assert_problem(world.client(stranger).get(path), 401, "bad-signature")
     assert_problem(client.get(f"/v1/members/{new_actor().id}"), 404, "not-found")
 
 
@@ -302,7 +308,8 @@ def test_health_and_unknown_routes(world: World) -> None:
 
 
 def test_a_read_signed_by_hand_from_the_published_recipe(world: World) -> None:
-    """Sign `METHOD\\nPATH?QUERY\\nTIMESTAMP\\nhex(SHA-256(body))` without our client code."""
+    """Sign `LEDGER\\nMETHOD\\nPATH?QUERY\\nTIMESTAMP\\nhex(SHA-256(body))` without our
+    client code, the ledger id read from `GET /v1/ledger`."""
     import base64
     import hashlib
 
@@ -311,6 +318,7 @@ def test_a_read_signed_by_hand_from_the_published_recipe(world: World) -> None:
     target = f"/v1/wallets/{operator.id}/history?limit=2"
     empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert hashlib.sha256(b"").hexdigest() == empty_sha256
+    ledger = world.http.get("/v1/ledger").json()["ledger_id"]
 
     def headers(message: str) -> dict[str, str]:
         signature = operator.key.sign(message.encode())
@@ -322,14 +330,17 @@ def test_a_read_signed_by_hand_from_the_published_recipe(world: World) -> None:
             "X-DCC-Signature": base64.urlsafe_b64encode(signature).decode().rstrip("="),
         }
 
-    good = world.http.get(target, headers=headers(f"GET\n{target}\n{timestamp}\n{empty_sha256}"))
+    recipe = f"{ledger}\nGET\n{target}\n{timestamp}\n{empty_sha256}"
+    good = world.http.get(target, headers=headers(recipe))
     assert good.status_code == 200, good.text
     assert good.json()["member"] == operator.id
     without_query = target.partition("?")[0]
     for wrong in (
-        f"GET\n{without_query}\n{timestamp}\n{empty_sha256}",  # the query is covered
-        f"get\n{target}\n{timestamp}\n{empty_sha256}",  # the method is upper case
-        f"GET\n{target}\n{timestamp}\n{empty_sha256}\n",  # no trailing newline
+        f"{ledger}\nGET\n{without_query}\n{timestamp}\n{empty_sha256}",  # the query is covered
+        f"{ledger}\nget\n{target}\n{timestamp}\n{empty_sha256}",  # the method is upper case
+        f"{ledger}\nGET\n{target}\n{timestamp}\n{empty_sha256}\n",  # no trailing newline
+        f"GET\n{target}\n{timestamp}\n{empty_sha256}",  # the ledger is covered
+        f"{'0' * 64}\nGET\n{target}\n{timestamp}\n{empty_sha256}",  # this ledger only
     ):
         assert_problem(world.http.get(target, headers=headers(wrong)), 401, "bad-signature")
 

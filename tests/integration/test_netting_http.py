@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from tests.conftest import Actor, World, business_date
-from tests.integration.test_certificates_http import certs, fen
+from tests.integration.test_certificates_http import certs, fen, refused
 from tests.integration.test_members_http import assert_problem
 
 
@@ -211,9 +211,17 @@ def test_obligation_lifecycle_and_visibility(world: World) -> None:
         "obligation-not-found",
     )
     ok(world.client(creditor).submit("obligation.confirm", {"id": oid}))
-    settled = ok(world.client(debtor).submit("obligation.settle", settle))["effects"][
+    claimed = ok(world.client(debtor).submit("obligation.settle", settle))["effects"][
         "obligations"
     ][0]
+    assert (claimed["state"], claimed["outstanding"], claimed["claimed"]) == (
+        "settlement-claimed",
+        "80.00",
+        "80.00",
+    )
+    settled = ok(world.client(creditor).submit("obligation.confirm_settlement", {"id": oid}))[
+        "effects"
+    ]["obligations"][0]
     assert (settled["state"], settled["outstanding"], settled["payment_ref"]) == (
         "settled",
         "0.00",
@@ -224,4 +232,95 @@ def test_obligation_lifecycle_and_visibility(world: World) -> None:
     assert_problem(world.client(stranger).get(f"/v1/obligations/{oid}"), 404, "not-found")
     self_owed = dict(body, creditor=debtor.id)
     assert_problem(world.client(debtor).submit("obligation.register", self_owed), 422, "validation")
+    assert world.ledger.verify().ok
+
+
+# -- settlement is a claim the creditor confirms (issue 8) ------------------------------------
+
+
+def _confirmed_obligation(world: World, amount: str) -> tuple[Actor, Actor, str]:
+    debtor, creditor = world.admit("supplier"), world.admit("supplier")
+    body = {
+        "creditor": creditor.id,
+        "amount": amount,
+        "due_date": business_date(world.clock, 20),
+        "reference": "PO-9",
+    }
+    registered = ok(world.client(debtor).submit("obligation.register", body))
+    oid = registered["effects"]["obligations"][0]["id"]
+    ok(world.client(creditor).submit("obligation.confirm", {"id": oid}))
+    return debtor, creditor, oid
+
+
+def _shown(world: World, viewer: Actor, oid: str) -> tuple[str, str, str | None]:
+    found = ok(world.client(viewer).get(f"/v1/obligations/{oid}"))
+    return found["state"], found["outstanding"], found["claimed"]
+
+
+def test_the_debtors_word_alone_settles_nothing(world: World) -> None:
+    debtor, creditor, oid = _confirmed_obligation(world, "100.00")
+    ok(world.client(debtor).submit("obligation.settle", {"id": oid, "payment_ref": "TX-1"}))
+    assert _shown(world, creditor, oid) == ("settlement-claimed", "100.00", "100.00")
+    # Only the creditor answers a claim; the debtor cannot confirm its own word.
+    before = world.ledger.head()
+    refused(
+        world,
+        world.client(debtor).submit("obligation.confirm_settlement", {"id": oid}),
+        403,
+        "forbidden",
+    )
+    refused(
+        world,
+        world.client(debtor).submit("obligation.settle", {"id": oid, "payment_ref": "TX-2"}),
+        409,
+        "invalid-obligation-state",
+    )
+    assert world.ledger.head() == before
+    # The creditor disputes: owed as before. A partial claim, confirmed, reduces the debt.
+    ok(world.client(creditor).submit("obligation.dispute_settlement", {"id": oid, "reason": "no"}))
+    assert _shown(world, debtor, oid) == ("confirmed", "100.00", None)
+    partial = {"id": oid, "payment_ref": "TX-3", "amount": "30.00"}
+    ok(world.client(debtor).submit("obligation.settle", partial))
+    ok(world.client(creditor).submit("obligation.confirm_settlement", {"id": oid}))
+    assert _shown(world, debtor, oid) == ("confirmed", "70.00", None)
+    too_much = {"id": oid, "payment_ref": "TX-4", "amount": "70.01"}
+    refused(
+        world,
+        world.client(debtor).submit("obligation.settle", too_much),
+        422,
+        "settlement-too-large",
+    )
+    ok(world.client(debtor).submit("obligation.settle", {"id": oid, "payment_ref": "TX-5"}))
+    paid = ok(world.client(creditor).submit("obligation.confirm_settlement", {"id": oid}))
+    assert [
+        (o["state"], o["outstanding"], o["payment_ref"]) for o in paid["effects"]["obligations"]
+    ] == [("settled", "0.00", "TX-5")]
+    assert world.ledger.verify().ok
+
+
+def test_a_claimed_settlement_stays_out_of_netting_until_the_creditor_answers(
+    world: World,
+) -> None:
+    """A owes B and B owes A: a cycle netting would clear, unless a claim is open on it."""
+    a, b, a_owes_b = _confirmed_obligation(world, "50.00")
+    body = {
+        "creditor": a.id,
+        "amount": "50.00",
+        "due_date": business_date(world.clock, 20),
+        "reference": "PO-10",
+    }
+    b_owes_a = ok(world.client(b).submit("obligation.register", body))["effects"]["obligations"][0][
+        "id"
+    ]
+    ok(world.client(a).submit("obligation.confirm", {"id": b_owes_a}))
+    for member in (a, b):
+        ok(world.client(member).submit("member.netting_consent", {"consent": True}))
+    ok(world.client(a).submit("obligation.settle", {"id": a_owes_b, "payment_ref": "TX-9"}))
+    run = {"mode": "setoff", "as_of": business_date(world.clock)}
+    report = ok(world.client(world.operator).submit("netting.run", run))["effects"]["netting"]
+    assert report["cleared"] == "0.00"
+    ok(world.client(b).submit("obligation.dispute_settlement", {"id": a_owes_b}))
+    report = ok(world.client(world.operator).submit("netting.run", run))["effects"]["netting"]
+    assert report["cleared"] == "100.00"
+    assert _shown(world, a, a_owes_b) == ("settled", "0.00", None)
     assert world.ledger.verify().ok

@@ -58,7 +58,7 @@ from ledger.certificates import Certificate
 from ledger.credit import IssuanceLimit
 from ledger.db import make_engine
 from ledger.errors import Refusal
-from ledger.invoices import Invoice
+from ledger.invoices import Invoice, InvoiceKey
 from ledger.obligations import Obligation
 from ledger.repository import Repository
 from ledger.service import Ledger, Receipt
@@ -121,6 +121,7 @@ def _fen(amount: str) -> int:
 
 
 Uses = tuple[tuple[str, int], ...]
+InvoiceOf = tuple[str, str, str]  # (buyer, seller, number): an invoice belongs to its trade
 Shape = tuple[str, str, str, str | None, int, str, int, tuple[str, ...], Uses]
 
 
@@ -216,7 +217,7 @@ def _wire_shape(w: dict[str, Any]) -> Shape:
 class Snapshot:
     pieces: dict[str, Certificate]
     limits: dict[str, IssuanceLimit]
-    invoices: dict[str, Invoice]
+    invoices: dict[InvoiceKey, Invoice]
     obligations: dict[str, Obligation]
     head_seq: int
 
@@ -225,7 +226,7 @@ def _snapshot(
     repo: Repository,
     roots: list[str],
     cores: list[str],
-    invoice_nos: list[str],
+    invoice_keys: list[InvoiceOf],
     obligation_ids: list[str],
 ) -> Snapshot:
     pieces = {piece.id: piece for root in roots for piece in repo.tree(root)}
@@ -233,7 +234,11 @@ def _snapshot(
     head = repo.head()
     assert head is not None
     return Snapshot(
-        pieces, repo.issuance_limits(cores), repo.invoices(invoice_nos), obligations, head.seq
+        pieces,
+        repo.issuance_limits(cores),
+        repo.invoices(InvoiceKey(*key) for key in invoice_keys),
+        obligations,
+        head.seq,
     )
 
 
@@ -252,14 +257,14 @@ class CertificateMachine(RuleBasedStateMachine):
         self.nonces = itertools.count(1)
         self.operator = next(self.cast)
         genesis = self.ledger.genesis(
-            self.operator.id, "Platform operator", self.operator.public_key
+            self.operator.id, "Platform operator", self.operator.public_key, salt="0" * 32
         )
         assert genesis.seq == 1, genesis
         self.invoice_numbers = itertools.count(1)
         self.epoch = 0
         self.pieces: dict[str, Piece] = {}  # insertion order is creation order
         self.roots: dict[str, Root] = {}
-        self.invoices: dict[str, ModelInvoice] = {}
+        self.invoices: dict[InvoiceOf, ModelInvoice] = {}
         self.seq = genesis.seq
         self.actors: dict[str, Actor] = {}
         self.roles: dict[str, str] = {}
@@ -302,6 +307,7 @@ class CertificateMachine(RuleBasedStateMachine):
             body,
             issued_at=self.clock(),
             nonce=f"state-machine-{next(self.nonces):08d}",
+            ledger=self.ledger.ledger_id(),
         )
         try:
             receipt = self.ledger.execute(envelope)
@@ -350,7 +356,8 @@ class CertificateMachine(RuleBasedStateMachine):
     # -- the model's rules -----------------------------------------------------------------
 
     def _new_invoice(self, amount_fen: int) -> tuple[str, int]:
-        return (f"SM-{next(self.invoice_numbers):05d}", amount_fen)
+        # In normal form (upper case, no separators), as the ledger records it.
+        return (f"SMN{next(self.invoice_numbers):05d}", amount_fen)
 
     def _due(self, piece: Piece) -> bool:
         return piece.state == PENDING and piece.epoch < self.epoch
@@ -359,43 +366,52 @@ class CertificateMachine(RuleBasedStateMachine):
         return JUMP_DAYS * (self.epoch - root.epoch) >= root.tenor_days
 
     def _attribute(
-        self, cited: list[tuple[str, int]], payments_fen: list[int]
+        self, buyer: str, cited: list[tuple[str, int]], payments: list[tuple[str, int]]
     ) -> tuple[str | None, list[Uses]]:
-        """Fill each payment, in order, from what is left of the cited invoices, in order."""
-        for no, amount_fen in cited:
-            known = self.invoices.get(no)
-            if known is not None and known.amount_fen != amount_fen:
-                return "invoice-conflict", []
-        left_fen = [
-            amount_fen - (self.invoices[no].used_fen if no in self.invoices else 0)
-            for no, amount_fen in cited
-        ]
-        if sum(payments_fen) > sum(left_fen):
-            return "invoice-overused", []
+        """Fill each payment (seller, amount), in order, from what is left of the cited
+        invoices of its own trade (buyer → seller), in order."""
+        left_fen: dict[InvoiceOf, int] = {}
+        for seller, _ in payments:
+            for no, amount_fen in cited:
+                known = self.invoices.get((buyer, seller, no))
+                if known is not None and known.amount_fen != amount_fen:
+                    return "invoice-conflict", []
+                left_fen[(buyer, seller, no)] = amount_fen - (known.used_fen if known else 0)
         uses: list[Uses] = []
-        for payment_fen in payments_fen:
+        for seller, payment_fen in payments:
             slices: list[tuple[str, int]] = []
-            for index, (no, _) in enumerate(cited):
-                take_fen = min(payment_fen, left_fen[index])
+            for no, _ in cited:
+                take_fen = min(payment_fen, left_fen[(buyer, seller, no)])
                 if take_fen > 0:
                     slices.append((no, take_fen))
-                    left_fen[index] -= take_fen
+                    left_fen[(buyer, seller, no)] -= take_fen
                     payment_fen -= take_fen
+            if payment_fen > 0:
+                return "invoice-overused", []
             uses.append(tuple(slices))
         return None, uses
 
-    def _use_invoices(self, cited: list[tuple[str, int]], uses: list[Uses]) -> None:
-        for no, amount_fen in cited:
-            self.invoices.setdefault(no, ModelInvoice(amount_fen, 0))
-        for no, amount_fen in (s for payment in uses for s in payment):
-            self.invoices[no].used_fen += amount_fen
+    def _use_invoices(
+        self,
+        buyer: str,
+        cited: list[tuple[str, int]],
+        payments: list[tuple[str, int]],
+        uses: list[Uses],
+    ) -> None:
+        for seller, _ in payments:
+            for no, amount_fen in cited:
+                self.invoices.setdefault((buyer, seller, no), ModelInvoice(amount_fen, 0))
+        for (seller, _), payment in zip(payments, uses, strict=True):
+            for no, amount_fen in payment:
+                self.invoices[(buyer, seller, no)].used_fen += amount_fen
 
     def _give_back(self, piece: Piece, end_state: str) -> Piece | None:
         """End a pending piece; a voided root frees the limit, any other returns its value."""
         assert piece.state == PENDING, piece
         piece.state = end_state
+        assert piece.sender is not None, piece  # a pending piece's payer: the invoices' buyer
         for no, amount_fen in piece.uses:
-            self.invoices[no].used_fen -= amount_fen
+            self.invoices[(piece.sender, piece.holder, no)].used_fen -= amount_fen
         if piece.is_root:
             self.outstanding[piece.issuer] -= piece.amount_fen
             return None
@@ -427,11 +443,16 @@ class CertificateMachine(RuleBasedStateMachine):
             return "maturity-out-of-range", []
         if self.outstanding[issuer] + amount_fen > self.limits[issuer]:
             return "issuance-limit-exceeded", []
-        return self._attribute(cited, [amount_fen])
+        return self._attribute(issuer, cited, [(to, amount_fen)])
+
+    @staticmethod
+    def _is_party(piece: Piece, member: str) -> bool:
+        """Who may know a piece exists: its holder, issuer or sender."""
+        return member in (piece.holder, piece.issuer, piece.sender)
 
     def _predict_answer(self, piece: Piece | None, signer: str) -> str | None:
         """Accept and reject: only the recipient of a pending piece, before its deadline."""
-        if piece is None:
+        if piece is None or not self._is_party(piece, signer):  # a stranger: as if absent
             return "certificate-not-found"
         if piece.holder != signer:
             return "not-holder"
@@ -465,7 +486,7 @@ class CertificateMachine(RuleBasedStateMachine):
             return "duplicate-input", []
         for certificate_id in inputs:
             piece = self.pieces.get(certificate_id)
-            if piece is None:
+            if piece is None or not self._is_party(piece, signer):  # a stranger: as if absent
                 return "certificate-not-found", []
             if piece.state == PENDING and signer in (piece.holder, piece.sender):
                 # Nobody may spend a pending piece; touching one past its deadline ends it.
@@ -488,11 +509,11 @@ class CertificateMachine(RuleBasedStateMachine):
                 return "recipient-not-admitted", []
             if to == root.issuer:
                 return "recipient-is-issuer", []
-        return self._attribute(cited, [amount for _, amount in paid])
+        return self._attribute(signer, cited, paid)
 
     # -- drawing commands --------------------------------------------------------------------
 
-    def _draw_trade(self, data: st.DataObject, paid_fen: int) -> list[tuple[str, int]]:
+    def _draw_trade(self, data: st.DataObject, buyer: str, paid_fen: int) -> list[tuple[str, int]]:
         """The invoices a payment cites: usually enough, sometimes short, reused or wrong."""
         if paid_fen == 0:
             return [self._new_invoice(100)] if data.draw(st.booleans(), label="cite") else []
@@ -502,12 +523,13 @@ class CertificateMachine(RuleBasedStateMachine):
             ["short", "none", "reuse", "conflict"],
             label="invoices",
         )
-        known = list(self.invoices)
+        # The buyer's own invoices are the ones a reuse can exhaust or contradict.
+        known = [key for key in self.invoices if key[0] == buyer] or list(self.invoices)
         if plan.startswith("reuse") or plan == "conflict":
             if not known:
                 return [self._new_invoice(paid_fen)]
-            no = data.draw(st.sampled_from(known), label="reused invoice")
-            amount_fen = self.invoices[no].amount_fen
+            key = data.draw(st.sampled_from(known), label="reused invoice")
+            no, amount_fen = key[2], self.invoices[key].amount_fen
             if plan == "conflict":
                 return [(no, amount_fen + 1)]
             if plan == "reuse+fresh":
@@ -597,7 +619,7 @@ class CertificateMachine(RuleBasedStateMachine):
         amount_fen = data.draw(st.integers(1, 5_000_00), label="amount_fen")
         # A tenor of 0 is refused (maturity-out-of-range) whatever the time of day.
         tenor_days = _pick(data, TENORS_DAYS, [0], label="tenor_days")
-        cited = self._draw_trade(data, amount_fen)
+        cited = self._draw_trade(data, issuer, amount_fen)
         expected, uses = self._predict_issue(issuer, to, amount_fen, tenor_days, cited)
         maturity = business_date(self.clock, tenor_days)
         body = {
@@ -630,7 +652,7 @@ class CertificateMachine(RuleBasedStateMachine):
         self.pieces[root.id] = root
         self.roots[root.id] = Root(issuer, self.epoch, tenor_days, maturity)
         self.outstanding[issuer] += amount_fen
-        self._use_invoices(cited, uses)
+        self._use_invoices(issuer, cited, [(to, amount_fen)], uses)
 
     @precondition(lambda self: any(p.state == PENDING for p in self.pieces.values()))
     @rule(data=st.data())
@@ -697,7 +719,8 @@ class CertificateMachine(RuleBasedStateMachine):
         flaw = self._draw_flaw(data, signer, first, inputs)
         total_in_fen = sum(self.pieces[i].amount_fen for i in set(inputs) if i in self.pieces)
         outputs = self._draw_outputs(data, signer, first.issuer, total_in_fen, flaw == "too-much")
-        cited = self._draw_trade(data, sum(a for to, a in outputs if to != signer))
+        paid = [(to, a) for to, a in outputs if to != signer]
+        cited = self._draw_trade(data, signer, sum(a for _, a in paid))
         expected, uses = self._predict_transfer(signer, inputs, outputs, cited)
         body = {
             "inputs": inputs,
@@ -713,7 +736,7 @@ class CertificateMachine(RuleBasedStateMachine):
         if receipt is None:
             return
         self._apply_transfer(signer, inputs, outputs, uses, receipt)
-        self._use_invoices(cited, uses)
+        self._use_invoices(signer, cited, paid, uses)
 
     # Hypothesis draws among the enabled rules uniformly; value moving on is the heart of
     # the product, so transfers get three rules' share (the netting rules took steps).
@@ -982,8 +1005,8 @@ class CertificateMachine(RuleBasedStateMachine):
             if limit is not None:
                 assert limit.limit_fen == self.limits[core], (limit, self.limits[core])
                 assert limit.outstanding_fen == self.outstanding[core], limit
-        for no, invoice in self.invoices.items():
-            stored = snap.invoices[no]
+        for key, invoice in self.invoices.items():
+            stored = snap.invoices[InvoiceKey(*key)]
             assert (stored.amount_fen, stored.used_fen) == (invoice.amount_fen, invoice.used_fen)
         for owed_id, owed in self.obligations.items():
             found = snap.obligations[owed_id]
@@ -1026,14 +1049,14 @@ def _value_is_conserved_and_spent_once(snap: Snapshot, cores: list[str]) -> None
         outstanding_fen = limit.outstanding_fen if limit else 0
         assert outstanding_fen == live_face_fen[core], (core, outstanding_fen)
         assert limit is None or outstanding_fen <= limit.limit_fen, limit
-    used_fen: Counter[str] = Counter()
+    used_fen: Counter[InvoiceKey] = Counter()
     for piece in snap.pieces.values():
         if piece.state not in VOIDED_STATES:
             for use in piece.invoice_uses:
-                used_fen[use.no] += use.amount_fen
-    for no, invoice in snap.invoices.items():
+                used_fen[use.key] += use.amount_fen
+    for key, invoice in snap.invoices.items():
         assert 0 <= invoice.used_fen <= invoice.amount_fen, invoice
-        assert invoice.used_fen == used_fen[no], (invoice, used_fen[no])
+        assert invoice.used_fen == used_fen[key], (invoice, used_fen[key])
 
 
 def _check_lineage(tree: list[Certificate]) -> None:

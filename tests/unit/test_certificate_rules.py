@@ -68,7 +68,12 @@ def refusal(call: object, *args: object) -> str:
 
 @pytest.mark.parametrize(
     ("signer", "expected"),
-    [(S1, None), (CORE, "not-holder"), (S2, "not-holder"), (S3, "not-holder")],
+    [
+        (S1, None),  # the recipient
+        (CORE, "not-holder"),  # the issuer, a party to the piece
+        (S2, "certificate-not-found"),  # strangers: the same answer as for no such piece
+        (S3, "certificate-not-found"),
+    ],
 )
 def test_only_the_recipient_may_accept(signer: str, expected: str | None) -> None:
     if expected is None:
@@ -218,9 +223,12 @@ def test_a_transfer_spends_at_most_its_inputs(
     assert sum(int(c["amount"].replace(".", "")) for c in new) == ACTIVE_ROOT.amount_fen
 
 
-@pytest.mark.parametrize("holder", [S2, CORE])
-def test_only_the_holder_may_transfer(holder: str) -> None:
-    assert refusal(_transfer, [(S3, 10_00)], replace(ACTIVE_ROOT, holder=holder)) == "not-holder"
+def test_only_the_holder_may_transfer() -> None:
+    # S1 is a stranger to S2's piece (same answer as no such piece); the issuer is a party.
+    theirs = replace(ACTIVE_ROOT, holder=S2)
+    assert refusal(_transfer, [(S3, 10_00)], theirs) == "certificate-not-found"
+    issued_by_s1 = replace(ACTIVE_ROOT, holder=S2, issuer=S1)
+    assert refusal(_transfer, [(S3, 10_00)], issued_by_s1) == "not-holder"
 
 
 def test_paper_on_its_maturity_date_cannot_move() -> None:
@@ -234,12 +242,16 @@ def test_paper_on_its_maturity_date_cannot_move() -> None:
 
 @pytest.mark.parametrize(("paid_fen", "ok"), [(99_99, True), (100_00, True), (100_01, False)])
 def test_an_invoice_backs_at_most_its_amount(paid_fen: int, ok: bool) -> None:
-    cited = [("INV-1", 100_00)]
+    cited = [("INV1", 100_00)]
     if ok:
-        changed, _uses = invoices.attribute({}, cited, [paid_fen])
-        assert changed["INV-1"].used_fen == paid_fen
+        changed, _uses = invoices.attribute({}, CORE, cited, [(S1, paid_fen)])
+        assert [(k.buyer, k.seller, k.no, i.used_fen) for k, i in changed.items()] == [
+            (CORE, S1, "INV1", paid_fen)
+        ]
     else:
-        assert refusal(invoices.attribute, {}, cited, [paid_fen]) == "invoice-overused"
+        assert refusal(invoices.attribute, {}, CORE, cited, [(S1, paid_fen)]) == (
+            "invoice-overused"
+        )
 
 
 # -- the signature check every command and the auditor rely on ------------------------------------

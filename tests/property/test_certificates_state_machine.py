@@ -4,7 +4,8 @@ Each example gets a database of its own, a frozen clock and a cast of members wh
 keys and nonces are the same in every run (two core enterprises, three suppliers, a bank,
 all consenting to netting), so what it draws never depends on anything outside the model
 and an example replays identically. It runs random issue / accept / reject /
-cancel / transfer commands, trade obligations between members, netting runs, clock jumps
+cancel / transfer commands, trade obligations between members (registered, confirmed,
+claimed paid by the debtor and confirmed or disputed by the creditor), netting runs, clock jumps
 past the pending deadline and sweeps. Every command is a real Ed25519-signed
 envelope through :meth:`Ledger.execute`. Before each one the model says, from its own
 reading of the rules, whether it must succeed or which refusal it must get; a refusal
@@ -89,6 +90,7 @@ RARE_ONE_IN = 8  # how often a drawn choice is a deliberately wrong one
 FLAWED_ONE_IN = 3  # how often a transfer's inputs or total are deliberately wrong
 UNKNOWN_ID = "0" * 32
 LIVE_OBLIGATIONS_MAX = 6
+OPEN_OBLIGATION_STATES = ("pending", "confirmed", "settlement-claimed")
 CONTRACT_NO = "HT-SM-1"
 # Hypothesis profiles (tests/conftest.py): `make test` runs a fixed, derandomised set of
 # examples; `make test-deep` many more, drawn at random.
@@ -175,6 +177,7 @@ class ModelObligation:
     outstanding_fen: int
     due_date: str
     state: str
+    claimed_fen: int = 0  # a payment the debtor claims and the creditor has not answered
 
 
 @dataclass
@@ -830,7 +833,7 @@ class CertificateMachine(RuleBasedStateMachine):
     def _few_debts(self) -> bool:
         """Obligations are cheap to draw and always possible; capped, so that the steps of
         an example mostly move certificates."""
-        live = [o for o in self.obligations.values() if o.state in ("pending", "confirmed")]
+        live = [o for o in self.obligations.values() if o.state in OPEN_OBLIGATION_STATES]
         return len(live) < LIVE_OBLIGATIONS_MAX
 
     @precondition(lambda self: self._few_debts())
@@ -879,6 +882,55 @@ class CertificateMachine(RuleBasedStateMachine):
         if data.draw(st.sampled_from([True, True, True, False]), label="confirmed"):
             assert self._submit(self.actors[creditor], "obligation.confirm", {"id": owed.id}, None)
             owed.state = "confirmed"
+
+    @precondition(lambda self: any(o.state == "confirmed" for o in self.obligations.values()))
+    @rule(data=st.data())
+    def claim_payment(self, data: st.DataObject) -> None:
+        """A debtor says it paid (all or part); somebody else sometimes tries instead."""
+        owed = data.draw(
+            st.sampled_from([o for o in self.obligations.values() if o.state == "confirmed"]),
+            label="obligation",
+        )
+        stranger = next(m for m in self.holders if m not in (owed.debtor, owed.creditor))
+        signer = _pick(data, [owed.debtor], [owed.creditor, stranger], label="claimant")
+        amount_fen = _pick(
+            data,
+            [owed.outstanding_fen, max(1, owed.outstanding_fen // 2)],
+            [owed.outstanding_fen + 1],
+            label="claimed_fen",
+        )
+        body = {"id": owed.id, "payment_ref": "TX-SM", "amount": _wire(amount_fen)}
+        expected = (
+            "obligation-not-found"
+            if signer == stranger
+            else "forbidden"
+            if signer != owed.debtor
+            else "settlement-too-large"
+            if amount_fen > owed.outstanding_fen
+            else None
+        )
+        if self._submit(self.actors[signer], "obligation.settle", body, expected) is not None:
+            owed.state, owed.claimed_fen = "settlement-claimed", amount_fen
+
+    @precondition(
+        lambda self: any(o.state == "settlement-claimed" for o in self.obligations.values())
+    )
+    @rule(data=st.data())
+    def answer_claim(self, data: st.DataObject) -> None:
+        """The creditor confirms a claimed payment (the debt goes down) or disputes it (the
+        debt stands); the debtor cannot answer its own claim."""
+        claimed = [o for o in self.obligations.values() if o.state == "settlement-claimed"]
+        owed = data.draw(st.sampled_from(claimed), label="obligation")
+        confirm = data.draw(st.sampled_from([True, True, False]), label="confirm")
+        signer = _pick(data, [owed.creditor], [owed.debtor], label="answerer")
+        command_type = f"obligation.{'confirm' if confirm else 'dispute'}_settlement"
+        expected = None if signer == owed.creditor else "forbidden"
+        if self._submit(self.actors[signer], command_type, {"id": owed.id}, expected) is None:
+            return
+        if confirm:
+            owed.outstanding_fen -= owed.claimed_fen
+        owed.state = "settled" if owed.outstanding_fen == 0 else "confirmed"
+        owed.claimed_fen = 0
 
     def _has_cycle(self) -> bool:
         return not nx.is_directed_acyclic_graph(self._debt_graph(self._netting_items()))

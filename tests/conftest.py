@@ -39,7 +39,7 @@ DATABASE_URL = os.environ.get("DCC_DATABASE_URL", "")
 # local failure into a CI run. `make test-deep` runs "deep": many more examples, drawn at
 # random each time, kept in .hypothesis/ so a failure found once is tried first next time.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("deep", derandomize=False, print_blob=True)
+settings.register_profile("deep", max_examples=1000, derandomize=False, print_blob=True)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
 ON_POSTGRES = DATABASE_URL.startswith("postgresql")
@@ -212,7 +212,8 @@ def seeded_actor(number: int) -> Actor:
 @pytest.fixture
 def operator(ledger: Ledger) -> Actor:
     actor = new_actor()
-    ledger.genesis(actor.id, "Platform operator", actor.public_key)
+    genesis = ledger.genesis(actor.id, "Platform operator", actor.public_key)
+    assert genesis.seq == 1, genesis
     return actor
 
 

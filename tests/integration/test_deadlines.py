@@ -56,6 +56,23 @@ def test_accepting_a_pending_piece_is_refused_from_its_deadline_on(
 
 
 @pytest.mark.parametrize("offset", [-MICROSECOND, timedelta(0), MICROSECOND])
+def test_cancelling_a_pending_root_is_refused_from_its_deadline_on(
+    chain: Chain, offset: timedelta
+) -> None:
+    piece_id, deadline = _pending_piece(chain)
+    chain.clock.set(deadline + offset)
+    before = head(chain)
+    cancelled = chain.client(chain.core).submit("certificate.cancel", {"id": piece_id})
+    if offset < timedelta(0):
+        assert cancelled.status_code == 201, cancelled.text
+        assert _state(chain, piece_id) == "cancelled"
+        return
+    refused(chain, cancelled, 409, "certificate-expired")
+    assert head(chain) == before + 1  # the expiry it found, and nothing of the cancel
+    assert _state(chain, piece_id) == "expired"
+
+
+@pytest.mark.parametrize("offset", [-MICROSECOND, timedelta(0), MICROSECOND])
 def test_the_sweep_expires_a_pending_piece_from_its_deadline_on(
     chain: Chain, offset: timedelta
 ) -> None:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import networkx as nx
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -302,7 +302,6 @@ class CertificateMachine(RuleBasedStateMachine):
         self, signer: Actor, command_type: str, body: dict[str, Any], expected: str | None
     ) -> Receipt | None:
         """Execute one signed command; check it succeeded or was refused as predicted."""
-        event(f"{command_type}: {expected or 'applied'}")  # see --hypothesis-show-statistics
         envelope = sign_command(
             signer.key,
             signer.id,

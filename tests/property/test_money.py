@@ -64,8 +64,9 @@ def model_fen(text: str) -> int | None:
     return fen if 0 < fen <= AMOUNT_FEN_MAX else None
 
 
-# Texts near the grammar, so that about half are accepted: signs, spaces, leading zeros,
-# a third decimal, an exponent, full-width and Arabic-Indic digits, an empty part.
+# Texts near the grammar: signs, spaces, leading zeros, a third decimal, an exponent,
+# full-width and Arabic-Indic digits, an empty part; and well-formed amounts, with zero
+# and one fen over the maximum among them, so that both answers are drawn often.
 whole_yuan = st.integers(0, 10**13).map(str)
 near_amounts = st.builds(
     lambda *parts: "".join(parts),
@@ -77,7 +78,10 @@ near_amounts = st.builds(
 )
 
 
-@given(st.one_of(near_amounts, near_amounts, st.text(max_size=30)))
+exact_amounts = st.integers(0, AMOUNT_FEN_MAX + 1).map(format_fen)  # accepted, but 0 and max+1
+
+
+@given(st.one_of(exact_amounts, near_amounts, st.text(max_size=30)))
 def test_any_text_is_accepted_exactly_when_the_model_accepts_it(text: str) -> None:
     expected = model_fen(text)
     event("accepted" if expected is not None else "refused")

@@ -101,14 +101,23 @@ def test_an_unknown_piece_cannot_be_accepted() -> None:
     ],
 )
 def test_the_pending_deadline_is_inclusive(now: datetime, due: bool) -> None:
+    """Every command that touches a pending piece: before its deadline it is decided as
+    usual; from the deadline on it is refused as expired (the service then records it)."""
     assert certificates.is_due_to_expire(piece(), now) is due
-    if due:
-        assert refusal(certificates.accept, piece(), S1, ctx(now)) == "certificate-expired"
-        assert refusal(certificates.reject, piece(), S1, ReturnState({}, None), ctx(now)) == (
-            "certificate-expired"
-        )
-    else:
-        assert certificates.accept(piece(), S1, ctx(now))["certificates"][0]["state"] == "active"
+    returned = ReturnState({}, IssuanceLimit(CORE, 100_00, 100_00))
+    touches: dict[str, tuple[object, tuple[object, ...], str | None]] = {
+        "accept": (certificates.accept, (piece(), S1, ctx(now)), None),
+        "reject": (certificates.reject, (piece(), S1, returned, ctx(now)), None),
+        "cancel": (certificates.cancel, (piece(), CORE, returned, ctx(now)), None),
+        # the recipient spending what it has not accepted yet
+        "transfer": (_transfer_at, ([(S2, 10_00)], piece(), now), "not-spendable"),
+    }
+    for name, (call, args, before) in touches.items():
+        expected = "certificate-expired" if due else before
+        if expected is None:
+            assert call(*args)["certificates"], name  # type: ignore[operator]
+        else:
+            assert refusal(call, *args) == expected, name
 
 
 def test_a_new_pending_piece_expires_after_exactly_the_setting() -> None:
@@ -182,6 +191,10 @@ def test_maturity_window(maturity: date, expected: str | None) -> None:
 
 
 def _transfer(outputs: list[tuple[str, int]], source: Certificate) -> object:
+    return _transfer_at(outputs, source, NOW)
+
+
+def _transfer_at(outputs: list[tuple[str, int]], source: Certificate, now: datetime) -> object:
     body = TransferBody.model_validate(
         {
             "inputs": [source.id],
@@ -194,7 +207,7 @@ def _transfer(outputs: list[tuple[str, int]], source: Certificate) -> object:
         recipients={S2: member(S2, "supplier"), S3: member(S3, "supplier")},
         invoices={},
     )
-    return certificates.transfer(state, S1, body, ctx())
+    return certificates.transfer(state, S1, body, ctx(now))
 
 
 ACTIVE_ROOT = piece(state=certificates.ACTIVE, sender=None, expires_at=None)

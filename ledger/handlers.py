@@ -61,6 +61,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
         recipient=repo.member(body.to),
         limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
         invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+        live_pieces=repo.live_pieces([signer.id, body.to]),
     )
     return certificates.issue(state, signer.id, body, ctx)
 
@@ -90,16 +91,20 @@ def _cancel(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Eff
 
 def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
+    inputs = repo.certificates(body.inputs)
     state = TransferState(
-        inputs=repo.certificates(body.inputs),
+        inputs=inputs,
         recipients=repo.members(o.to for o in body.outputs if o.to != signer.id),
         invoices=repo.invoices(ref.no for ref in body.trade.invoices),
+        root_pieces=repo.root_pieces(piece.root_id for piece in inputs.values()),
+        live_pieces=repo.live_pieces([signer.id, *(o.to for o in body.outputs)]),
     )
     return certificates.transfer(state, signer.id, body, ctx)
 
 
 def _obligation_register(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    return obligations.register(repo.member(cmd.body.creditor), signer.id, cmd.body, ctx)
+    owed = repo.live_obligations(signer.id)
+    return obligations.register(repo.member(cmd.body.creditor), signer.id, owed, cmd.body, ctx)
 
 
 def _obligation_confirm(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:

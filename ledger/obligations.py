@@ -87,7 +87,21 @@ register_body("obligation.settle", SettleBody)
 register_body("member.netting_consent", ConsentBody)
 
 
-def register(creditor: Member | None, debtor: str, body: RegisterBody, ctx: Context) -> Effects:
+def register(
+    creditor: Member | None, debtor: str, owed: int, body: RegisterBody, ctx: Context
+) -> Effects:
+    """Register what ``debtor`` (who owes ``owed`` live obligations now) owes."""
+    if body.amount > ctx.settings.obligation_fen_max:
+        raise Refusal(
+            "obligation-too-large",
+            f"one obligation may be at most {format_fen(ctx.settings.obligation_fen_max)}",
+        )
+    if owed >= ctx.settings.member_obligations_max:
+        raise Refusal(
+            "member-obligations-exceeded",
+            f"a member may owe at most {ctx.settings.member_obligations_max} live "
+            "obligations; settle some first",
+        )
     if creditor is None:
         raise Refusal("recipient-not-admitted", f"{body.creditor} is not an admitted member")
     if creditor.status != "active":

@@ -11,18 +11,20 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    case,
     desc,
     func,
     insert,
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate
+from ledger.certificates import HOLDING, PENDING, Certificate, RootPieces
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import Invoice, InvoiceUse
@@ -219,6 +221,57 @@ class Repository:
             return {}
         rows = self.conn.execute(_LIMITS, {"ids": wanted})
         return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
+
+    def root_pieces(self, root_ids: Iterable[str]) -> dict[str, RootPieces]:
+        """How much of each root's piece budget is used (one grouped query)."""
+        c = models.certificates
+        wanted = sorted(set(root_ids))
+        if not wanted:
+            return {}
+        pending = case((and_(c.c.state == PENDING, c.c.id != c.c.root_id), 1), else_=0)
+        rows = self.conn.execute(
+            select(c.c.root_id, func.count(), func.sum(pending))
+            .where(c.c.root_id.in_(wanted))
+            .group_by(c.c.root_id)
+        )
+        found = {row[0]: RootPieces(int(row[1]), int(row[2] or 0)) for row in rows}
+        return {root: found.get(root, RootPieces(0, 0)) for root in wanted}
+
+    def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
+        """Each member's live pieces — what its wallet lists: held pieces that carry
+        value, and pending pieces it sent (one query, two indexed halves)."""
+        c = models.certificates
+        wanted = sorted(set(member_ids))
+        if not wanted:
+            return {}
+        held = select(c.c.holder.label("member"), func.count().label("n")).where(
+            c.c.holder.in_(wanted), c.c.state.in_(sorted(HOLDING))
+        )
+        sent = select(c.c.sender.label("member"), func.count().label("n")).where(
+            c.c.sender.in_(wanted), c.c.state == PENDING
+        )
+        both = union_all(held.group_by(c.c.holder), sent.group_by(c.c.sender)).subquery()
+        rows = self.conn.execute(
+            select(both.c.member, func.sum(both.c.n)).group_by(both.c.member)
+        )
+        counts = dict.fromkeys(wanted, 0)
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def live_obligations(self, debtor: str) -> int:
+        """Obligations ``debtor`` owes that are not closed (pending or confirmed)."""
+        o = models.obligations
+        query = select(func.count()).where(
+            o.c.debtor == debtor, o.c.state.in_(["pending", "confirmed"])
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def obligations(self, ids: Iterable[str]) -> dict[str, Obligation]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_OBLIGATIONS, {"ids": wanted})
+        return {row.id: _obligation(row) for row in rows}
 
     def obligation(self, obligation_id: str) -> Obligation | None:
         row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()

@@ -259,6 +259,14 @@ def _append(
         effects,
         command_bytes=cmd.signed if cmd else None,
     )
+    entry_bytes = len(command_bytes) + len(effects_bytes)
+    if entry_bytes > ctx.settings.entry_bytes_max:
+        # Checked before anything is written: the transaction rolls back with the refusal.
+        raise Refusal(
+            "entry-too-large",
+            f"the command would write an entry of {entry_bytes} bytes; at most "
+            f"{ctx.settings.entry_bytes_max} bytes are allowed",
+        )
     signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
     repo.append(entry, (command_bytes, effects_bytes), signer, nonce, str(raw["type"]))
     apply_effects(repo.conn, raw, effects, entry.seq)

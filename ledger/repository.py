@@ -33,6 +33,7 @@ from ledger.money import parse_amount
 from ledger.obligations import Obligation
 
 HEAD_ROW_ID = 1
+HISTORY_BATCH = 4  # entries fetched at a time by a history read (each up to an entry's max)
 
 # The hot statements are built once: SQLAlchemy then reuses their compiled form, and
 # the write path spends its time in the database rather than in building queries.
@@ -310,10 +311,22 @@ class Repository:
         return [_certificate(row) for row in rows]
 
     def tree(self, root_id: str) -> list[Certificate]:
+        """Every piece of a root (for checks and tools; reads page with tree_page)."""
         c = models.certificates
         rows = self.conn.execute(
             select(c).where(c.c.root_id == root_id).order_by(c.c.created_seq, c.c.id)
         )
+        return [_certificate(row) for row in rows]
+
+    def tree_page(
+        self, root_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[Certificate]:
+        """A page of the pieces of a root, by creation, after ``(created_seq, id)``."""
+        c = models.certificates
+        query = select(c).where(c.c.root_id == root_id)
+        if after is not None:
+            query = query.where(tuple_(c.c.created_seq, c.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(c.c.created_seq, c.c.id).limit(limit))
         return [_certificate(row) for row in rows]
 
     def flagged_roots(self, flag: str, after_seq: int | None, limit: int) -> list[Certificate]:
@@ -372,14 +385,21 @@ class Repository:
         )
         return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
-    def history(self, member: str, before_seq: int | None, limit: int) -> list[StoredEntry]:
-        """Entries that touched ``member``, newest first (one query, joined)."""
+    def history(self, member: str, before_seq: int | None, limit: int) -> Iterator[StoredEntry]:
+        """Entries that touched ``member``, newest first (one query, joined), streamed a
+        few at a time: the reader stops once its page is full, by count or by bytes."""
         p, e = models.entry_parties, models.entries
         query = select(e).join(p, p.c.seq == e.c.seq).where(p.c.member_id == member)
         if before_seq is not None:
             query = query.where(p.c.seq < before_seq)
-        rows = self.conn.execute(query.order_by(desc(p.c.seq)).limit(limit))
-        return [stored_entry(row) for row in rows]
+        result = self.conn.execution_options(yield_per=HISTORY_BATCH).execute(
+            query.order_by(desc(p.c.seq)).limit(limit)
+        )
+        try:
+            for row in result:
+                yield stored_entry(row)
+        finally:
+            result.close()
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]

@@ -151,7 +151,7 @@ def history(
     _check_own(repo, viewer, member)
     size = page_size(limit)
     before = _cursor_seq(decode_cursor(cursor)) if cursor else None
-    items = []
+    items: list[dict[str, Any]] = []
     more, page_bytes = False, 0
     entries = repo.history(member, before, size + 1)
     for stored in entries:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -252,9 +252,7 @@ class Repository:
             c.c.sender.in_(wanted), c.c.state == PENDING
         )
         both = union_all(held.group_by(c.c.holder), sent.group_by(c.c.sender)).subquery()
-        rows = self.conn.execute(
-            select(both.c.member, func.sum(both.c.n)).group_by(both.c.member)
-        )
+        rows = self.conn.execute(select(both.c.member, func.sum(both.c.n)).group_by(both.c.member))
         counts = dict.fromkeys(wanted, 0)
         counts.update({row[0]: int(row[1]) for row in rows})
         return counts
@@ -385,7 +383,9 @@ class Repository:
         )
         return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
-    def history(self, member: str, before_seq: int | None, limit: int) -> Iterator[StoredEntry]:
+    def history(
+        self, member: str, before_seq: int | None, limit: int
+    ) -> Generator[StoredEntry, None, None]:
         """Entries that touched ``member``, newest first (one query, joined), streamed a
         few at a time: the reader stops once its page is full, by count or by bytes."""
         p, e = models.entry_parties, models.entries

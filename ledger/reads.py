@@ -19,6 +19,7 @@ from ledger.members import Member
 from ledger.money import format_fen
 from ledger.projections import parties_of
 from ledger.repository import Repository
+from ledger.settings import Settings
 from ledger.uscc import is_valid_uscc
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -223,7 +224,9 @@ def obligation(repo: Repository, viewer: Member, obligation_id: str) -> dict[str
     return found.wire()
 
 
-def netting_preview(repo: Repository, viewer: Member, mode: str) -> dict[str, Any]:
+def netting_preview(
+    repo: Repository, viewer: Member, mode: str, settings: Settings
+) -> dict[str, Any]:
     """What a netting run would clear now, without applying it (operator only)."""
     from ledger.handlers import netting_state
     from ledger.netting_run import preview
@@ -231,4 +234,4 @@ def netting_preview(repo: Repository, viewer: Member, mode: str) -> dict[str, An
     assert viewer.has_role("operator"), viewer
     if mode not in ("setoff", "novation"):
         raise Refusal("validation", "mode must be setoff or novation")
-    return dict(preview(netting_state(repo), mode))
+    return preview(netting_state(repo), mode, settings)

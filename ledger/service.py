@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -37,7 +38,7 @@ from ledger.commands import (
 from ledger.context import Context, Effects
 from ledger.db import WRITE_OPTION, snapshot
 from ledger.errors import Refusal
-from ledger.handlers import HANDLERS
+from ledger.handlers import HANDLERS, Plan
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
 from ledger.members import Key, Member
@@ -90,10 +91,13 @@ class Ledger:
             self._refuse_stale(cmd)
         if not verify(public_key, cmd.signature, cmd.signed):
             raise Refusal("bad-signature", "the signature does not verify against the signer's key")
+        run: Callable[..., Effects] = handler.run
+        if handler.plan is not None:
+            run = partial(run, planned=self._plan(cmd, handler.roles, handler.plan))
         try:
             connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
             with connection as conn, conn.begin():
-                return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+                return self._apply(Repository(conn), cmd, handler.roles, run)
         except Refusal as refusal:
             if refusal.type == "certificate-expired":
                 # The command touched a piece past its deadline: it is refused, and the
@@ -112,6 +116,18 @@ class Ledger:
         ctx = self._context(head, sha256_hex(cmd.signed))
         effects = run(repo, cmd, signer, ctx)
         return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, cmd)
+
+    def _plan(self, cmd: Command, roles: frozenset[str], plan: Plan) -> Any:
+        """Run a command's long planning outside the lock, on one snapshot of the ledger,
+        once the signer is known to be allowed to ask for it (checked again in the lock).
+        An identical retry skips it: the lock answers it with the original receipt."""
+        with snapshot(self.engine) as conn, conn.begin():
+            repo = Repository(conn)
+            if repo.entry_by_nonce(cmd.signer, cmd.nonce) is not None:
+                return None
+            _authorise(repo, cmd, roles)
+            ctx = Context(0, self.clock(), sha256_hex(cmd.signed), self.settings)
+            return plan(repo, cmd, ctx)
 
     def _public_key(self, cmd: Command) -> str:
         """The public key named by ``key_id``, if it belongs to the signer.

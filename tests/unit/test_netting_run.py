@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
-
 from ledger.certificates import Certificate
 from ledger.context import Context
 from ledger.credit import IssuanceLimit
-from ledger.errors import Refusal
 from ledger.limits import AMOUNT_FEN_MAX
-from ledger.netting_run import NettingState, RunBody, debts_of, preview, run
+from ledger.netting_run import NettingState, RunBody, preview, run
 from ledger.obligations import CONFIRMED, Obligation
 from ledger.settings import Settings
 from netting.graph import GROSS_FEN_MAX
+
+CTX = Context(9, datetime(2026, 11, 26, 4, 0, tzinfo=UTC), "0" * 64, Settings())
 
 
 def obligation(index: int, debtor: str, creditor: str, amount_fen: int) -> Obligation:
@@ -32,19 +31,45 @@ def obligation(index: int, debtor: str, creditor: str, amount_fen: int) -> Oblig
     )
 
 
-def test_a_graph_beyond_the_solvers_int64_range_is_refused_not_crashed_on() -> None:
+def test_a_component_beyond_the_solvers_range_is_left_out_and_the_rest_netted() -> None:
+    """A and B owe each other past the solvers' int64 range; C and D owe each other 5 and
+    3. The A–B component is left out and reported; C and D are netted all the same."""
     count = GROSS_FEN_MAX // AMOUNT_FEN_MAX + 1  # each at the per-amount maximum
     owed = [
         obligation(i, "A" if i % 2 else "B", "B" if i % 2 else "A", AMOUNT_FEN_MAX)
         for i in range(count)
     ]
     assert sum(o.outstanding_fen for o in owed) > GROSS_FEN_MAX
-    state = NettingState(pieces=(), obligations=owed, limits={})
-    with pytest.raises(Refusal) as refused:
-        preview(state, "setoff")
-    assert refused.value.type == "netting-too-large"
+    small = [obligation(count, "C", "D", 5_00), obligation(count + 1, "D", "C", 3_00)]
+    state = NettingState(pieces=(), obligations=owed + small, limits={})
+    report = preview(state, "setoff", Settings())
+    assert report["cleared"] == "6.00" and report["edges_before"] == 2
+    [excluded] = report["excluded"]
+    assert excluded["reason"] == "gross-beyond-range" and excluded["sample"] == ["A", "B"]
+    assert (excluded["members"], excluded["edges"]) == (2, 2)
+    effects = run(state, RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"}), CTX)
+    assert {o["id"] for o in effects["obligations"]} == {o.id for o in small}
+    assert effects["netting"]["excluded"] == [excluded]
     just_inside = NettingState(pieces=(), obligations=owed[: count - 1], limits={})
-    assert len(debts_of(just_inside)) == count - 1
+    assert preview(just_inside, "setoff", Settings())["excluded"] == []
+
+
+def test_a_component_beyond_the_member_or_debt_limits_is_left_out() -> None:
+    """A ring of 4 members and a cycle of 2: with at most 3 members (or 3 debts) per
+    component, only the pair is netted; novation previews leave the ring out too."""
+    ring = [obligation(i, m, n, 1_00) for i, (m, n) in enumerate(["AB", "BC", "CD", "DA"])]
+    pair = [obligation(10, "E", "F", 2_00), obligation(11, "F", "E", 2_00)]
+    state = NettingState(pieces=(), obligations=ring + pair, limits={})
+    for settings, reason in [
+        (Settings(netting_component_members_max=3), "members-beyond-limit"),
+        (Settings(netting_component_edges_max=3), "edges-beyond-limit"),
+    ]:
+        for mode in ("setoff", "novation"):
+            report = preview(state, mode, settings)
+            assert [(e["reason"], e["members"]) for e in report["excluded"]] == [(reason, 4)]
+            assert report["edges_before"] == 2, report
+        assert preview(state, "setoff", settings)["cleared"] == "4.00"
+    assert preview(state, "setoff", Settings())["cleared"] == "8.00"
 
 
 def _piece(piece_id: str, issuer: str, holder: str, amount_fen: int, maturity: date) -> Certificate:
@@ -83,9 +108,7 @@ def test_a_run_clears_earliest_due_first_certificates_before_obligations_on_a_da
         obligations=[same_day, early, back],
         limits={"A": IssuanceLimit("A", 1_000_00, 80_00)},
     )
-    clock = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
-    ctx = Context(9, clock, "0" * 64, Settings())
-    effects = run(state, RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"}), ctx)
+    effects = run(state, RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"}), CTX)
     owed = {o["id"]: (o["outstanding"], o["state"]) for o in effects["obligations"]}
     assert owed[early.id] == ("0.00", "settled")
     assert owed[back.id] == ("0.00", "settled")

@@ -41,10 +41,12 @@ apply, the append — is bounded by that setting whatever the size of the graph.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from typing import Any, Literal
 
 import networkx as nx
@@ -72,9 +74,9 @@ class RunBody(WireModel):
 
 register_body("netting.run", RunBody)
 
-# Room kept in a run's entry beside its components: the command, the summary, the
-# largest reductions and the issuers' limits (one row each).
-REPORT_RESERVE_BYTES = 64 * 1024
+# Room kept in a run's entry beside its components (and the command): the summary and
+# the ten largest reductions, about 2 KiB.
+REPORT_RESERVE_BYTES = 8 * 1024
 EXCLUDED_SAMPLE_MAX = 10  # members named per excluded component
 PREVIEW_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -215,7 +217,12 @@ def _solve(graph: nx.DiGraph, groups: list[_Group]) -> tuple[dict[str, list[Redu
 
 def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
     """Plan a set-off run of ``state``: the components to apply, in order, within
-    ``room_bytes`` of entry, and the ones left out. Pure; run before the lock."""
+    ``room_bytes`` of entry, and the ones left out. Pure; run before the lock.
+
+    Components are taken largest cleared first while they fit. The first that does not
+    fit whole is cut down to the room left (a part of its set-off: whole cycles of it,
+    and part of one, which keeps every net position); the rest wait for the next run.
+    """
     graph = build_graph(debts_of(state))
     groups, excluded = _components(graph, ctx.settings)
     reductions, elapsed_s = _solve(graph, groups)
@@ -226,16 +233,131 @@ def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
     ]
     planned.sort(key=lambda c: (-c.cleared_fen, c.members[0]))
     chosen: list[Component] = []
+    left_bytes = room_bytes - REPORT_RESERVE_BYTES
     for component in planned:
-        if component.entry_bytes > room_bytes - REPORT_RESERVE_BYTES:
-            excluded.append(component.excluded("entry-too-large"))
-        elif sum(c.entry_bytes for c in chosen) + component.entry_bytes > (
-            room_bytes - REPORT_RESERVE_BYTES
-        ):
-            excluded.append(component.excluded("deferred"))
-        else:
+        if component.entry_bytes <= left_bytes:
             chosen.append(component)
+            left_bytes -= component.entry_bytes
+            continue
+        fixed_bytes = _fixed_bytes(component)
+        if chosen or fixed_bytes > left_bytes:
+            excluded.append(component.excluded("deferred" if chosen else "entry-too-large"))
+            continue
+        part = _within(component.reductions, items, left_bytes - fixed_bytes)
+        group = (component.members, component.edges_before, component.gross_fen)
+        chosen.append(_component(graph, group, part, nets_fen, items, ctx))
+        excluded.append(component.excluded("partly-deferred"))
+        left_bytes = 0
     return Plan(tuple(chosen), tuple(excluded), elapsed_s)
+
+
+def _fixed_bytes(component: Component) -> int:
+    """What a component adds to an entry whatever it clears: its nets and reductions."""
+    return len(canonical_bytes(_nets_rows(component.nets_fen))) + len(
+        canonical_bytes(_reduction_rows(component.reductions))
+    )
+
+
+def _nets_rows(nets_fen: Mapping[str, int]) -> list[dict[str, str]]:
+    return [
+        {"member": m, "before": format_fen(n), "after": format_fen(n)} for m, n in nets_fen.items()
+    ]
+
+
+def _reduction_rows(reductions: Sequence[Reduction]) -> list[dict[str, str]]:
+    return [
+        {"debtor": r.debtor, "creditor": r.creditor, "amount": format_fen(r.amount_fen)}
+        for r in reductions
+    ]
+
+
+def _cycles(reductions: Sequence[Reduction]) -> list[tuple[list[tuple[str, str]], int]]:
+    """A circulation as simple cycles ``(edges, amount)``, deterministic: a walk always
+    takes its member's first edge (by creditor) with flow left. Every cycle empties at
+    least one edge, so there are at most as many cycles as edges."""
+    flow: dict[tuple[str, str], int] = {(r.debtor, r.creditor): r.amount_fen for r in reductions}
+    out: dict[str, list[str]] = defaultdict(list)
+    for debtor, creditor in sorted(flow):
+        out[debtor].append(creditor)
+    first: dict[str, int] = defaultdict(int)  # per member: its edges before this are empty
+
+    def next_member(member: str) -> str:
+        while flow[(member, out[member][first[member]])] == 0:
+            first[member] += 1
+        return out[member][first[member]]
+
+    cycles: list[tuple[list[tuple[str, str]], int]] = []
+    for start in sorted(flow):
+        while flow[start] > 0:
+            # Every member a walk reaches was paid into, so it pays out: the walk goes on
+            # until it meets itself.
+            path, seen = [start[0]], {start[0]: 0}
+            member = start[1]
+            while member not in seen:
+                seen[member] = len(path)
+                path.append(member)
+                member = next_member(member)
+            loop = [*path[seen[member] :], member]
+            edges = list(pairwise(loop))
+            amount_fen = min(flow[edge] for edge in edges)
+            for edge in edges:
+                flow[edge] -= amount_fen
+            cycles.append((edges, amount_fen))
+    return cycles
+
+
+def _within(
+    reductions: Sequence[Reduction],
+    items: Mapping[tuple[str, str], list[_Item]],
+    room_bytes: int,
+) -> list[Reduction]:
+    """The largest part of a component's set-off, cycle by cycle, whose consumed items
+    fit in ``room_bytes`` (a piece counted three times: it may be split)."""
+    costs = {
+        (r.debtor, r.creditor): _prefix_costs(items[(r.debtor, r.creditor)]) for r in reductions
+    }
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    used_bytes = 0
+
+    def more_bytes(edges: list[tuple[str, str]], extra_fen: int) -> int:
+        return sum(
+            _cost_upto(costs[edge], taken[edge] + extra_fen) - _cost_upto(costs[edge], taken[edge])
+            for edge in edges
+        )
+
+    for edges, amount_fen in _cycles(reductions):
+        low, high = 0, amount_fen  # the most of this cycle that fits, by bisection
+        while low < high:
+            middle = (low + high + 1) // 2
+            if used_bytes + more_bytes(edges, middle) <= room_bytes:
+                low = middle
+            else:
+                high = middle - 1
+        used_bytes += more_bytes(edges, low)
+        for edge in edges:
+            taken[edge] += low
+        if low < amount_fen:
+            break
+    return [Reduction(d, c, fen) for (d, c), fen in sorted(taken.items()) if fen > 0]
+
+
+def _prefix_costs(edge_items: list[_Item]) -> tuple[list[int], list[int]]:
+    """Running totals of amount and of entry bytes over an edge's items, in order."""
+    amounts, sizes = [0], [0]
+    for _due, _kind, _id, item in edge_items:
+        if isinstance(item, Obligation):
+            amount_fen, size = item.outstanding_fen, len(canonical_bytes(item.wire()))
+        else:
+            amount_fen, size = item.amount_fen, 3 * len(canonical_bytes(item.wire()))
+        amounts.append(amounts[-1] + amount_fen)
+        sizes.append(sizes[-1] + size)
+    return amounts, sizes
+
+
+def _cost_upto(costs: tuple[list[int], list[int]], upto_fen: int) -> int:
+    """Bytes of the items consumed to clear ``upto_fen`` of an edge."""
+    amounts, sizes = costs
+    return sizes[bisect_left(amounts, upto_fen)] if upto_fen else 0
 
 
 def _component(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from ledger.certificates import Certificate
@@ -116,3 +117,40 @@ def test_a_run_clears_earliest_due_first_certificates_before_obligations_on_a_da
     pieces = {(c["state"], c["amount"]) for c in effects["certificates"]}
     assert pieces == {("spent", "80.00"), ("settled", "50.00"), ("active", "30.00")}
     assert effects["limits"] == [IssuanceLimit("A", 1_000_00, 30_00).wire()]
+
+
+def test_a_component_too_big_for_one_entry_is_netted_in_part_and_continued() -> None:
+    """A owes B 400 pieces of 10.00; B owes A 4,000.00. With a 64 KiB entry one run
+    cannot settle every piece: it clears what fits, both ways alike, and says so."""
+    from ledger.canonical import canonical_bytes
+
+    pieces = [
+        replace(_piece(f"{i:032x}", "A", "B", 10_00, date(2027, 3, 1)), root_id="f" * 32)
+        for i in range(400)
+    ]
+    back = obligation(1000, "B", "A", 4_000_00)
+    limits = {"A": IssuanceLimit("A", 10_000_00, 4_000_00)}
+    state = NettingState(pieces=pieces, obligations=[back], limits=limits)
+    settings = Settings(entry_bytes_max=64 * 1024)
+    ctx = Context(9, CTX.now, "0" * 64, settings)
+    body = RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"})
+    effects = run(state, body, ctx)
+    report = effects["netting"]
+    cleared = {(r["debtor"], r["creditor"]): r["amount"] for r in report["reductions"]}
+    assert cleared[("A", "B")] == cleared[("B", "A")]  # a circulation: nets unchanged
+    assert int(report["cleared"].replace(".", "")) == 2 * int(cleared[("A", "B")].replace(".", ""))
+    assert 0 < len(effects["certificates"]) < 400
+    assert [e["reason"] for e in report["excluded"]] == ["partly-deferred"]
+    assert all(row["before"] == row["after"] for row in report["nets"])
+    assert len(canonical_bytes(effects)) < settings.entry_bytes_max
+    # What was cleared is gone from the state; the next run carries on with the rest.
+    settled = {c["id"] for c in effects["certificates"] if c["state"] in ("settled", "spent")}
+    rest = [p for p in pieces if p.id not in settled] + [
+        replace(_piece(c["id"], "A", "B", int(c["amount"].replace(".", "")), date(2027, 3, 1)))
+        for c in effects["certificates"]
+        if c["state"] == "active"
+    ]
+    [after] = effects["obligations"]
+    left = replace(back, outstanding_fen=int(after["outstanding"].replace(".", "")))
+    second = run(NettingState(rest, [left], limits), body, ctx)["netting"]
+    assert second["cleared"] != "0.00"

@@ -86,6 +86,9 @@ MEMBER_OBLIGATIONS_MAX = 10_000
 # Netting runs over the weakly connected components of the debt graph, each solved on
 # its own; a component beyond these bounds is left out of the run and reported, never
 # blocking the others. 200,000 debts solve in about 2 s (docs/BENCHMARKS.md) outside the
-# lock; the gross bound is the solvers' int64 range (netting.graph.GROSS_FEN_MAX).
+# lock. 20,000 members' net positions take about 1.6 MiB of a run's entry. The gross of
+# one component is at most the solvers' int64 range, 2^62 fen (netting.graph.GROSS_FEN_MAX);
+# a deployment may set a lower ceiling for what it finds plausible.
 NETTING_COMPONENT_EDGES_MAX = 200_000
-NETTING_COMPONENT_MEMBERS_MAX = 50_000
+NETTING_COMPONENT_MEMBERS_MAX = 20_000
+NETTING_COMPONENT_GROSS_FEN_MAX = 2**62

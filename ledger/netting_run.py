@@ -23,8 +23,9 @@ a replay applies the recorded outcome and never re-solves.
 **Components, and what is left out.** Members connected by debts (a weakly connected
 component of the graph) are netted on their own: no reduction ever crosses between
 components, so each component's reductions keep its members' nets by themselves. A
-component beyond ``netting_component_members_max`` or ``netting_component_edges_max``,
-or whose gross leaves the solvers' int64 range, is left out of the run and listed in
+component beyond ``netting_component_members_max``, ``netting_component_edges_max`` or
+``netting_component_gross_fen_max`` (at most the solvers' int64 range; a deployment may
+set it lower, to keep implausible debts out), is left out of the run and listed in
 ``effects.netting.excluded`` with its reason, and every other component is netted.
 
 **The ledger is held for a bounded time.** Solving can take seconds on a large graph,
@@ -58,6 +59,7 @@ from ledger.commands import Date, WireModel, register_body
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
+from ledger.limits import NETTING_COMPONENT_GROSS_FEN_MAX
 from ledger.money import format_fen
 from ledger.obligations import Obligation
 from ledger.settings import Settings
@@ -79,6 +81,7 @@ register_body("netting.run", RunBody)
 REPORT_RESERVE_BYTES = 8 * 1024
 EXCLUDED_SAMPLE_MAX = 10  # members named per excluded component
 PREVIEW_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+assert NETTING_COMPONENT_GROSS_FEN_MAX <= GROSS_FEN_MAX, "a component must fit the solvers"
 
 
 @dataclass(frozen=True)
@@ -169,8 +172,8 @@ def _too_large(members: int, edges: int, gross: int, settings: Settings) -> str 
         return "members-beyond-limit"
     if edges > settings.netting_component_edges_max:
         return "edges-beyond-limit"
-    if gross > GROSS_FEN_MAX:
-        return "gross-beyond-range"
+    if gross > settings.netting_component_gross_fen_max:
+        return "gross-beyond-limit"
     return None
 
 

@@ -31,6 +31,7 @@ class Settings:
     member_obligations_max: int = limits.MEMBER_OBLIGATIONS_MAX
     netting_component_edges_max: int = limits.NETTING_COMPONENT_EDGES_MAX
     netting_component_members_max: int = limits.NETTING_COMPONENT_MEMBERS_MAX
+    netting_component_gross_fen_max: int = limits.NETTING_COMPONENT_GROSS_FEN_MAX
 
     def __post_init__(self) -> None:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
@@ -44,6 +45,7 @@ class Settings:
         assert 1 <= self.obligation_fen_max <= limits.AMOUNT_FEN_MAX
         assert self.member_obligations_max >= 1
         assert self.netting_component_edges_max >= 1 and self.netting_component_members_max >= 2
+        assert 1 <= self.netting_component_gross_fen_max <= limits.NETTING_COMPONENT_GROSS_FEN_MAX
 
     @property
     def business_timezone(self) -> timezone:

@@ -46,7 +46,7 @@ def test_a_component_beyond_the_solvers_range_is_left_out_and_the_rest_netted() 
     report = preview(state, "setoff", Settings())
     assert report["cleared"] == "6.00" and report["edges_before"] == 2
     [excluded] = report["excluded"]
-    assert excluded["reason"] == "gross-beyond-range" and excluded["sample"] == ["A", "B"]
+    assert excluded["reason"] == "gross-beyond-limit" and excluded["sample"] == ["A", "B"]
     assert (excluded["members"], excluded["edges"]) == (2, 2)
     effects = run(state, RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"}), CTX)
     assert {o["id"] for o in effects["obligations"]} == {o.id for o in small}

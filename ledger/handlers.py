@@ -155,8 +155,8 @@ def _netting_run(
     pieces, owed, parties, issuers, roots = netting_run.touched(planned)
     found = _chunked(repo.members, parties)
     current = netting_run.Current(
-        pieces=_chunked(repo.certificates, pieces),
-        obligations=_chunked(repo.obligations, owed),
+        pieces=_chunked(repo.piece_states, pieces),
+        obligations=_chunked(repo.obligation_states, owed),
         parties=frozenset(
             m.id for m in found.values() if m.netting_consent and m.status == members.ACTIVE
         ),

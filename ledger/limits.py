@@ -32,20 +32,21 @@ REFERENCE_LENGTH_MAX = 100
 # Pagination of reads. Every list a read returns is paged with a cursor; a page holds at
 # most PAGE_SIZE_MAX items, and a history page stops early once its entries reach
 # PAGE_BYTES_MAX (entries differ in size by three orders of magnitude: a netting entry
-# can be ENTRY_BYTES_MAX), so no page is ever much larger than a few MiB.
+# can be ENTRY_BYTES_MAX), so no page is much larger than PAGE_BYTES_MAX.
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
-PAGE_BYTES_MAX = 2 * 1024 * 1024
+PAGE_BYTES_MAX = 1024 * 1024  # a page is at most this and one entry
 
 # One journal entry: the canonical bytes of its command and effects together. A command
 # whose entry would be larger is refused (`entry-too-large`) and writes nothing. The
-# writer holds the ledger lock while it builds, hashes, stores and projects an entry, and
-# that time grows with the entry's size, so this also bounds how long one write holds
-# the ledger: 4 MiB, about 5,000 certificate rows, measured at 0.3-0.6 s on SQLite and
-# PostgreSQL on the shared test machine (docs/operations.md). The largest ordinary
-# command — a transfer of 100 inputs to 100 outputs each citing 50 invoices — is under
-# 1 MiB, and a sweep of SWEEP_BATCH_MAX expiries about 0.8 MiB.
-ENTRY_BYTES_MAX = 4 * 1024 * 1024
+# writer holds the ledger lock while it builds, canonicalises, hashes, stores and
+# projects an entry, and that time grows with the entry's size (0.5-0.8 s per MiB on the
+# shared 2-core test machine, docs/operations.md), so this also bounds how long any one
+# write holds the ledger: 512 KiB, some 1,500 certificate rows, for at most 0.3-0.4 s.
+# An ordinary transfer (100 outputs, a few invoices) is about 0.1 MiB; a transfer of 100
+# inputs to 100 outputs that each carry 50 invoices is refused. The sweep and netting
+# runs cut their work to fit.
+ENTRY_BYTES_MAX = 512 * 1024
 
 # Pieces per root: a root can be split into at most this many pieces over its life.
 # Every piece a transfer or a netting split creates counts, and so does every pending
@@ -72,7 +73,7 @@ INPUTS_MAX = 100  # inputs of one transfer
 INVOICES_PER_COMMAND_MAX = 50
 BUSINESS_UTC_OFFSET_H = 8  # "today" for maturity is China Standard Time
 SWEEP_INTERVAL_S = 60  # how often `dcc serve` expires due pending pieces
-SWEEP_BATCH_MAX = 500  # pieces expired by one system entry
+SWEEP_BATCH_MAX = 500  # pieces expired by one system entry (fewer if they fill the entry)
 
 # Obligations: a trade payable registered by its debtor. Unlike a certificate it is
 # backed by no issuance limit, so it gets a ceiling of its own: 10^12 fen (ten billion
@@ -86,9 +87,8 @@ MEMBER_OBLIGATIONS_MAX = 10_000
 # Netting runs over the weakly connected components of the debt graph, each solved on
 # its own; a component beyond these bounds is left out of the run and reported, never
 # blocking the others. 200,000 debts solve in about 2 s (docs/BENCHMARKS.md) outside the
-# lock. 20,000 members' net positions take about 1.6 MiB of a run's entry. The gross of
-# one component is at most the solvers' int64 range, 2^62 fen (netting.graph.GROSS_FEN_MAX);
-# a deployment may set a lower ceiling for what it finds plausible.
+# lock. The gross of one component is at most the solvers' int64 range, 2^62 fen
+# (netting.graph.GROSS_FEN_MAX); a deployment may set a lower ceiling it finds plausible.
 NETTING_COMPONENT_EDGES_MAX = 200_000
-NETTING_COMPONENT_MEMBERS_MAX = 20_000
+NETTING_COMPONENT_MEMBERS_MAX = 50_000
 NETTING_COMPONENT_GROSS_FEN_MAX = 2**62

@@ -35,9 +35,11 @@ nothing changed: every piece and obligation the plan consumes is reloaded by id 
 must be as planned, and every member on a reduction must still consent and be active;
 a component that changed is left out (``changed``) for the next run. The entry holds
 at most ``entry_bytes_max`` bytes: components are taken largest cleared first while
-they fit (the rest is ``deferred`` to the next run; one that could never fit alone is
-``entry-too-large``), so the work in the lock — a few ``IN (…)`` queries, the pure
-apply, the append — is bounded by that setting whatever the size of the graph.
+they fit; the first that does not fit whole is netted in part — whole cycles of its
+set-off and part of one, which keeps every net — (``partly-deferred``), and the rest
+wait for the next run (counted in ``deferred``). So the work in the lock — a few
+``IN (…)`` queries, the pure apply, the append — is bounded by that setting whatever
+the size of the graph. A report lists at most EXCLUDED_LISTED_MAX exclusions.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from ledger.obligations import Obligation
 from ledger.settings import Settings
 from netting.graph import AMOUNT_ATTR, GROSS_FEN_MAX, Debt, build_graph, net_positions
 from netting.novation import novation_plan
-from netting.report import NettingReport, novation_report, setoff_report_of_nets
+from netting.report import novation_report, setoff_report_of_nets
 from netting.setoff import Reduction, SetoffPlan, solve_setoff
 
 
@@ -80,6 +82,8 @@ register_body("netting.run", RunBody)
 # the ten largest reductions, about 2 KiB.
 REPORT_RESERVE_BYTES = 8 * 1024
 EXCLUDED_SAMPLE_MAX = 10  # members named per excluded component
+EXCLUDED_LISTED_MAX = 20  # exclusions listed in a report; the rest are counted
+NETS_LISTED_MEMBERS_MAX = 1_000  # a larger component lists the nets of its reductions' parties
 PREVIEW_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 assert NETTING_COMPONENT_GROSS_FEN_MAX <= GROSS_FEN_MAX, "a component must fit the solvers"
 
@@ -137,15 +141,30 @@ class Component:
 class Plan:
     components: tuple[Component, ...]  # to apply, in this order
     excluded: tuple[Exclusion, ...]
+    deferred: tuple[Exclusion, ...]  # with something to clear, but no room in this run
     solver_elapsed_s: float
+
+
+# What can change of a live piece or a confirmed obligation: everything else of them is
+# fixed when they are created, so comparing these tells whether a plan still holds.
+PieceState = tuple[str, str, int]  # state, holder, amount_fen
+ObligationState = tuple[str, int]  # state, outstanding_fen
+
+
+def piece_state(piece: Certificate) -> PieceState:
+    return (piece.state, piece.holder, piece.amount_fen)
+
+
+def obligation_state(obligation: Obligation) -> ObligationState:
+    return (obligation.state, obligation.outstanding_fen)
 
 
 @dataclass(frozen=True)
 class Current:
     """What the plan's components touch, as it is in the lock."""
 
-    pieces: Mapping[str, Certificate]
-    obligations: Mapping[str, Obligation]
+    pieces: Mapping[str, PieceState]  # by id
+    obligations: Mapping[str, ObligationState]  # by id
     parties: frozenset[str]  # of the plan's parties, those who consent and are active
     limits: Mapping[str, IssuanceLimit]
     root_pieces: Mapping[str, RootPieces]
@@ -236,6 +255,7 @@ def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
     ]
     planned.sort(key=lambda c: (-c.cleared_fen, c.members[0]))
     chosen: list[Component] = []
+    deferred: list[Exclusion] = []
     left_bytes = room_bytes - REPORT_RESERVE_BYTES
     for component in planned:
         if component.entry_bytes <= left_bytes:
@@ -244,14 +264,17 @@ def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
             continue
         fixed_bytes = _fixed_bytes(component)
         if chosen or fixed_bytes > left_bytes:
-            excluded.append(component.excluded("deferred" if chosen else "entry-too-large"))
+            if chosen:
+                deferred += [component.excluded("deferred")] if component.reductions else []
+            else:
+                excluded.append(component.excluded("entry-too-large"))
             continue
         part = _within(component.reductions, items, left_bytes - fixed_bytes)
         group = (component.members, component.edges_before, component.gross_fen)
         chosen.append(_component(graph, group, part, nets_fen, items, ctx))
         excluded.append(component.excluded("partly-deferred"))
         left_bytes = 0
-    return Plan(tuple(chosen), tuple(excluded), elapsed_s)
+    return Plan(tuple(chosen), tuple(excluded), tuple(deferred), elapsed_s)
 
 
 def _fixed_bytes(component: Component) -> int:
@@ -315,7 +338,7 @@ def _within(
     room_bytes: int,
 ) -> list[Reduction]:
     """The largest part of a component's set-off, cycle by cycle, whose consumed items
-    fit in ``room_bytes`` (a piece counted three times: it may be split)."""
+    fit in ``room_bytes``."""
     costs = {
         (r.debtor, r.creditor): _prefix_costs(items[(r.debtor, r.creditor)]) for r in reductions
     }
@@ -344,23 +367,32 @@ def _within(
     return [Reduction(d, c, fen) for (d, c), fen in sorted(taken.items()) if fen > 0]
 
 
-def _prefix_costs(edge_items: list[_Item]) -> tuple[list[int], list[int]]:
-    """Running totals of amount and of entry bytes over an edge's items, in order."""
-    amounts, sizes = [0], [0]
+_Costs = tuple[list[int], list[int], list[int]]
+
+
+def _prefix_costs(edge_items: list[_Item]) -> _Costs:
+    """Running totals of amount and of entry bytes over an edge's items, in order, and
+    what splitting each item would add (two more rows for a piece cleared in part)."""
+    amounts, sizes, split_bytes = [0], [0], [0]
     for _due, _kind, _id, item in edge_items:
         if isinstance(item, Obligation):
-            amount_fen, size = item.outstanding_fen, len(canonical_bytes(item.wire()))
+            amount_fen, size, split = item.outstanding_fen, len(canonical_bytes(item.wire())), 0
         else:
-            amount_fen, size = item.amount_fen, 3 * len(canonical_bytes(item.wire()))
+            amount_fen, size = item.amount_fen, len(canonical_bytes(item.wire()))
+            split = 2 * size
         amounts.append(amounts[-1] + amount_fen)
         sizes.append(sizes[-1] + size)
-    return amounts, sizes
+        split_bytes.append(split)
+    return amounts, sizes, split_bytes
 
 
-def _cost_upto(costs: tuple[list[int], list[int]], upto_fen: int) -> int:
+def _cost_upto(costs: _Costs, upto_fen: int) -> int:
     """Bytes of the items consumed to clear ``upto_fen`` of an edge."""
-    amounts, sizes = costs
-    return sizes[bisect_left(amounts, upto_fen)] if upto_fen else 0
+    if upto_fen == 0:
+        return 0
+    amounts, sizes, split_bytes = costs
+    last = bisect_left(amounts, upto_fen)
+    return sizes[last] + (split_bytes[last] if amounts[last] > upto_fen else 0)
 
 
 def _component(
@@ -376,7 +408,12 @@ def _component(
     cleared_edges = sum(
         1 for r in reductions if r.amount_fen == graph[r.debtor][r.creditor][AMOUNT_ATTR]
     )
-    component_nets = {member: nets_fen[member] for member in members}
+    # Every member's net is listed for a small component; in a large one, those on a
+    # reduction (the others' debts do not move, so neither do their nets).
+    listed = members
+    if len(members) > NETS_LISTED_MEMBERS_MAX:
+        listed = tuple(sorted({r.debtor for r in reductions} | {r.creditor for r in reductions}))
+    component_nets = {member: nets_fen[member] for member in listed}
     # What the component adds to the entry: its rows, its reductions and its nets.
     entry_bytes = sum(
         len(canonical_bytes(rows))
@@ -426,8 +463,8 @@ def touched(planned: Plan) -> tuple[set[str], set[str], set[str], set[str], set[
 
 def _unchanged(component: Component, current: Current) -> bool:
     return (
-        all(current.pieces.get(piece.id) == piece for piece in component.pieces)
-        and all(current.obligations.get(o.id) == o for o in component.obligations)
+        all(current.pieces.get(piece.id) == piece_state(piece) for piece in component.pieces)
+        and all(current.obligations.get(o.id) == obligation_state(o) for o in component.obligations)
         and all(
             r.debtor in current.parties and r.creditor in current.parties
             for r in component.reductions
@@ -471,9 +508,8 @@ def apply(planned: Plan, current: Current, body: RunBody, ctx: Context) -> Effec
         credit.restore(current.limits[issuer], restored_fen[issuer]).wire()
         for issuer in sorted(restored_fen)
     ]
-    report: dict[str, Any] = dict(_report(applied_components, planned.solver_elapsed_s))
+    report = _report(applied_components, excluded, planned)
     report["as_of"] = body.as_of.isoformat()
-    report["excluded"] = [exclusion.wire() for exclusion in excluded]
     return {
         "netting": report,
         "certificates": [piece.wire() for piece in certificates],
@@ -482,7 +518,11 @@ def apply(planned: Plan, current: Current, body: RunBody, ctx: Context) -> Effec
     }
 
 
-def _report(components: Sequence[Component], elapsed_s: float) -> NettingReport:
+def _report(
+    components: Sequence[Component], excluded: Sequence[Exclusion], planned: Plan
+) -> dict[str, Any]:
+    """The set-off report of the applied ``components``, with what was left out: up to
+    EXCLUDED_LISTED_MAX exclusions (the rest counted) and a total of the deferred."""
     nets_fen: dict[str, int] = {}
     for component in components:
         nets_fen.update(component.nets_fen)
@@ -500,9 +540,17 @@ def _report(components: Sequence[Component], elapsed_s: float) -> NettingReport:
         edges_in_cycles=0,  # not reported
         solver="ortools",
         tie_break="",  # not reported
-        elapsed_s=elapsed_s,
+        elapsed_s=planned.solver_elapsed_s,
     )
-    return setoff_report_of_nets(nets_fen, merged)
+    report: dict[str, Any] = dict(setoff_report_of_nets(nets_fen, merged))
+    report["excluded"] = [exclusion.wire() for exclusion in excluded[:EXCLUDED_LISTED_MAX]]
+    report["excluded_unlisted"] = max(len(excluded) - EXCLUDED_LISTED_MAX, 0)
+    report["deferred"] = {
+        "components": len(planned.deferred),
+        "edges": sum(d.edges for d in planned.deferred),
+        "gross": format_fen(sum(d.gross_fen for d in planned.deferred)),
+    }
+    return report
 
 
 def current_of(state: NettingState) -> Current:
@@ -510,8 +558,8 @@ def current_of(state: NettingState) -> Current:
     members = {p.issuer for p in state.pieces} | {p.holder for p in state.pieces}
     members |= {o.debtor for o in state.obligations} | {o.creditor for o in state.obligations}
     return Current(
-        pieces={piece.id: piece for piece in state.pieces},
-        obligations={obligation.id: obligation for obligation in state.obligations},
+        pieces={piece.id: piece_state(piece) for piece in state.pieces},
+        obligations={o.id: obligation_state(o) for o in state.obligations},
         parties=frozenset(members),
         limits=state.limits,
         root_pieces=defaultdict(lambda: RootPieces(0, 0)),
@@ -533,12 +581,11 @@ def preview(state: NettingState, mode: str, settings: Settings) -> dict[str, Any
         groups, excluded = _components(graph, settings)
         kept = graph.subgraph([m for members, _, _ in groups for m in members]).copy()
         report: dict[str, Any] = dict(novation_report(kept, novation_plan(kept)))
-        report["excluded"] = [exclusion.wire() for exclusion in excluded]
+        report["excluded"] = [exclusion.wire() for exclusion in excluded[:EXCLUDED_LISTED_MAX]]
+        report["excluded_unlisted"] = max(len(excluded) - EXCLUDED_LISTED_MAX, 0)
         return report
     planned = plan(state, ctx, settings.entry_bytes_max)
-    report = dict(_report(planned.components, planned.solver_elapsed_s))
-    report["excluded"] = [exclusion.wire() for exclusion in planned.excluded]
-    return report
+    return _report(planned.components, planned.excluded, planned)
 
 
 _Item = tuple[date, int, str, Certificate | Obligation]

@@ -265,6 +265,22 @@ class Repository:
         )
         return int(self.conn.execute(query).scalar_one())
 
+    def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
+        """(state, holder, amount_fen) of pieces by id: what of a piece can change."""
+        c = models.certificates
+        rows = self.conn.execute(
+            select(c.c.id, c.c.state, c.c.holder, c.c.amount_fen).where(c.c.id.in_(sorted(ids)))
+        )
+        return {row.id: (row.state, row.holder, row.amount_fen) for row in rows}
+
+    def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """(state, outstanding_fen) of obligations by id: what of one can change."""
+        o = models.obligations
+        rows = self.conn.execute(
+            select(o.c.id, o.c.state, o.c.outstanding_fen).where(o.c.id.in_(sorted(ids)))
+        )
+        return {row.id: (row.state, row.outstanding_fen) for row in rows}
+
     def obligations(self, ids: Iterable[str]) -> dict[str, Obligation]:
         wanted = sorted(set(ids))
         if not wanted:

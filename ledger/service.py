@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from ledger import certificates, members
-from ledger.canonical import canonical_text, sha256_hex
+from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from ledger.certificates import Certificate
 from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
 from ledger.commands import (
     Command,
@@ -187,6 +188,7 @@ class Ledger:
             due = repo.due_pending(format_timestamp(now), batch_max, ids)
             if not due:
                 return None
+            due = _fitting(due, self.settings.entry_bytes_max // 2)
             registered = repo.invoices(use.no for piece in due for use in piece.invoice_uses)
             limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
             raw = {
@@ -287,6 +289,17 @@ def _append(
     repo.append(entry, (command_bytes, effects_bytes), signer, nonce, str(raw["type"]))
     apply_effects(repo.conn, raw, effects, entry.seq)
     return Receipt(entry.seq, entry.entry_hash, effects)
+
+
+def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:
+    """The first of ``pieces`` whose expiry fits in ``room_bytes`` of entry (each gives
+    two rows: the ended piece and the one returned); always at least one."""
+    used_bytes = 0
+    for count, piece in enumerate(pieces):
+        used_bytes += 2 * len(canonical_bytes(piece.wire()))
+        if used_bytes > room_bytes and count > 0:
+            return pieces[:count]
+    return pieces
 
 
 def _due_ids(view: dict[str, Any], now_text: str) -> list[str]:

@@ -579,7 +579,9 @@ def preview(state: NettingState, mode: str, settings: Settings) -> dict[str, Any
     if mode == "novation":
         graph = build_graph(debts_of(state))
         groups, excluded = _components(graph, settings)
-        kept = graph.subgraph([m for members, _, _ in groups for m in members]).copy()
+        kept = graph
+        if excluded:
+            kept = graph.subgraph([m for members, _, _ in groups for m in members]).copy()
         report: dict[str, Any] = dict(novation_report(kept, novation_plan(kept)))
         report["excluded"] = [exclusion.wire() for exclusion in excluded[:EXCLUDED_LISTED_MAX]]
         report["excluded_unlisted"] = max(len(excluded) - EXCLUDED_LISTED_MAX, 0)

@@ -10,6 +10,11 @@ obligation's ``outstanding`` amount; at zero it is settled by set-off::
     confirm          → confirmed
     netting −200.00  → confirmed (outstanding 300.00)
     settle           → settled   (outstanding 0.00, payment_ref kept)
+
+No issuance limit stands behind an obligation, so it has limits of its own: at most
+``obligation_fen_max`` each (``obligation-too-large``), and at most
+``member_obligations_max`` pending or confirmed ones owed by one debtor at a time
+(``member-obligations-exceeded``).
 """
 
 from __future__ import annotations

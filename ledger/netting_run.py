@@ -250,14 +250,16 @@ def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
     reductions, elapsed_s = _solve(graph, groups)
     nets_fen = net_positions(graph)
     items = _items_by_edge(state)
-    planned = [
-        _component(graph, group, reductions[group[0][0]], nets_fen, items, ctx) for group in groups
-    ]
-    planned.sort(key=lambda c: (-c.cleared_fen, c.members[0]))
+    cleared_fen = {g[0][0]: sum(r.amount_fen for r in reductions[g[0][0]]) for g in groups}
     chosen: list[Component] = []
     deferred: list[Exclusion] = []
     left_bytes = room_bytes - REPORT_RESERVE_BYTES
-    for component in planned:
+    for group in sorted(groups, key=lambda g: (-cleared_fen[g[0][0]], g[0][0])):
+        found = reductions[group[0][0]]
+        if left_bytes <= 0:  # the entry is full: the rest wait, and are not even built
+            deferred += [Exclusion("deferred", *group)] if found else []
+            continue
+        component = _component(graph, group, found, nets_fen, items, ctx)
         if component.entry_bytes <= left_bytes:
             chosen.append(component)
             left_bytes -= component.entry_bytes
@@ -265,12 +267,11 @@ def plan(state: NettingState, ctx: Context, room_bytes: int) -> Plan:
         fixed_bytes = _fixed_bytes(component)
         if chosen or fixed_bytes > left_bytes:
             if chosen:
-                deferred += [component.excluded("deferred")] if component.reductions else []
+                deferred += [component.excluded("deferred")] if found else []
             else:
                 excluded.append(component.excluded("entry-too-large"))
             continue
-        part = _within(component.reductions, items, left_bytes - fixed_bytes)
-        group = (component.members, component.edges_before, component.gross_fen)
+        part = _within(found, items, left_bytes - fixed_bytes)
         chosen.append(_component(graph, group, part, nets_fen, items, ctx))
         excluded.append(component.excluded("partly-deferred"))
         left_bytes = 0

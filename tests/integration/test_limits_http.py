@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.limits import OBLIGATION_FEN_MAX
 from ledger.money import format_fen
+from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Actor, Chain, World, business_date
-from tests.integration.test_certificates_http import certs, refused
+from tests.integration.test_certificates_http import certs, head, refused
 from tests.integration.test_members_http import assert_problem
 
 
@@ -168,3 +169,24 @@ def test_a_history_page_stops_at_its_byte_budget(chain: Chain) -> None:
     assert every == sorted(set(every), reverse=True)  # no entry lost or repeated
     first = s1.get(f"/v1/wallets/{chain.s1.id}/history?limit=500")
     assert len(first.content) < PAGE_BYTES_MAX + 1024 * 1024, len(first.content)
+
+
+def test_the_sweep_cuts_its_batch_to_fit_one_entry(chain: Chain) -> None:
+    """100 pending pieces that each carry 50 invoices: expiring them all at once would
+    write one entry of some 0.7 MiB; the sweep writes several within the limit."""
+    root = chain.issued("10000.00")
+    invoices = [chain.new_invoice("20.00") for _ in range(50)]
+    certs(chain.transfer(chain.s1, [root], [(chain.s2, "10.00")] * 100, invoices))
+    before = head(chain)
+    chain.clock.advance(days=8)
+    written = chain.ledger.sweep_all()
+    assert written >= 2, written
+
+    def sizes(repo: Repository) -> list[int]:
+        stored = [repo.entry(seq) for seq in range(before + 1, before + written + 1)]
+        return [len(s.command_text) + len(s.effects_text) for s in stored if s is not None]
+
+    entry_sizes = chain.ledger.read(sizes)
+    assert len(entry_sizes) == written
+    assert max(entry_sizes) <= chain.ledger.settings.entry_bytes_max
+    assert chain.ledger.verify().ok

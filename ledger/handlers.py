@@ -166,15 +166,14 @@ def _netting_run(
     return netting_run.apply(planned, current, cmd.body, ctx)
 
 
-K = TypeVar("K")
 V = TypeVar("V")
 IN_LIST_MAX = 5_000  # ids per IN (…) list: far below SQLite's 32,766 bound parameters
 
 
-def _chunked(load: Callable[[list[K]], dict[K, V]], ids: Iterable[K]) -> dict[K, V]:
+def _chunked(load: Callable[[list[str]], dict[str, V]], ids: Iterable[str]) -> dict[str, V]:
     """``load`` over ``ids`` a bounded IN (…) list at a time."""
-    wanted = sorted(set(ids))  # type: ignore[type-var]
-    found: dict[K, V] = {}
+    wanted = sorted(set(ids))
+    found: dict[str, V] = {}
     for start in range(0, len(wanted), IN_LIST_MAX):
         found.update(load(wanted[start : start + IN_LIST_MAX]))
     return found

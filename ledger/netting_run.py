@@ -330,6 +330,7 @@ def _cycles(reductions: Sequence[Reduction]) -> list[tuple[list[tuple[str, str]]
             for edge in edges:
                 flow[edge] -= amount_fen
             cycles.append((edges, amount_fen))
+    assert not any(flow.values()), "a circulation decomposes into cycles with nothing left"
     return cycles
 
 

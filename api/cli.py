@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -178,15 +178,21 @@ def net(
     from ledger.handlers import netting_state
     from ledger.netting_run import preview
     from ledger.repository import Repository
-    from netting.report import render_report
+    from ledger.settings import Settings
+    from netting.report import NettingReport, render_report
 
     if mode not in ("setoff", "novation"):
         typer.echo("--mode must be setoff or novation", err=True)
         raise typer.Exit(2)
     engine = make_engine(database_url(db))
     with engine.connect() as conn, conn.begin():
-        report = preview(netting_state(Repository(conn)), mode)
-    typer.echo(render_report(report))
+        report = preview(netting_state(Repository(conn)), mode, Settings.from_env())
+    typer.echo(render_report(cast(NettingReport, report)))
+    for excluded in report["excluded"]:
+        typer.echo(
+            f"left out: {excluded['members']} members, {excluded['edges']} debts, "
+            f"gross {excluded['gross']} ({excluded['reason']})"
+        )
 
 
 @app.command()

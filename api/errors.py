@@ -65,12 +65,17 @@ STATUS: dict[str, int] = {
     "too-many-outputs": 422,
     "piece-too-small": 422,
     "max-level-exceeded": 422,
+    "root-pieces-exceeded": 422,
+    "holder-pieces-exceeded": 422,
     "invoice-overused": 422,
     "invoice-conflict": 409,
     "obligation-not-found": 404,
     "invalid-obligation-state": 409,
     "settlement-too-large": 422,
     "netting-too-large": 422,
+    "obligation-too-large": 422,
+    "member-obligations-exceeded": 422,
+    "entry-too-large": 422,
 }
 DEFAULT_REFUSAL_STATUS = 422
 

@@ -208,6 +208,50 @@ def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
         raise Refusal("recipient-is-issuer", "a certificate cannot be paid to its own issuer")
 
 
+# -- limits on growth -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootPieces:
+    """How much of a root's piece budget is used: every piece it has (any state), plus
+    one reserved for each pending non-root piece, which a rejection or an expiry turns
+    into a returned piece. Giving value back then never needs refusing."""
+
+    pieces: int
+    pending: int
+
+    @property
+    def used(self) -> int:
+        return self.pieces + self.pending
+
+
+def check_root_room(
+    used: RootPieces, root_id: str, created: int, reserved: int, ctx: Context
+) -> None:
+    """Refuse a command that would grow a root beyond ``root_pieces_max``."""
+    room = ctx.settings.root_pieces_max - used.used
+    if created + reserved > room:
+        raise Refusal(
+            "root-pieces-exceeded",
+            f"root {root_id} may be split into at most {ctx.settings.root_pieces_max} "
+            f"pieces over its life; it has room for {max(room, 0)}, this needs "
+            f"{created + reserved}",
+        )
+
+
+def check_live_pieces(live: Mapping[str, int], gained: Mapping[str, int], ctx: Context) -> None:
+    """Refuse a command after which a member would have more than ``holder_pieces_max``
+    live pieces (what its wallet lists: held pieces with value, and pending ones sent).
+    ``live`` is each member's count now, ``gained`` the change the command makes."""
+    limit = ctx.settings.holder_pieces_max
+    for member in sorted(gained):
+        if gained[member] > 0 and live.get(member, 0) + gained[member] > limit:
+            raise Refusal(
+                "holder-pieces-exceeded",
+                f"{member} would have more than {limit} live pieces",
+            )
+
+
 # -- issue, accept, reject, cancel, expire ------------------------------------------------
 
 
@@ -216,6 +260,7 @@ class IssueState:
     recipient: Member | None
     limit: IssuanceLimit
     invoices: Mapping[InvoiceKey, Invoice]  # the issuer's to the recipient, and legacy ones
+    live_pieces: Mapping[str, int]  # of the issuer and the recipient
 
 
 def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effects:
@@ -232,6 +277,8 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
             "piece-too-small",
             f"a certificate must be at least {format_fen(ctx.settings.piece_fen_min)}",
         )
+    # The pending root is listed by its recipient's wallet and by its issuer's (sent).
+    check_live_pieces(state.live_pieces, {body.to: 1, issuer: 1}, ctx)
     limit = credit.consume(state.limit, body.amount)
     changed, uses = invoices.attribute(
         state.invoices, issuer, body.trade.cited(), [(body.to, body.amount)]
@@ -393,6 +440,8 @@ class TransferState:
     inputs: Mapping[str, Certificate]  # by id; missing ids are simply absent
     recipients: Mapping[str, Member]
     invoices: Mapping[InvoiceKey, Invoice]  # the signer's to each recipient, and legacy ones
+    root_pieces: Mapping[str, RootPieces]  # of the inputs' root
+    live_pieces: Mapping[str, int]  # of the signer and the recipients
 
 
 def _spendable_inputs(
@@ -438,6 +487,26 @@ def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
             f"every piece, change included, must be at least "
             f"{format_fen(ctx.settings.piece_fen_min)}",
         )
+
+
+def _check_transfer_growth(
+    state: TransferState,
+    signer: str,
+    inputs: Sequence[Certificate],
+    created: Sequence[Certificate],
+    ctx: Context,
+) -> None:
+    """The root keeps room for what is created (and a return of each pending piece); no
+    member's wallet grows beyond its limit (a pending output is listed by both sides)."""
+    root_id = inputs[0].root_id
+    pending = sum(1 for piece in created if piece.state == PENDING)
+    check_root_room(state.root_pieces[root_id], root_id, len(created), pending, ctx)
+    gained: dict[str, int] = {signer: -len(inputs)}
+    for piece in created:
+        gained[piece.holder] = gained.get(piece.holder, 0) + 1
+        if piece.state == PENDING:
+            gained[signer] += 1
+    check_live_pieces(state.live_pieces, gained, ctx)
 
 
 def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context) -> Effects:
@@ -505,6 +574,7 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
                 expires_at=None,
             )
         )
+    _check_transfer_growth(state, signer, inputs, created, ctx)
     spent = [replace(piece, state=SPENT) for piece in inputs]
     return {
         "certificates": [c.wire() for c in spent + created],

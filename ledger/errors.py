@@ -79,11 +79,17 @@ TITLES: dict[str, str] = {
     "too-many-outputs": "Too many outputs in one transfer",
     "piece-too-small": "A piece is below the minimum size",
     "max-level-exceeded": "The transfer would go beyond the maximum level",
+    "root-pieces-exceeded": "The root certificate cannot be split into more pieces",
+    "holder-pieces-exceeded": "A member would hold more live pieces than allowed",
     # obligations and netting
     "obligation-not-found": "No such obligation, or not visible to this member",
     "invalid-obligation-state": "The obligation is not in a state that allows this",
     "settlement-too-large": "The claimed payment exceeds what is outstanding",
     "netting-too-large": "The debt graph is beyond what one netting can take",
+    "obligation-too-large": "The obligation's amount is above the ceiling for one obligation",
+    "member-obligations-exceeded": "The debtor owes as many live obligations as allowed",
+    # journal
+    "entry-too-large": "The command would write a journal entry beyond the size limit",
     # trade background
     "invoice-overused": "The cited invoices cannot back this amount",
     "invoice-conflict": "The invoice is registered with a different amount",

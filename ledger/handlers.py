@@ -7,8 +7,9 @@ decides: loading stays a handful of indexed queries (no N+1), deciding stays pur
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ledger import certificates, credit, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
@@ -20,12 +21,17 @@ from ledger.members import Member
 from ledger.repository import Repository
 
 Run = Callable[[Repository, Command, Member, Context], Effects]
+Plan = Callable[[Repository, Command, Context], Any]
 
 
 @dataclass(frozen=True)
 class Handler:
+    """``plan``, when given, runs before the lock on one snapshot of the ledger (for work
+    too long to hold the ledger for); ``run`` then gets its result as ``planned``."""
+
     roles: frozenset[str]
     run: Run
+    plan: Plan | None = None
 
 
 def _admit(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -62,6 +68,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
         recipient=repo.member(body.to),
         limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
         invoices=repo.invoices(keys_for(signer.id, [body.to], body.trade.numbers())),
+        live_pieces=repo.live_pieces([signer.id, body.to]),
     )
     return certificates.issue(state, signer.id, body, ctx)
 
@@ -92,16 +99,20 @@ def _cancel(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Eff
 def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
     payees = [o.to for o in body.outputs if o.to != signer.id]
+    inputs = repo.certificates(body.inputs)
     state = TransferState(
-        inputs=repo.certificates(body.inputs),
+        inputs=inputs,
         recipients=repo.members(payees),
         invoices=repo.invoices(keys_for(signer.id, payees, body.trade.numbers())),
+        root_pieces=repo.root_pieces(piece.root_id for piece in inputs.values()),
+        live_pieces=repo.live_pieces([signer.id, *(o.to for o in body.outputs)]),
     )
     return certificates.transfer(state, signer.id, body, ctx)
 
 
 def _obligation_register(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    return obligations.register(repo.member(cmd.body.creditor), signer.id, cmd.body, ctx)
+    owed = repo.live_obligations(signer.id)
+    return obligations.register(repo.member(cmd.body.creditor), signer.id, owed, cmd.body, ctx)
 
 
 def _obligation_confirm(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -134,8 +145,48 @@ def netting_state(repo: Repository) -> netting_run.NettingState:
     return netting_run.NettingState(pieces, owed, limits)
 
 
-def _netting_run(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    return netting_run.run(netting_state(repo), cmd.body, ctx)
+def _netting_plan(repo: Repository, cmd: Command, ctx: Context) -> netting_run.Plan:
+    """Solve before the lock, on a snapshot (``ctx.seq`` is not known yet)."""
+    netting_run.check_as_of(cmd.body, ctx)
+    room_bytes = ctx.settings.entry_bytes_max - len(cmd.signed)
+    return netting_run.plan(netting_state(repo), ctx, room_bytes)
+
+
+def _netting_run(
+    repo: Repository,
+    cmd: Command,
+    signer: Member,
+    ctx: Context,
+    planned: netting_run.Plan | None = None,
+) -> Effects:
+    """In the lock: reload what the plan consumes (by id), apply what did not change."""
+    if planned is None:  # not planned before the lock: plan now
+        planned = _netting_plan(repo, cmd, ctx)
+    pieces, owed, parties, issuers, roots = netting_run.touched(planned)
+    found = _chunked(repo.members, parties)
+    current = netting_run.Current(
+        pieces=_chunked(repo.piece_states, pieces),
+        obligations=_chunked(repo.obligation_states, owed),
+        parties=frozenset(
+            m.id for m in found.values() if m.netting_consent and m.status == members.ACTIVE
+        ),
+        limits=_chunked(repo.issuance_limits, issuers),
+        root_pieces=_chunked(repo.root_pieces, roots),
+    )
+    return netting_run.apply(planned, current, cmd.body, ctx)
+
+
+V = TypeVar("V")
+IN_LIST_MAX = 5_000  # ids per IN (…) list: far below SQLite's 32,766 bound parameters
+
+
+def _chunked(load: Callable[[list[str]], dict[str, V]], ids: Iterable[str]) -> dict[str, V]:
+    """``load`` over ``ids`` a bounded IN (…) list at a time."""
+    wanted = sorted(set(ids))
+    found: dict[str, V] = {}
+    for start in range(0, len(wanted), IN_LIST_MAX):
+        found.update(load(wanted[start : start + IN_LIST_MAX]))
+    return found
 
 
 OPERATOR = frozenset({"operator"})
@@ -160,7 +211,7 @@ HANDLERS: dict[str, Handler] = {
     "obligation.confirm_settlement": Handler(ANY_MEMBER, _confirm_settlement),
     "obligation.dispute_settlement": Handler(ANY_MEMBER, _dispute_settlement),
     "member.netting_consent": Handler(ANY_MEMBER, _consent),
-    "netting.run": Handler(OPERATOR, _netting_run),
+    "netting.run": Handler(OPERATOR, _netting_run, plan=_netting_plan),
 }
 
 

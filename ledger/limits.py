@@ -29,9 +29,39 @@ MEMBER_NAME_LENGTH_MAX = 200
 MEMO_LENGTH_MAX = 500
 REFERENCE_LENGTH_MAX = 100
 
-# Pagination of reads.
+# Pagination of reads. Every list a read returns is paged with a cursor; a page holds at
+# most PAGE_SIZE_MAX items, and a history page stops early once its entries reach
+# PAGE_BYTES_MAX (entries differ in size by three orders of magnitude: a netting entry
+# can be ENTRY_BYTES_MAX), so no page is much larger than PAGE_BYTES_MAX.
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
+PAGE_BYTES_MAX = 1024 * 1024  # a page is at most this and one entry
+
+# One journal entry: the canonical bytes of its command and effects together. A command
+# whose entry would be larger is refused (`entry-too-large`) and writes nothing. The
+# writer holds the ledger lock while it builds, canonicalises, hashes, stores and
+# projects an entry, and that time grows with the entry's size (0.5-0.8 s per MiB on the
+# shared 2-core test machine, docs/operations.md), so this also bounds how long any one
+# write holds the ledger: 512 KiB, some 1,500 certificate rows, for at most 0.3-0.4 s.
+# An ordinary transfer (100 outputs, a few invoices) is about 0.1 MiB; a transfer of 100
+# inputs to 100 outputs that each carry 50 invoices is refused. The sweep and netting
+# runs cut their work to fit.
+ENTRY_BYTES_MAX = 512 * 1024
+
+# Pieces per root: a root can be split into at most this many pieces over its life.
+# Every piece a transfer or a netting split creates counts, and so does every pending
+# piece's possible return to its sender (reserved when it is sent), so rejections and
+# expiries never need to be refused. One promise pays one trade: 2,000 pieces is 20
+# transfers of 100 outputs, or a tree five levels deep with 4-5 payments per holder and
+# level, far beyond what supply chains split one certificate into (tens of pieces is
+# usual), while the tree read (paged) and netting stay small.
+ROOT_PIECES_MAX = 2_000
+
+# Live pieces per member: what its wallet lists (the pieces it holds that carry value,
+# and the pending pieces it sent). Banks that discount for a whole chain hold the most;
+# 20,000 live pieces is a large bank's book against one platform, and a deployment can
+# raise it. Bounds the wallet's totals, and the items on one edge of a netting graph.
+HOLDER_PIECES_MAX = 20_000
 
 # Certificates.
 PENDING_EXPIRY_S = 7 * 24 * 3600  # a pending piece not accepted within this returns to its sender
@@ -44,4 +74,22 @@ INVOICES_PER_COMMAND_MAX = 50
 INVOICE_NO_CITED_LENGTH_MAX = 64  # as cited, before normalising (spaces, full-width digits)
 BUSINESS_UTC_OFFSET_H = 8  # "today" for maturity is China Standard Time
 SWEEP_INTERVAL_S = 60  # how often `dcc serve` expires due pending pieces
-SWEEP_BATCH_MAX = 500  # pieces expired by one system entry
+SWEEP_BATCH_MAX = 500  # pieces expired by one system entry (fewer if they fill the entry)
+
+# Obligations: a trade payable registered by its debtor. Unlike a certificate it is
+# backed by no issuance limit, so it gets a ceiling of its own: 10^12 fen (ten billion
+# yuan) is above any single trade payable between two firms and a thousandth of
+# AMOUNT_FEN_MAX, so 4.6 * 10^6 obligations are needed before a netting component
+# reaches the solvers' range.
+OBLIGATION_FEN_MAX = 10**12
+# Live (pending or confirmed, not settled) obligations one member may owe at a time.
+MEMBER_OBLIGATIONS_MAX = 10_000
+
+# Netting runs over the weakly connected components of the debt graph, each solved on
+# its own; a component beyond these bounds is left out of the run and reported, never
+# blocking the others. 200,000 debts solve in about 2 s (docs/BENCHMARKS.md) outside the
+# lock. The gross of one component is at most the solvers' int64 range, 2^62 fen
+# (netting.graph.GROSS_FEN_MAX); a deployment may set a lower ceiling it finds plausible.
+NETTING_COMPONENT_EDGES_MAX = 200_000
+NETTING_COMPONENT_MEMBERS_MAX = 50_000
+NETTING_COMPONENT_GROSS_FEN_MAX = 2**62

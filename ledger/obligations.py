@@ -18,6 +18,11 @@ netting: whether its debt is still owed is exactly what is in question::
     dispute_settlement     → confirmed          (outstanding 300.00)
     settle "TX-10"         → settlement-claimed (claimed 300.00, all that is outstanding)
     confirm_settlement     → settled            (outstanding 0.00, payment_ref "TX-10")
+
+No issuance limit stands behind an obligation, so it has limits of its own: at most
+``obligation_fen_max`` each (``obligation-too-large``), and at most
+``member_obligations_max`` open ones (pending, confirmed or with a claim awaiting the
+creditor) owed by one debtor at a time (``member-obligations-exceeded``).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ PENDING, CONFIRMED, REJECTED = (
     ObligationState.REJECTED,
 )
 SETTLEMENT_CLAIMED, SETTLED = ObligationState.SETTLEMENT_CLAIMED, ObligationState.SETTLED
+OPEN_OBLIGATION_STATES = frozenset({PENDING, CONFIRMED, SETTLEMENT_CLAIMED})  # count as owed
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,21 @@ register_body("obligation.dispute_settlement", DisputeBody)
 register_body("member.netting_consent", ConsentBody)
 
 
-def register(creditor: Member | None, debtor: str, body: RegisterBody, ctx: Context) -> Effects:
+def register(
+    creditor: Member | None, debtor: str, owed: int, body: RegisterBody, ctx: Context
+) -> Effects:
+    """Register what ``debtor`` (who owes ``owed`` live obligations now) owes."""
+    if body.amount > ctx.settings.obligation_fen_max:
+        raise Refusal(
+            "obligation-too-large",
+            f"one obligation may be at most {format_fen(ctx.settings.obligation_fen_max)}",
+        )
+    if owed >= ctx.settings.member_obligations_max:
+        raise Refusal(
+            "member-obligations-exceeded",
+            f"a member may owe at most {ctx.settings.member_obligations_max} open "
+            "obligations; settle some first",
+        )
     if creditor is None:
         raise Refusal("recipient-not-admitted", f"{body.creditor} is not an admitted member")
     if creditor.status != "active":

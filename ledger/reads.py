@@ -14,11 +14,12 @@ from typing import Any
 
 from ledger.certificates import Certificate
 from ledger.errors import Refusal
-from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from ledger.limits import PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.members import Member
 from ledger.money import format_fen
 from ledger.projections import parties_of
 from ledger.repository import Repository
+from ledger.settings import Settings
 from ledger.uscc import is_valid_uscc
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -78,19 +79,46 @@ def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[s
     return piece.wire()
 
 
-def tree(repo: Repository, viewer: Member, certificate_id: str) -> dict[str, Any]:
+def tree(
+    repo: Repository,
+    viewer: Member,
+    certificate_id: str,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """One page of the pieces of a root, in order of creation (issuer, operator)."""
     piece = repo.certificate(_id_or_not_found(certificate_id, "certificate"))
     if piece is None or not (viewer.has_role("operator") or viewer.id == piece.issuer):
         raise _not_found("certificate")
-    pieces = repo.tree(piece.root_id)
-    root = next(p for p in pieces if p.is_root)
+    size = page_size(limit)
+    root = repo.certificate(piece.root_id)
+    assert root is not None, piece
+    pieces = repo.tree_page(root.id, _piece_cursor(cursor), size + 1)
     return {
         "root_id": root.id,
         "face_amount": format_fen(root.amount_fen),
         "issuer": root.issuer,
         "maturity": root.maturity.isoformat(),
-        "pieces": [p.wire() for p in pieces],
+        "pieces": [p.wire() for p in pieces[:size]],
+        "next_cursor": _next_piece_cursor(pieces, size),
     }
+
+
+def _piece_cursor(cursor: str | None) -> tuple[int, str] | None:
+    """A page of pieces ordered by (created_seq, id) continues after the cursor's pair."""
+    if not cursor:
+        return None
+    seq_text, _, piece_id = decode_cursor(cursor).partition(":")
+    if _ID.fullmatch(piece_id) is None:
+        raise _bad_cursor()
+    return _cursor_seq(seq_text), piece_id
+
+
+def _next_piece_cursor(pieces: list[Certificate], size: int) -> str | None:
+    if len(pieces) <= size:
+        return None
+    last = pieces[size - 1]
+    return encode_cursor(f"{last.created_seq}:{last.id}")
 
 
 def _check_own(repo: Repository, viewer: Member, member: str) -> None:
@@ -105,16 +133,7 @@ def wallet(
 ) -> dict[str, Any]:
     _check_own(repo, viewer, member)
     size = page_size(limit)
-    after = None
-    if cursor:
-        seq_text, _, piece_id = decode_cursor(cursor).partition(":")
-        if _ID.fullmatch(piece_id) is None:
-            raise _bad_cursor()
-        after = (_cursor_seq(seq_text), piece_id)
-    pieces = repo.wallet_page(member, after, size + 1)
-    more = len(pieces) > size
-    pieces = pieces[:size]
-    last = pieces[-1] if pieces else None
+    pieces = repo.wallet_page(member, _piece_cursor(cursor), size + 1)
     totals = [
         {"issuer": issuer, "maturity": maturity, "state": state, "amount": format_fen(amount)}
         for issuer, maturity, state, amount in repo.wallet_totals(member)
@@ -122,8 +141,8 @@ def wallet(
     return {
         "member": member,
         "totals": totals,
-        "certificates": [p.wire() for p in pieces],
-        "next_cursor": encode_cursor(f"{last.created_seq}:{last.id}") if more and last else None,
+        "certificates": [p.wire() for p in pieces[:size]],
+        "next_cursor": _next_piece_cursor(pieces, size),
     }
 
 
@@ -133,10 +152,16 @@ def history(
     _check_own(repo, viewer, member)
     size = page_size(limit)
     before = _cursor_seq(decode_cursor(cursor)) if cursor else None
+    items: list[dict[str, Any]] = []
+    more, page_bytes = False, 0
     entries = repo.history(member, before, size + 1)
-    more = len(entries) > size
-    items = []
-    for stored in entries[:size]:
+    for stored in entries:
+        # A page ends at ``size`` entries, or once it holds PAGE_BYTES_MAX of them: one
+        # netting entry may be thousands of times the size of an acceptance.
+        if len(items) == size or (items and page_bytes >= PAGE_BYTES_MAX):
+            more = True
+            break
+        page_bytes += len(stored.command_text) + len(stored.effects_text)
         entry = stored.entry
         assert member in parties_of(entry.command, entry.effects), (member, entry.seq)
         mine = [
@@ -155,6 +180,7 @@ def history(
                 "certificates": mine,
             }
         )
+    entries.close()  # a page may end early: release the query's cursor now
     next_cursor = encode_cursor(str(items[-1]["seq"])) if more and items else None
     return {"member": member, "entries": items, "next_cursor": next_cursor}
 
@@ -198,7 +224,9 @@ def obligation(repo: Repository, viewer: Member, obligation_id: str) -> dict[str
     return found.wire()
 
 
-def netting_preview(repo: Repository, viewer: Member, mode: str) -> dict[str, Any]:
+def netting_preview(
+    repo: Repository, viewer: Member, mode: str, settings: Settings
+) -> dict[str, Any]:
     """What a netting run would clear now, without applying it (operator only)."""
     from ledger.handlers import netting_state
     from ledger.netting_run import preview
@@ -206,4 +234,4 @@ def netting_preview(repo: Repository, viewer: Member, mode: str) -> dict[str, An
     assert viewer.has_role("operator"), viewer
     if mode not in ("setoff", "novation"):
         raise Refusal("validation", "mode must be setoff or novation")
-    return dict(preview(netting_state(repo), mode))
+    return preview(netting_state(repo), mode, settings)

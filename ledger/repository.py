@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,26 +11,29 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    case,
     desc,
     func,
     insert,
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate
+from ledger.certificates import HOLDING, PENDING, Certificate, RootPieces
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member
 from ledger.money import parse_amount
-from ledger.obligations import Obligation, ObligationState
+from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
 
 HEAD_ROW_ID = 1
+HISTORY_BATCH = 4  # entries fetched at a time by a history read (each up to an entry's max)
 
 # The hot statements are built once: SQLAlchemy then reuses their compiled form, and
 # the write path spends its time in the database rather than in building queries.
@@ -236,6 +239,71 @@ class Repository:
         rows = self.conn.execute(_LIMITS, {"ids": wanted})
         return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
 
+    def root_pieces(self, root_ids: Iterable[str]) -> dict[str, RootPieces]:
+        """How much of each root's piece budget is used (one grouped query)."""
+        c = models.certificates
+        wanted = sorted(set(root_ids))
+        if not wanted:
+            return {}
+        pending = case((and_(c.c.state == PENDING, c.c.id != c.c.root_id), 1), else_=0)
+        rows = self.conn.execute(
+            select(c.c.root_id, func.count(), func.sum(pending))
+            .where(c.c.root_id.in_(wanted))
+            .group_by(c.c.root_id)
+        )
+        found = {row[0]: RootPieces(int(row[1]), int(row[2] or 0)) for row in rows}
+        return {root: found.get(root, RootPieces(0, 0)) for root in wanted}
+
+    def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
+        """Each member's live pieces — what its wallet lists: held pieces that carry
+        value, and pending pieces it sent (one query, two indexed halves)."""
+        c = models.certificates
+        wanted = sorted(set(member_ids))
+        if not wanted:
+            return {}
+        held = select(c.c.holder.label("member"), func.count().label("n")).where(
+            c.c.holder.in_(wanted), c.c.state.in_(sorted(HOLDING))
+        )
+        sent = select(c.c.sender.label("member"), func.count().label("n")).where(
+            c.c.sender.in_(wanted), c.c.state == PENDING
+        )
+        both = union_all(held.group_by(c.c.holder), sent.group_by(c.c.sender)).subquery()
+        rows = self.conn.execute(select(both.c.member, func.sum(both.c.n)).group_by(both.c.member))
+        counts = dict.fromkeys(wanted, 0)
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def live_obligations(self, debtor: str) -> int:
+        """Obligations ``debtor`` owes that are still open (pending, confirmed, or with a
+        settlement claim awaiting the creditor)."""
+        o = models.obligations
+        open_states = [state.value for state in OPEN_OBLIGATION_STATES]
+        query = select(func.count()).where(o.c.debtor == debtor, o.c.state.in_(open_states))
+        return int(self.conn.execute(query).scalar_one())
+
+    def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
+        """(state, holder, amount_fen) of pieces by id: what of a piece can change."""
+        c = models.certificates
+        rows = self.conn.execute(
+            select(c.c.id, c.c.state, c.c.holder, c.c.amount_fen).where(c.c.id.in_(sorted(ids)))
+        )
+        return {row.id: (row.state, row.holder, row.amount_fen) for row in rows}
+
+    def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """(state, outstanding_fen) of obligations by id: what of one can change."""
+        o = models.obligations
+        rows = self.conn.execute(
+            select(o.c.id, o.c.state, o.c.outstanding_fen).where(o.c.id.in_(sorted(ids)))
+        )
+        return {row.id: (row.state, row.outstanding_fen) for row in rows}
+
+    def obligations(self, ids: Iterable[str]) -> dict[str, Obligation]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_OBLIGATIONS, {"ids": wanted})
+        return {row.id: _obligation(row) for row in rows}
+
     def obligation(self, obligation_id: str) -> Obligation | None:
         row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()
         return _obligation(row) if row else None
@@ -274,10 +342,22 @@ class Repository:
         return [_certificate(row) for row in rows]
 
     def tree(self, root_id: str) -> list[Certificate]:
+        """Every piece of a root (for checks and tools; reads page with tree_page)."""
         c = models.certificates
         rows = self.conn.execute(
             select(c).where(c.c.root_id == root_id).order_by(c.c.created_seq, c.c.id)
         )
+        return [_certificate(row) for row in rows]
+
+    def tree_page(
+        self, root_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[Certificate]:
+        """A page of the pieces of a root, by creation, after ``(created_seq, id)``."""
+        c = models.certificates
+        query = select(c).where(c.c.root_id == root_id)
+        if after is not None:
+            query = query.where(tuple_(c.c.created_seq, c.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(c.c.created_seq, c.c.id).limit(limit))
         return [_certificate(row) for row in rows]
 
     def flagged_roots(self, flag: str, after_seq: int | None, limit: int) -> list[Certificate]:
@@ -336,14 +416,23 @@ class Repository:
         )
         return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
-    def history(self, member: str, before_seq: int | None, limit: int) -> list[StoredEntry]:
-        """Entries that touched ``member``, newest first (one query, joined)."""
+    def history(
+        self, member: str, before_seq: int | None, limit: int
+    ) -> Generator[StoredEntry, None, None]:
+        """Entries that touched ``member``, newest first (one query, joined), streamed a
+        few at a time: the reader stops once its page is full, by count or by bytes."""
         p, e = models.entry_parties, models.entries
         query = select(e).join(p, p.c.seq == e.c.seq).where(p.c.member_id == member)
         if before_seq is not None:
             query = query.where(p.c.seq < before_seq)
-        rows = self.conn.execute(query.order_by(desc(p.c.seq)).limit(limit))
-        return [stored_entry(row) for row in rows]
+        result = self.conn.execution_options(yield_per=HISTORY_BATCH).execute(
+            query.order_by(desc(p.c.seq)).limit(limit)
+        )
+        try:
+            for row in result:
+                yield stored_entry(row)
+        finally:
+            result.close()
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]

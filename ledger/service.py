@@ -22,12 +22,14 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from ledger import certificates, members
-from ledger.canonical import canonical_text, sha256_hex
+from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from ledger.certificates import Certificate
 from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
 from ledger.commands import (
     Command,
@@ -38,7 +40,7 @@ from ledger.commands import (
 from ledger.context import Context, Effects
 from ledger.db import WRITE_OPTION, snapshot
 from ledger.errors import Refusal
-from ledger.handlers import HANDLERS
+from ledger.handlers import HANDLERS, Plan
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
 from ledger.members import Key, Member
@@ -102,10 +104,13 @@ class Ledger:
             if prior is not None:
                 return _receipt_for_retry(prior, cmd)
             self._refuse_stale(cmd)
+        run: Callable[..., Effects] = handler.run
+        if handler.plan is not None:
+            run = partial(run, planned=self._plan(cmd, handler.roles, handler.plan))
         try:
             connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
             with connection as conn, conn.begin():
-                return self._apply(Repository(conn), cmd, handler.roles, handler.run)
+                return self._apply(Repository(conn), cmd, handler.roles, run)
         except Refusal as refusal:
             if refusal.type == "certificate-expired":
                 # The command touched a piece past its deadline: it is refused, and the
@@ -137,6 +142,18 @@ class Ledger:
         ctx = self._context(head, sha256_hex(cmd.signed))
         effects = run(repo, cmd, signer, ctx)
         return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, cmd)
+
+    def _plan(self, cmd: Command, roles: frozenset[str], plan: Plan) -> Any:
+        """Run a command's long planning outside the lock, on one snapshot of the ledger,
+        once the signer is known to be allowed to ask for it (checked again in the lock).
+        An identical retry skips it: the lock answers it with the original receipt."""
+        with snapshot(self.engine) as conn, conn.begin():
+            repo = Repository(conn)
+            if repo.entry_by_nonce(cmd.signer, cmd.nonce) is not None:
+                return None
+            _authorise(repo, cmd, roles)
+            ctx = Context(0, self.clock(), sha256_hex(cmd.signed), self.settings)
+            return plan(repo, cmd, ctx)
 
     def _public_key(self, cmd: Command) -> str:
         """The public key named by ``key_id``, if it belongs to the signer.
@@ -203,6 +220,7 @@ class Ledger:
             due = repo.due_pending(format_timestamp(now), batch_max, ids)
             if not due:
                 return None
+            due = _fitting(due, self.settings.entry_bytes_max // 2)
             registered = repo.invoices(use.key for piece in due for use in piece.invoice_uses)
             limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
             raw = {
@@ -291,10 +309,29 @@ def _append(
         effects,
         command_bytes=cmd.signed if cmd else None,
     )
+    entry_bytes = len(command_bytes) + len(effects_bytes)
+    if entry_bytes > ctx.settings.entry_bytes_max:
+        # Checked before anything is written: the transaction rolls back with the refusal.
+        raise Refusal(
+            "entry-too-large",
+            f"the command would write an entry of {entry_bytes} bytes; at most "
+            f"{ctx.settings.entry_bytes_max} bytes are allowed",
+        )
     signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
     repo.append(entry, (command_bytes, effects_bytes), signer, nonce, str(raw["type"]))
     apply_effects(repo.conn, raw, effects, entry.seq)
     return Receipt(entry.seq, entry.entry_hash, effects)
+
+
+def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:
+    """The first of ``pieces`` whose expiry fits in ``room_bytes`` of entry (each gives
+    two rows: the ended piece and the one returned); always at least one."""
+    used_bytes = 0
+    for count, piece in enumerate(pieces):
+        used_bytes += 2 * len(canonical_bytes(piece.wire()))
+        if used_bytes > room_bytes and count > 0:
+            return pieces[:count]
+    return pieces
 
 
 def _due_ids(view: dict[str, Any], now_text: str) -> list[str]:

@@ -66,7 +66,12 @@ class NettingReport(TypedDict):
 
 def setoff_report(graph: nx.DiGraph, plan: SetoffPlan) -> NettingReport:
     """The report of a set-off ``plan`` computed from ``graph``."""
-    nets_before_fen = net_positions(graph)
+    return setoff_report_of_nets(net_positions(graph), plan)
+
+
+def setoff_report_of_nets(nets_before_fen: dict[str, int], plan: SetoffPlan) -> NettingReport:
+    """The report of a set-off ``plan`` over members with net positions ``nets_before_fen``
+    (for a plan of some components of a graph, whose nets are known without the graph)."""
     nets_after_fen = dict(nets_before_fen)
     for reduction in plan.reductions:
         # The debtor now pays less and the creditor receives less, by the same amount.

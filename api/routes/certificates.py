@@ -31,13 +31,18 @@ async def get_certificate(
 
 
 @router.get(
-    "/certificates/{certificate_id}/tree", summary="The whole tree of a root (issuer, operator)"
+    "/certificates/{certificate_id}/tree",
+    summary="The tree of a root, a page of pieces at a time (issuer, operator)",
 )
 async def get_tree(
-    certificate_id: str, request: Request, viewer: Member = Depends(reader())
+    certificate_id: str,
+    request: Request,
+    cursor: str | None = None,
+    limit: int | None = None,
+    viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        _ledger(request).read_touching, reads.tree, viewer, certificate_id
+        _ledger(request).read_touching, reads.tree, viewer, certificate_id, cursor, limit
     )
 
 

@@ -20,7 +20,9 @@ async def preview(
     request: Request, mode: str = "setoff", viewer: Member = Depends(reader("operator"))
 ) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
-    return await run_in_threadpool(ledger.read, reads.netting_preview, viewer, mode)
+    return await run_in_threadpool(
+        ledger.read, reads.netting_preview, viewer, mode, ledger.settings
+    )
 
 
 @router.get("/obligations/{obligation_id}", summary="One obligation (its parties, operator)")

@@ -144,7 +144,7 @@ def _issue_body(amount_fen: int, maturity: date = date(2026, 6, 1)) -> IssueBody
 
 def _issue_state(limit_fen: int, outstanding_fen: int) -> certificates.IssueState:
     limit = IssuanceLimit(CORE, limit_fen, outstanding_fen)
-    return certificates.IssueState(member(S1, "supplier"), limit, {})
+    return certificates.IssueState(member(S1, "supplier"), limit, {}, live_pieces={})
 
 
 @pytest.mark.parametrize(
@@ -206,6 +206,8 @@ def _transfer_at(outputs: list[tuple[str, int]], source: Certificate, now: datet
         inputs={source.id: source},
         recipients={S2: member(S2, "supplier"), S3: member(S3, "supplier")},
         invoices={},
+        root_pieces={source.root_id: certificates.RootPieces(pieces=1, pending=0)},
+        live_pieces={},
     )
     return certificates.transfer(state, S1, body, ctx(now))
 

@@ -2,7 +2,8 @@
 
 Every error leaves as ``application/problem+json``: ``{type, title, status, detail}``
 plus any fields the refusal carries (``errors`` for validation). ``type`` is the
-stable slug from ``ledger.errors.TITLES`` that clients code against.
+stable slug from ``ledger.errors.PROBLEMS`` that clients code against; its status
+and title come from the same declaration.
 """
 
 from __future__ import annotations
@@ -16,79 +17,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import TITLES, Refusal
+from ledger.errors import PROBLEMS, Refusal
 
 log = logging.getLogger("dcc.api")
 
 PROBLEM_JSON = "application/problem+json"
 
-STATUS: dict[str, int] = {
-    "validation": 422,
-    "invalid-amount": 422,
-    "payload-too-large": 413,
-    "method-not-allowed": 405,
-    "unavailable": 503,
-    "internal-error": 500,
-    "unknown-command": 422,
-    "unauthenticated": 401,
-    "bad-signature": 401,
-    "unknown-member": 401,
-    "unknown-key": 401,
-    "retired-key": 401,
-    "stale-timestamp": 401,
-    "member-suspended": 403,
-    "forbidden": 403,
-    "not-found": 404,
-    "replayed-nonce": 409,
-    "not-initialised": 409,
-    "already-initialised": 409,
-    "member-exists": 409,
-    "member-not-found": 404,
-    "key-in-use": 409,
-    "invalid-member-state": 409,
-    "role-mismatch": 422,
-    "issuance-limit-exceeded": 422,
-    "certificate-not-found": 404,
-    "maturity-out-of-range": 422,
-    "recipient-not-admitted": 422,
-    "recipient-suspended": 422,
-    "recipient-is-issuer": 422,
-    "not-holder": 403,
-    "not-spendable": 409,
-    "not-pending": 409,
-    "not-issuer": 403,
-    "certificate-expired": 409,
-    "certificate-matured": 409,
-    "duplicate-input": 422,
-    "mixed-roots": 422,
-    "insufficient-amount": 422,
-    "too-many-outputs": 422,
-    "piece-too-small": 422,
-    "max-level-exceeded": 422,
-    "root-pieces-exceeded": 422,
-    "holder-pieces-exceeded": 422,
-    "invoice-overused": 422,
-    "invoice-conflict": 409,
-    "obligation-not-found": 404,
-    "invalid-obligation-state": 409,
-    "settlement-too-large": 422,
-    "netting-too-large": 422,
-    "obligation-too-large": 422,
-    "member-obligations-exceeded": 422,
-    "entry-too-large": 422,
-}
-DEFAULT_REFUSAL_STATUS = 422
-
 
 def status_of(type_: str) -> int:
-    return STATUS.get(type_, DEFAULT_REFUSAL_STATUS)
+    return PROBLEMS[type_].status
 
 
 def problem(type_: str, detail: str, request: Request | None = None, **extra: Any) -> JSONResponse:
     status = status_of(type_)
     body: dict[str, Any] = {
         "type": type_,
-        "title": TITLES.get(type_, type_),
+        "title": PROBLEMS[type_].title,
         "status": status,
         "detail": detail,
     }

@@ -5,19 +5,21 @@ A refusal is a bad *request* — the client asked for something the rules do not
 with a stable ``type`` that clients code against, and a ``detail`` sentence for
 people. A broken invariant of our own code is not a refusal: it is an ``assert``.
 
-``api/errors.py`` is the one place that maps each type to an HTTP status.
+:data:`PROBLEMS` declares every type once, with its title and HTTP status;
+``api/errors.py`` turns a refusal into a response from it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
 class Refusal(Exception):
-    """A request refused by a rule; ``type`` is a stable slug from :data:`TITLES`."""
+    """A request refused by a rule; ``type`` is a stable slug from :data:`PROBLEMS`."""
 
     def __init__(self, type_: str, detail: str, **extra: Any) -> None:
-        assert type_ in TITLES, f"unregistered refusal type {type_!r}"
+        assert type_ in PROBLEMS, f"unregistered refusal type {type_!r}"
         super().__init__(f"{type_}: {detail}")
         self.type = type_
         self.detail = detail
@@ -25,72 +27,96 @@ class Refusal(Exception):
 
     @property
     def title(self) -> str:
-        return TITLES[self.type]
+        return PROBLEMS[self.type].title
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.type].status
 
 
-# Every refusal type, with its one-line title. Adding a type here is adding to the
-# published contract: never rename or remove one.
-TITLES: dict[str, str] = {
+@dataclass(frozen=True)
+class Problem:
+    """How a refusal type is published: its one-line title and its HTTP status."""
+
+    title: str
+    status: int
+
+
+# Every refusal type, with its title and HTTP status: the one declaration from which the
+# problem responses (api/errors.py), the OpenAPI document and the docs' table are
+# checked. Adding a type here is adding to the published contract: never rename or
+# remove one.
+PROBLEMS: dict[str, Problem] = {
     # request shape
-    "validation": "The request is malformed",
-    "invalid-amount": "An amount is not a positive decimal string with at most two decimals",
-    "payload-too-large": "The request body is too large",
-    "method-not-allowed": "This path does not take this method",
-    "unavailable": "The ledger is busy or its database is unreachable; retry",
-    "internal-error": "An unexpected error; nothing was applied",
-    "unknown-command": "No such command type",
+    "validation": Problem("The request is malformed", 422),
+    "invalid-amount": Problem(
+        "An amount is not a positive decimal string with at most two decimals", 422
+    ),
+    "payload-too-large": Problem("The request body is too large", 413),
+    "method-not-allowed": Problem("This path does not take this method", 405),
+    "unavailable": Problem("The ledger is busy or its database is unreachable; retry", 503),
+    "internal-error": Problem("An unexpected error; nothing was applied", 500),
+    "unknown-command": Problem("No such command type", 422),
     # authentication and authorisation
-    "unauthenticated": "The signed-request headers are missing or malformed",
-    "bad-signature": "The signature does not verify",
-    "unknown-member": "The signer is not an admitted member",
-    "unknown-key": "The key id is not a key of this member",
-    "retired-key": "The key has been rotated out",
-    "member-suspended": "The member is suspended",
-    "stale-timestamp": "The signed time is too far from the server clock",
-    "forbidden": "The member's role does not allow this",
-    "not-found": "No such resource, or not visible to this member",
+    "unauthenticated": Problem("The signed-request headers are missing or malformed", 401),
+    "bad-signature": Problem("The signature does not verify", 401),
+    "unknown-member": Problem("The signer is not an admitted member", 401),
+    "unknown-key": Problem("The key id is not a key of this member", 401),
+    "retired-key": Problem("The key has been rotated out", 401),
+    "member-suspended": Problem("The member is suspended", 403),
+    "stale-timestamp": Problem("The signed time is too far from the server clock", 401),
+    "forbidden": Problem("The member's role does not allow this", 403),
+    "not-found": Problem("No such resource, or not visible to this member", 404),
     # journal
-    "replayed-nonce": "The nonce was already used for a different command",
-    "not-initialised": "The ledger has no genesis entry yet",
-    "already-initialised": "The ledger already has a genesis entry",
+    "replayed-nonce": Problem("The nonce was already used for a different command", 409),
+    "not-initialised": Problem("The ledger has no genesis entry yet", 409),
+    "already-initialised": Problem("The ledger already has a genesis entry", 409),
     # members
-    "member-exists": "A member with this id is already admitted",
-    "member-not-found": "No member with this id",
-    "key-in-use": "This public key is already registered",
-    "invalid-member-state": "The member is not in a state that allows this",
-    "role-mismatch": "The member does not have the role this needs",
+    "member-exists": Problem("A member with this id is already admitted", 409),
+    "member-not-found": Problem("No member with this id", 404),
+    "key-in-use": Problem("This public key is already registered", 409),
+    "invalid-member-state": Problem("The member is not in a state that allows this", 409),
+    "role-mismatch": Problem("The member does not have the role this needs", 422),
     # limits
-    "issuance-limit-exceeded": "The issuance would exceed the issuer's limit",
+    "issuance-limit-exceeded": Problem("The issuance would exceed the issuer's limit", 422),
     # certificates
-    "certificate-not-found": "No such certificate, or not visible to this member",
-    "maturity-out-of-range": "The maturity date is not allowed",
-    "recipient-not-admitted": "The recipient is not an admitted member",
-    "recipient-suspended": "The recipient is suspended",
-    "recipient-is-issuer": "A certificate cannot be paid to its own issuer",
-    "not-holder": "The signer does not hold this certificate",
-    "not-spendable": "The certificate is not active",
-    "not-pending": "The certificate is not pending",
-    "not-issuer": "Only the issuer may do this",
-    "certificate-expired": "The pending certificate has expired and went back to its sender",
-    "certificate-matured": "The certificate has reached maturity",
-    "duplicate-input": "A certificate is used twice in one transfer",
-    "mixed-roots": "The inputs come from different root certificates",
-    "insufficient-amount": "The outputs exceed the inputs",
-    "too-many-outputs": "Too many outputs in one transfer",
-    "piece-too-small": "A piece is below the minimum size",
-    "max-level-exceeded": "The transfer would go beyond the maximum level",
-    "root-pieces-exceeded": "The root certificate cannot be split into more pieces",
-    "holder-pieces-exceeded": "A member would hold more live pieces than allowed",
+    "certificate-not-found": Problem("No such certificate, or not visible to this member", 404),
+    "maturity-out-of-range": Problem("The maturity date is not allowed", 422),
+    "recipient-not-admitted": Problem("The recipient is not an admitted member", 422),
+    "recipient-suspended": Problem("The recipient is suspended", 422),
+    "recipient-is-issuer": Problem("A certificate cannot be paid to its own issuer", 422),
+    "not-holder": Problem("The signer does not hold this certificate", 403),
+    "not-spendable": Problem("The certificate is not active", 409),
+    "not-pending": Problem("The certificate is not pending", 409),
+    "not-issuer": Problem("Only the issuer may do this", 403),
+    "certificate-expired": Problem(
+        "The pending certificate has expired and went back to its sender", 409
+    ),
+    "certificate-matured": Problem("The certificate has reached maturity", 409),
+    "duplicate-input": Problem("A certificate is used twice in one transfer", 422),
+    "mixed-roots": Problem("The inputs come from different root certificates", 422),
+    "insufficient-amount": Problem("The outputs exceed the inputs", 422),
+    "too-many-outputs": Problem("Too many outputs in one transfer", 422),
+    "piece-too-small": Problem("A piece is below the minimum size", 422),
+    "max-level-exceeded": Problem("The transfer would go beyond the maximum level", 422),
+    "root-pieces-exceeded": Problem("The root certificate cannot be split into more pieces", 422),
+    "holder-pieces-exceeded": Problem("A member would hold more live pieces than allowed", 422),
     # obligations and netting
-    "obligation-not-found": "No such obligation, or not visible to this member",
-    "invalid-obligation-state": "The obligation is not in a state that allows this",
-    "settlement-too-large": "The claimed payment exceeds what is outstanding",
-    "netting-too-large": "The debt graph is beyond what one netting can take",
-    "obligation-too-large": "The obligation's amount is above the ceiling for one obligation",
-    "member-obligations-exceeded": "The debtor owes as many live obligations as allowed",
+    "obligation-not-found": Problem("No such obligation, or not visible to this member", 404),
+    "invalid-obligation-state": Problem("The obligation is not in a state that allows this", 409),
+    "settlement-too-large": Problem("The claimed payment exceeds what is outstanding", 422),
+    "netting-too-large": Problem("The debt graph is beyond what one netting can take", 422),
+    "obligation-too-large": Problem(
+        "The obligation's amount is above the ceiling for one obligation", 422
+    ),
+    "member-obligations-exceeded": Problem(
+        "The debtor owes as many live obligations as allowed", 422
+    ),
     # journal
-    "entry-too-large": "The command would write a journal entry beyond the size limit",
+    "entry-too-large": Problem(
+        "The command would write a journal entry beyond the size limit", 422
+    ),
     # trade background
-    "invoice-overused": "The cited invoices cannot back this amount",
-    "invoice-conflict": "The invoice is registered with a different amount",
+    "invoice-overused": Problem("The cited invoices cannot back this amount", 422),
+    "invoice-conflict": Problem("The invoice is registered with a different amount", 409),
 }

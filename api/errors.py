@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import TITLES, Refusal
@@ -26,6 +27,9 @@ STATUS: dict[str, int] = {
     "validation": 422,
     "invalid-amount": 422,
     "payload-too-large": 413,
+    "body-not-allowed": 400,
+    "unsupported-media-type": 415,
+    "request-timeout": 408,
     "method-not-allowed": 405,
     "unavailable": 503,
     "internal-error": 500,
@@ -125,6 +129,11 @@ def install(app: FastAPI) -> None:
     async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database busy or unreachable: %s", exc)
         return problem("unavailable", "the database is busy or unreachable; retry", request)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("database pool exhausted: %s", exc)
+        return problem("unavailable", "every database connection is in use; retry", request)
 
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -35,7 +35,7 @@ from ledger.commands import (
     validate_model,
 )
 from ledger.context import Context, Effects
-from ledger.db import WRITE_OPTION, snapshot
+from ledger.db import WRITE_OPTION, engine_like, is_memory, pool_options, snapshot
 from ledger.errors import Refusal
 from ledger.handlers import HANDLERS
 from ledger.keys import verify
@@ -67,11 +67,44 @@ class Receipt:
 
 
 class Ledger:
-    def __init__(self, engine: Engine, settings: Settings | None = None, clock: Clock = utc_now):
+    """The ledger on one database, through three engines with pools of their own.
+
+    ``engine`` takes the writes (and the checks before their lock); ``read_engine`` the
+    reads, so writes queued behind the write lock never hold the connections reads need;
+    the health check has one dedicated connection (:meth:`health_seq`). Without a
+    ``read_engine``, one is made on the same database with ``db_read_pool_max``
+    connections (:meth:`close` disposes of what the ledger made).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        *,
+        read_engine: Engine | None = None,
+    ):
         self.engine = engine
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self._keys: dict[str, tuple[str, str]] = {}  # key_id -> (member, public key)
+        self._owned: list[Engine] = []
+        self.read_engine = read_engine or self._engine_like(self.settings.db_read_pool_max)
+        self._health_engine: Engine | None = None
+
+    def _engine_like(self, pool_max: int, timeout_s: float | None = None) -> Engine:
+        if is_memory(self.engine.url.render_as_string(hide_password=False)):
+            return self.engine
+        timeout = self.settings.db_pool_timeout_s if timeout_s is None else timeout_s
+        made = engine_like(self.engine, **pool_options(pool_max, timeout))
+        self._owned.append(made)
+        return made
+
+    def close(self) -> None:
+        """Dispose of the engines this ledger made (not the one it was given)."""
+        for engine in self._owned:
+            engine.dispose()
+        self._owned = []
 
     # -- writes ----------------------------------------------------------------------
 
@@ -210,15 +243,26 @@ class Ledger:
     # -- reads -----------------------------------------------------------------------
 
     def connect(self) -> Connection:
-        return self.engine.connect()
+        """A connection from the read pool."""
+        return self.read_engine.connect()
 
     def head(self) -> Head | None:
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).head()
+
+    def health_seq(self) -> int:
+        """The head seq, read on the health check's one dedicated connection: never from
+        the read or write pools, and failing at once (pool ``TimeoutError``) while an
+        earlier check still holds that connection."""
+        if self._health_engine is None:
+            self._health_engine = self._engine_like(1, timeout_s=0)
+        with self._health_engine.connect() as conn, conn.begin():
+            head = Repository(conn).head()
+        return head.seq if head else 0
 
     def read(self, view: Callable[..., T], *args: Any) -> T:
         """Run a read view (``ledger.reads``) in one read-only transaction."""
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return view(Repository(conn), *args)
 
     def read_touching(self, view: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -231,11 +275,11 @@ class Ledger:
         return result
 
     def member(self, member_id: str) -> Member | None:
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).member(member_id)
 
     def verify(self) -> VerifyReport:
-        with snapshot(self.engine) as conn, conn.begin():
+        with snapshot(self.read_engine) as conn, conn.begin():
             return verify_journal(Repository(conn))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
+from api.capacity import capacity_of
 from ledger import reads
 from ledger.certificates import LONG_TENOR
 from ledger.members import Member
@@ -25,7 +25,7 @@ def _ledger(request: Request) -> Ledger:
 async def get_certificate(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read_touching, reads.certificate, viewer, certificate_id
     )
 
@@ -36,7 +36,7 @@ async def get_certificate(
 async def get_tree(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read_touching, reads.tree, viewer, certificate_id
     )
 
@@ -49,7 +49,7 @@ async def get_wallet(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read_touching, reads.wallet, viewer, member, cursor, limit
     )
 
@@ -62,7 +62,7 @@ async def get_history(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read, reads.history, viewer, member, cursor, limit
     )
 
@@ -74,6 +74,6 @@ async def get_long_tenor(
     limit: int | None = None,
     viewer: Member = Depends(reader("operator")),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read, reads.flagged_roots, viewer, LONG_TENOR, cursor, limit
     )

@@ -30,6 +30,7 @@ STATUS: dict[str, int] = {
     "body-not-allowed": 400,
     "unsupported-media-type": 415,
     "request-timeout": 408,
+    "bad-request": 400,
     "method-not-allowed": 405,
     "unavailable": 503,
     "internal-error": 500,

@@ -13,7 +13,7 @@ that deadline to uvicorn's own h11 protocol:
 * between requests, uvicorn's keep-alive timeout closes an idle connection;
 * past ``http_connections_max`` connections or requests in flight, a request is
   answered ``503 unavailable`` (uvicorn's ``limit_concurrency``, answered here as
-  problem+json like every other error), and a malformed request head ``400 validation``.
+  problem+json like every other error), and a malformed request head ``400 bad-request``.
 
 The body of a request is bounded by :mod:`api.bodies` (size and read time), which is an
 ASGI middleware and so also guards the in-process app the tests drive.
@@ -69,6 +69,7 @@ class BoundedH11Protocol(H11Protocol):
                 status, body = problem_bytes("unavailable", "the server is at its connection cap")
                 headers = [
                     (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
                     (b"retry-after", b"1"),
                     (b"connection", b"close"),
                 ]
@@ -95,7 +96,7 @@ class BoundedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        self._answer_and_close("validation", f"malformed HTTP request head ({msg})")
+        self._answer_and_close("bad-request", f"{msg} (a malformed or oversized head)")
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()

@@ -38,6 +38,7 @@ TITLES: dict[str, str] = {
     "body-not-allowed": "This method takes no request body",
     "unsupported-media-type": "A command is sent as application/json in UTF-8",
     "request-timeout": "The request did not arrive in time",
+    "bad-request": "The HTTP request itself is malformed",
     "method-not-allowed": "This path does not take this method",
     "unavailable": "The ledger is busy or its database is unreachable; retry",
     "internal-error": "An unexpected error; nothing was applied",

@@ -10,12 +10,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api import errors
 from api.app import create_app
+from api.auth import reader
+from api.capacity import Capacity
 from ledger.db import make_engine, pool_options
+from ledger.members import Member
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Chain, Clock, World, new_actor
@@ -211,3 +217,49 @@ def test_a_memo_keeps_its_line_breaks_but_not_the_rest(chain: Chain) -> None:
         problem = assert_problem(refused, 422, "validation")
         assert problem["errors"][0]["field"] == "command.body.memo"
         assert chain.ledger.head() == before
+
+
+# -- signed reads ---------------------------------------------------------------------
+
+
+def test_a_signed_read_checks_its_headers_before_reading_any_body(ledger: Ledger) -> None:
+    """Called as ASGI directly, so that "was the body read?" is seen, not inferred."""
+    app = FastAPI()
+    app.state.ledger = ledger
+    app.state.capacity = Capacity(ledger.settings)
+    errors.install(app)
+
+    @app.post("/probe")
+    async def probe(_viewer: Member = Depends(reader())) -> dict[str, str]:
+        return {}
+
+    reads: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": False}
+
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    for headers in ([], [(b"x-dcc-member", b"not-a-member"), (b"x-dcc-key-id", b"0" * 32)]):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/probe",
+            "raw_path": b"/probe",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"dcc"), (b"transfer-encoding", b"chunked"), *headers],
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+        }
+        messages.clear()
+        anyio.run(app, scope, receive, send)
+        assert messages[0]["status"] == 401, messages
+        assert reads == [], "the body was read before the headers were checked"

@@ -33,7 +33,7 @@ class Capacity:
         """Forget the limiters (they belong to one event loop; a new one makes its own)."""
         self._limiters = {}
 
-    def _limiter(self, kind: str, tokens: int) -> CapacityLimiter:
+    def limiter(self, kind: str, tokens: int) -> CapacityLimiter:
         # Created lazily: a limiter needs a running event loop.
         limiter = self._limiters.get(kind)
         if limiter is None:
@@ -41,20 +41,21 @@ class Capacity:
         return limiter
 
     async def read(self, function: Callable[..., T], *args: Any) -> T:
-        limiter = self._limiter("read", self.settings.http_read_threads_max)
+        limiter = self.limiter("read", self.settings.http_read_threads_max)
         return await anyio.to_thread.run_sync(partial(function, *args), limiter=limiter)
 
     async def write(self, function: Callable[..., T], *args: Any) -> T:
-        limiter = self._limiter("write", self.settings.http_write_threads_max)
-        if limiter.statistics().tasks_waiting >= self.settings.http_write_queue_max:
-            raise Refusal("unavailable", "too many writes are waiting; retry")
+        limiter = self.limiter("write", self.settings.http_write_threads_max)
+        waiting = limiter.statistics().tasks_waiting
+        if limiter.available_tokens < 1 and waiting >= self.settings.http_write_queue_max:
+            raise Refusal("unavailable", f"{waiting} writes are already waiting; retry")
         return await anyio.to_thread.run_sync(partial(function, *args), limiter=limiter)
 
     async def health(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function`` on the health check's own thread, for at most
         ``health_check_s_max``; :class:`TimeoutError` past it (the thread is abandoned,
         and the health check's single connection keeps the next from piling up)."""
-        limiter = self._limiter("health", 1)
+        limiter = self.limiter("health", 1)
         with anyio.fail_after(self.settings.health_check_s_max):
             return await anyio.to_thread.run_sync(
                 partial(function, *args), limiter=limiter, abandon_on_cancel=True

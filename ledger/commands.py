@@ -49,10 +49,11 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # is refused: control characters (Cc: NUL above all, which PostgreSQL text cannot hold,
 # and the C1 range), format characters (Cf: bidirectional overrides such as U+202E,
 # zero-width joiners, the BOM), line and paragraph separators (Zl, Zp), and text not in
-# Unicode normal form C (NFC). Non-NFC text is refused rather than normalised: the
-# signature covers the command as signed, and the stored text must be those bytes.
-# A memo may span lines: tab, LF and CR are its only allowed controls.
-_DECEPTIVE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Unicode normal form C (NFC); lone surrogates (Cs), which no UTF-8 text can hold, too.
+# Non-NFC text is refused rather than normalised: the signature covers the command as
+# signed, and the stored text must be those bytes. A memo may span lines: tab, LF and
+# CR are its only allowed controls.
+_DECEPTIVE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _MEMO_CONTROLS = frozenset("\t\n\r")
 INVALID_AMOUNT = "invalid_amount"  # pydantic error type of a bad wire amount
 

@@ -30,6 +30,7 @@ REFUSED = {
     "soft hyphen (Cf)": "ab\u00adc",
     "line separator (Zl)": "a\u2028b",
     "paragraph separator (Zp)": "a\u2029b",
+    "lone surrogate (Cs)": "a\ud800b",
     "decomposed (not NFC)": "Cafe\u0301",
     "Hangul jamo (not NFC)": "\u1112\u1161\u11ab",
     "Kelvin sign (not NFC)": "\u212a",
@@ -63,10 +64,10 @@ def test_only_a_memo_keeps_tab_and_line_breaks() -> None:
 
 
 def test_every_format_and_separator_character_is_refused() -> None:
-    """The whole of Cf, Zl, Zp and Cc, not only the examples above."""
+    """The whole of Cc, Cf, Cs, Zl and Zp, not only the examples above."""
     for code_point in range(0x110000):
         char = chr(code_point)
-        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char not in "\t\n\r":
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in "\t\n\r":
             with pytest.raises(ValidationError):
                 MEMO.validate_python(f"a{char}b")
 

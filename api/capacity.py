@@ -19,6 +19,7 @@ import anyio
 from anyio import CapacityLimiter
 
 from ledger.errors import Refusal
+from ledger.service import Ledger
 from ledger.settings import Settings
 
 T = TypeVar("T")
@@ -65,3 +66,19 @@ class Capacity:
 def capacity_of(app_state: Any) -> Capacity:
     capacity: Capacity = app_state.capacity
     return capacity
+
+
+async def read_touching(
+    app_state: Any, view: Callable[..., dict[str, Any]], *args: Any
+) -> dict[str, Any]:
+    """:meth:`Ledger.read_touching`, with the read on a read thread and the expiry of
+    the due pieces it found (a write, which waits for the write lock) on a write thread:
+    however long that wait, it holds no read thread and no read connection."""
+    ledger: Ledger = app_state.ledger
+    capacity = capacity_of(app_state)
+    result: dict[str, Any] = await capacity.read(ledger.read, view, *args)
+    due = ledger.due_ids(result)
+    if due:  # re-read even if a concurrent sweep expired them first
+        await capacity.write(ledger.sweep, due)
+        result = await capacity.read(ledger.read, view, *args)
+    return result

@@ -267,12 +267,22 @@ class Ledger:
 
     def read_touching(self, view: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         """Run a read view of certificates; a pending piece it shows past its deadline is
-        expired first (touching it, like the sweep would), so no read shows stale paper."""
+        expired first (touching it, like the sweep would), so no read shows stale paper.
+
+        The expiry is a write, and waits for the write lock: the HTTP routes do the same
+        in three steps (read, :meth:`due_ids`, sweep on a *write* thread, read again), so
+        that a read waiting for that lock never holds a read thread."""
         result = self.read(view, *args)
-        due = _due_ids(result, format_timestamp(self.clock()))
-        if due and self.sweep(ids=due) is not None:
+        due = self.due_ids(result)
+        if due:  # re-read even if a concurrent sweep expired them first
+            self.sweep(ids=due)
             result = self.read(view, *args)
         return result
+
+    def due_ids(self, view: dict[str, Any]) -> list[str]:
+        """Ids of the pending pieces a certificate, tree or wallet view shows past their
+        deadline (they are expired before the view is answered)."""
+        return _due_ids(view, format_timestamp(self.clock()))
 
     def member(self, member_id: str) -> Member | None:
         with self.read_engine.connect() as conn, conn.begin():

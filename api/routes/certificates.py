@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
-from api.capacity import capacity_of
+from api.capacity import capacity_of, read_touching
 from ledger import reads
 from ledger.certificates import LONG_TENOR
 from ledger.members import Member
@@ -25,9 +25,7 @@ def _ledger(request: Request) -> Ledger:
 async def get_certificate(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await capacity_of(request.app.state).read(
-        _ledger(request).read_touching, reads.certificate, viewer, certificate_id
-    )
+    return await read_touching(request.app.state, reads.certificate, viewer, certificate_id)
 
 
 @router.get(
@@ -36,9 +34,7 @@ async def get_certificate(
 async def get_tree(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await capacity_of(request.app.state).read(
-        _ledger(request).read_touching, reads.tree, viewer, certificate_id
-    )
+    return await read_touching(request.app.state, reads.tree, viewer, certificate_id)
 
 
 @router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")
@@ -49,9 +45,7 @@ async def get_wallet(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await capacity_of(request.app.state).read(
-        _ledger(request).read_touching, reads.wallet, viewer, member, cursor, limit
-    )
+    return await read_touching(request.app.state, reads.wallet, viewer, member, cursor, limit)
 
 
 @router.get("/wallets/{member}/history", summary="Entries that touched a member, newest first")

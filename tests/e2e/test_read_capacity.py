@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from api.client import DccClient
-from tests.conftest import ON_POSTGRES, World, new_actor
+from tests.conftest import ON_POSTGRES, Chain, World, new_actor
 from tests.e2e.conftest import serve
 
 WRITERS = 60  # more than any default worker-thread pool (anyio's is 40)
@@ -118,3 +119,54 @@ def assert_reads_answer(http: httpx.Client, member: str, world: World, watch_s: 
         if time.monotonic() >= deadline:
             return
         time.sleep(0.2)
+
+
+TOUCHING_READERS = 24  # more than the read threads (16): each would hold one
+
+
+def test_reads_that_must_record_an_expiry_do_not_hold_read_threads(
+    chain: Chain, database_url: str
+) -> None:
+    """A read that shows a pending piece past its deadline first records its expiry, a
+    write that waits for the write lock; many such reads must not stall the others."""
+    server = serve(database_url, env={"DCC_PENDING_EXPIRY_S": "1", "DCC_SWEEP_INTERVAL_S": "0"})
+    base = next(server)
+    try:
+        with httpx.Client(base_url=base, timeout=ANSWER_S_MAX) as http:
+            live = Chain.__new__(Chain)
+            live.__dict__.update(chain.__dict__, http=http)
+            issued = live.issue("100.00")  # pending for s1, due 1 s after it is written
+            assert issued.status_code == 201, issued.text
+            piece = issued.json()["effects"]["certificates"][0]
+            wait_until_past(piece["expires_at"])
+            with write_lock_held(database_url):
+                readers, results = start_touching_reads(base, chain, piece["id"])
+                assert_reads_answer(http, chain.operator.id, chain, watch_s=WATCH_S)
+            for thread in readers:
+                thread.join(timeout=60)
+    finally:
+        server.close()
+    assert results == ["expired"] * TOUCHING_READERS, Counter(results)
+
+
+def wait_until_past(moment_text: str) -> None:
+    moment = datetime.fromisoformat(moment_text.replace("Z", "+00:00"))
+    while datetime.now(UTC) <= moment:
+        time.sleep(0.05)
+
+
+def start_touching_reads(
+    base: str, chain: Chain, piece_id: str
+) -> tuple[list[threading.Thread], list[str | None]]:
+    results: list[str | None] = [None] * TOUCHING_READERS
+
+    def read(index: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            client = DccClient(http, chain.core.id, chain.core.key, clock=chain.clock)
+            response = client.get(f"/v1/certificates/{piece_id}")
+            results[index] = response.json().get("state")
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(TOUCHING_READERS)]
+    for thread in threads:
+        thread.start()
+    return threads, results

@@ -276,3 +276,21 @@ def test_an_oversized_request_head_is_a_problem_not_a_hang(database_url: str) ->
     assert closed_after_s is not None
     response = parse_response(data)
     assert response.status == 400 and response.problem()["type"] == "bad-request"
+
+
+def test_a_slow_body_is_cut_off_within_the_body_deadline(database_url: str) -> None:
+    """The head arrives at once; the body one byte a second."""
+    body_read_s = 2
+    with running(database_url, request_body_read_s_max=str(body_read_s)) as server:
+        sock = server.connect()
+        sock.sendall(
+            b"POST /v1/commands HTTP/1.1\r\nHost: dcc\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n"
+        )
+        data, closed_after_s = trickle(sock, b"{" * 10)  # of the 100 announced
+        sock.close()
+    assert closed_after_s is not None, "a slow body held the connection"
+    assert closed_after_s <= body_read_s + SLACK_S, closed_after_s
+    response = parse_response(data)
+    assert response.status == 408 and response.problem()["type"] == "request-timeout"
+    assert response.headers["connection"] == "close"

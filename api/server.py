@@ -66,6 +66,7 @@ class BoundedH11Protocol(H11Protocol):
         async def gated(scope: Any, receive: Any, send: Any) -> None:
             cap = self.connections_max
             if cap is not None and (len(self.connections) > cap or len(self.tasks) > cap):
+                self.logger.warning("connection cap (%d) reached: answering 503", cap)
                 status, body = problem_bytes("unavailable", "the server is at its connection cap")
                 headers = [
                     (b"content-type", PROBLEM_JSON.encode()),

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.bodies import BodyLimit
+from api.capacity import Capacity
 from api.routes import certificates, commands, ledger_routes, members, netting
 from ledger.db import make_engine
 from ledger.service import Ledger
@@ -40,9 +42,11 @@ def create_app(
     turns it on; tests drive the sweep themselves).
     """
     ledger = ledger or Ledger(make_engine(database_url))
+    capacity = Capacity(ledger.settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        capacity.reset()
         stop = threading.Event()
         if background_sweep and ledger.settings.sweep_interval_s > 0:
             threading.Thread(
@@ -63,8 +67,17 @@ def create_app(
             "See docs/api.md."
         ),
         lifespan=lifespan,
+        # A redirect to the path with(out) its trailing slash would be built from the
+        # request's Host header, which the client chose: answer 404 instead.
+        redirect_slashes=False,
     )
     app.state.ledger = ledger
+    app.state.capacity = capacity
+    app.add_middleware(
+        BodyLimit,
+        bytes_max=ledger.settings.request_body_bytes_max,
+        read_s_max=ledger.settings.request_body_read_s_max,
+    )
     errors.install(app)
     app.include_router(commands.router)
     app.include_router(members.router)

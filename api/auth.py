@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
+from api.capacity import capacity_of
 from ledger.commands import KEY_ID_PATTERN
 from ledger.errors import Refusal
 from ledger.keys import verify
-from ledger.members import Member
+from ledger.members import Key, Member
 from ledger.repository import Repository
 from ledger.service import BAD_SIGNATURE, Ledger, authorise_member
 from ledger.signing import (
@@ -42,14 +43,19 @@ def path_query(request: Request) -> str:
     return f"{text}?{query.decode('latin-1')}" if query else text
 
 
-def authenticate(
-    ledger: Ledger,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    roles: frozenset[str],
-) -> Member:
+@dataclass(frozen=True)
+class Claim:
+    """Who a signed request says it comes from, checked as far as headers allow."""
+
+    key: Key
+    member: Member
+    timestamp: str
+    signature: str
+
+
+def identify(ledger: Ledger, headers: dict[str, str]) -> Claim:
+    """Check the ``X-DCC-*`` headers and find the key they name: everything but the
+    signature, which covers the body, so that nothing of a body is read before this."""
     member_id = headers.get(HEADER_MEMBER.lower())
     key_id = headers.get(HEADER_KEY_ID.lower())
     timestamp = headers.get(HEADER_TIMESTAMP.lower())
@@ -63,27 +69,43 @@ def authenticate(
     skew_s = abs(int(ledger.clock().timestamp()) - int(timestamp))
     if skew_s > ledger.settings.clock_skew_s_max:
         raise Refusal("stale-timestamp", f"X-DCC-Timestamp is {skew_s} s from the server clock")
-    message = request_message(ledger.ledger_id(), method, target, timestamp, body)
     with ledger.connect() as conn, conn.begin():
         found = Repository(conn).key_with_member(key_id)
     if found is None or found[0].member != member_id:
         raise Refusal("bad-signature", BAD_SIGNATURE)
     key, member = found
-    if not verify(key.public_key, signature, message):
+    return Claim(key, member, timestamp, signature)
+
+
+def authenticate(
+    ledger: Ledger, claim: Claim, method: str, target: str, body: bytes, roles: frozenset[str]
+) -> Member:
+    """The member behind ``claim`` once its signature over the request (and this
+    ledger's id) verifies."""
+    message = request_message(ledger.ledger_id(), method, target, claim.timestamp, body)
+    if not verify(claim.key.public_key, claim.signature, message):
         raise Refusal("bad-signature", BAD_SIGNATURE)
-    return authorise_member(key, member, roles)
+    return authorise_member(claim.key, claim.member, roles)
 
 
 def reader(*roles: str) -> Callable[[Request], Awaitable[Member]]:
-    """A FastAPI dependency: the authenticated member, with one of ``roles`` if given."""
+    """A FastAPI dependency: the authenticated member, with one of ``roles`` if given.
+
+    The headers are checked (and the key looked up) before the body is read; the body,
+    if any, is bounded by :class:`api.bodies.BodyLimit` (a signed read is a ``GET``, so
+    a body is refused there before this runs at all).
+    """
     wanted = frozenset(roles)
 
     async def dependency(request: Request) -> Member:
-        body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         ledger: Ledger = request.app.state.ledger
-        return await run_in_threadpool(
-            authenticate, ledger, request.method, path_query(request), headers, body, wanted
+        capacity = capacity_of(request.app.state)
+        claim = await capacity.read(identify, ledger, headers)
+        body = await request.body()
+        target = path_query(request)
+        return await capacity.read(
+            authenticate, ledger, claim, request.method, target, body, wanted
         )
 
     return dependency

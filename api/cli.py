@@ -122,14 +122,20 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     db: DbOption = None,
 ) -> None:
-    """Migrate, then serve the HTTP API (OpenAPI at /docs)."""
-    import uvicorn
-
+    """Migrate, then serve the HTTP API (OpenAPI at /docs), with the limits and timeouts
+    of docs/operations.md (DCC_* settings)."""
+    from api import server
     from api.app import create_app
+    from ledger.db import pool_options
+    from ledger.settings import Settings
+    from migrations.runner import upgrade
 
-    ledger = _ledger(db)
-    app_ = create_app(ledger, background_sweep=True)
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    settings = Settings.from_env()
+    pool = pool_options(settings.db_write_pool_max, settings.db_pool_timeout_s)
+    engine = make_engine(database_url(db), **pool)
+    upgrade(engine)
+    app_ = create_app(Ledger(engine, settings), background_sweep=True)
+    server.run(app_, settings, host, port)
 
 
 @app.command()

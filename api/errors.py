@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import PROBLEMS, Refusal
@@ -75,6 +76,11 @@ def install(app: FastAPI) -> None:
     async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database busy or unreachable: %s", exc)
         return problem("unavailable", "the database is busy or unreachable; retry", request)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("database pool exhausted: %s", exc)
+        return problem("unavailable", "every database connection is in use; retry", request)
 
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -20,6 +20,7 @@ Field types shared by bodies live here too: :data:`Amount` (wire string → int 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
@@ -46,10 +47,16 @@ KEY_ID_PATTERN = r"^[0-9a-f]{32}$"
 LEDGER_ID_PATTERN = r"^[0-9a-f]{64}$"
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Free text is stored in projection columns as it is: control characters (NUL above all,
-# which PostgreSQL text cannot hold) are refused. A memo may span lines.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Free text is shown to people as it is, so text that can display as something it is not
+# is refused: control characters (Cc: NUL above all, which PostgreSQL text cannot hold,
+# and the C1 range), format characters (Cf: bidirectional overrides such as U+202E,
+# zero-width joiners, the BOM), line and paragraph separators (Zl, Zp), and text not in
+# Unicode normal form C (NFC); lone surrogates (Cs), which no UTF-8 text can hold, too.
+# Non-NFC text is refused rather than normalised: the signature covers the command as
+# signed, and the stored text must be those bytes. A memo may span lines: tab, LF and
+# CR are its only allowed controls.
+_DECEPTIVE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_MEMO_CONTROLS = frozenset("\t\n\r")
 INVALID_AMOUNT = "invalid_amount"  # pydantic error type of a bad wire amount
 
 
@@ -66,15 +73,36 @@ def _amount(value: object) -> int:
         raise PydanticCustomError(INVALID_AMOUNT, str(exc)) from exc
 
 
+def _deceptive(value: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why ``value`` could deceive a reader, or None when it cannot.
+
+    >>> _deceptive("Tier 1 Steel") is None
+    True
+    >>> _deceptive("abc\u202edef")
+    'U+202E (category Cf) is not allowed'
+    >>> _deceptive("Cafe\u0301")
+    'text must be in Unicode normal form C (NFC)'
+    """
+    for char in value:
+        category = unicodedata.category(char)
+        if category in _DECEPTIVE_CATEGORIES and char not in allowed:
+            return f"U+{ord(char):04X} (category {category}) is not allowed"
+    if not unicodedata.is_normalized("NFC", value):
+        return "text must be in Unicode normal form C (NFC)"
+    return None
+
+
 def _single_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters (such as NUL, tab or newline) are not allowed")
+    reason = _deceptive(value)
+    if reason is not None:
+        raise ValueError(f"{reason}: control, format and separator characters are refused")
     return value
 
 
 def _multi_line(value: str) -> str:
-    if _CONTROL_BUT_LINES.search(value):
-        raise ValueError("control characters other than tab and line breaks are not allowed")
+    reason = _deceptive(value, _MEMO_CONTROLS)
+    if reason is not None:
+        raise ValueError(f"{reason}: of the controls only tab and line breaks are allowed")
     return value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///./dcc.db"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -35,6 +35,23 @@ def snapshot(engine: Engine) -> Connection:
     if is_sqlite(engine):
         return connection
     return connection.execution_options(isolation_level="REPEATABLE READ")
+
+
+def pool_options(pool_max: int, timeout_s: float) -> dict[str, Any]:
+    """Engine options for a pool of at most ``pool_max`` connections (no overflow: the
+    pool is the cap) that waits ``timeout_s`` for one, then raises ``TimeoutError``."""
+    return {"pool_size": pool_max, "max_overflow": 0, "pool_timeout": timeout_s}
+
+
+def is_memory(url: str) -> bool:
+    """An in-memory SQLite database lives in one connection; it cannot have a second engine."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def engine_like(engine: Engine, **kwargs: Any) -> Engine:
+    """A second engine on the same database as ``engine``, with its own pool."""
+    return make_engine(engine.url.render_as_string(hide_password=False), **kwargs)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

@@ -53,6 +53,10 @@ PROBLEMS: dict[str, Problem] = {
         "An amount is not a positive decimal string with at most two decimals", 422
     ),
     "payload-too-large": Problem("The request body is too large", 413),
+    "body-not-allowed": Problem("This method takes no request body", 400),
+    "unsupported-media-type": Problem("A command is sent as application/json in UTF-8", 415),
+    "request-timeout": Problem("The request did not arrive in time", 408),
+    "bad-request": Problem("The HTTP request itself is malformed", 400),
     "method-not-allowed": Problem("This path does not take this method", 405),
     "unavailable": Problem("The ledger is busy or its database is unreachable; retry", 503),
     "internal-error": Problem("An unexpected error; nothing was applied", 500),

@@ -21,8 +21,34 @@ KEY_CACHE_MAX = 100_000
 NONCE_LENGTH_MIN = 16
 NONCE_LENGTH_MAX = 64
 
-# Request bodies: a signed command envelope is small; refuse anything absurd before parsing.
+# HTTP: what one client may hold of the server (`dcc serve`, api/server.py, api/limits.py).
+# A body is counted while it streams and refused past this size, whatever its framing.
 REQUEST_BODY_BYTES_MAX = 256 * 1024
+# The whole body must arrive within this time of the first read of it.
+REQUEST_BODY_READ_S_MAX = 30
+# The request line and headers: at most this many bytes, complete within this time of the
+# connection opening (or of the first byte of the next request on a kept-alive one).
+REQUEST_HEAD_BYTES_MAX = 16 * 1024
+REQUEST_HEAD_READ_S_MAX = 10
+# An idle kept-alive connection is closed after this time without a new request.
+HTTP_KEEP_ALIVE_S = 5
+# Connections (and requests in flight) served at once; past it, `503 unavailable`.
+HTTP_CONNECTIONS_MAX = 1000
+# Connections the kernel queues before `dcc serve` accepts them.
+HTTP_LISTEN_BACKLOG_MAX = 2048
+# Worker threads: reads and writes each have their own, so writes queued behind the
+# write lock can never take the threads (or database connections) reads need.
+HTTP_READ_THREADS_MAX = 16
+HTTP_WRITE_THREADS_MAX = 8
+# Writes waiting for a write thread beyond this are refused at once with `503`.
+HTTP_WRITE_QUEUE_MAX = 256
+# Database connection pools, one for each side (no overflow: the pool is the cap), and
+# how long a request waits for a pooled connection before `503 unavailable`.
+DB_READ_POOL_MAX = 20
+DB_WRITE_POOL_MAX = 10
+DB_POOL_TIMEOUT_S = 5
+# `/healthz` asks the database on its own dedicated connection, for at most this long.
+HEALTH_CHECK_S_MAX = 2
 
 # Names and free text.
 MEMBER_NAME_LENGTH_MAX = 200

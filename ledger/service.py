@@ -38,7 +38,7 @@ from ledger.commands import (
     validate_model,
 )
 from ledger.context import Context, Effects
-from ledger.db import WRITE_OPTION, snapshot
+from ledger.db import WRITE_OPTION, engine_like, is_memory, pool_options, snapshot
 from ledger.errors import Refusal
 from ledger.handlers import HANDLERS, Plan
 from ledger.keys import verify
@@ -76,12 +76,45 @@ class Receipt:
 
 
 class Ledger:
-    def __init__(self, engine: Engine, settings: Settings | None = None, clock: Clock = utc_now):
+    """The ledger on one database, through three engines with pools of their own.
+
+    ``engine`` takes the writes (and the checks before their lock); ``read_engine`` the
+    reads, so writes queued behind the write lock never hold the connections reads need;
+    the health check has one dedicated connection (:meth:`health_seq`). Without a
+    ``read_engine``, one is made on the same database with ``db_read_pool_max``
+    connections (:meth:`close` disposes of what the ledger made).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        *,
+        read_engine: Engine | None = None,
+    ):
         self.engine = engine
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self._keys: dict[str, tuple[str, str]] = {}  # key_id -> (member, public key)
         self._ledger_id: str | None = None
+        self._owned: list[Engine] = []
+        self.read_engine = read_engine or self._engine_like(self.settings.db_read_pool_max)
+        self._health_engine: Engine | None = None
+
+    def _engine_like(self, pool_max: int, timeout_s: float | None = None) -> Engine:
+        if is_memory(self.engine.url.render_as_string(hide_password=False)):
+            return self.engine
+        timeout = self.settings.db_pool_timeout_s if timeout_s is None else timeout_s
+        made = engine_like(self.engine, **pool_options(pool_max, timeout))
+        self._owned.append(made)
+        return made
+
+    def close(self) -> None:
+        """Dispose of the engines this ledger made (not the one it was given)."""
+        for engine in self._owned:
+            engine.dispose()
+        self._owned = []
 
     # -- writes ----------------------------------------------------------------------
 
@@ -121,10 +154,11 @@ class Ledger:
     def ledger_id(self) -> str:
         """This ledger's id: its genesis entry's hash, which every signature must name.
 
-        The genesis entry never changes, so the id is read once and kept.
+        The genesis entry never changes, so the id is read once (a read, on the read pool)
+        and kept.
         """
         if self._ledger_id is None:
-            with self.engine.connect() as conn, conn.begin():
+            with self.read_engine.connect() as conn, conn.begin():
                 found = Repository(conn).ledger_id()
             if found is None:
                 raise Refusal("not-initialised", "run `dcc init` to write the genesis entry")
@@ -260,32 +294,53 @@ class Ledger:
     # -- reads -----------------------------------------------------------------------
 
     def connect(self) -> Connection:
-        return self.engine.connect()
+        """A connection from the read pool."""
+        return self.read_engine.connect()
 
     def head(self) -> Head | None:
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).head()
+
+    def health_seq(self) -> int:
+        """The head seq, read on the health check's one dedicated connection: never from
+        the read or write pools, and failing at once (pool ``TimeoutError``) while an
+        earlier check still holds that connection."""
+        if self._health_engine is None:
+            self._health_engine = self._engine_like(1, timeout_s=0)
+        with self._health_engine.connect() as conn, conn.begin():
+            head = Repository(conn).head()
+        return head.seq if head else 0
 
     def read(self, view: Callable[..., T], *args: Any) -> T:
         """Run a read view (``ledger.reads``) in one read-only transaction."""
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return view(Repository(conn), *args)
 
     def read_touching(self, view: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         """Run a read view of certificates; a pending piece it shows past its deadline is
-        expired first (touching it, like the sweep would), so no read shows stale paper."""
+        expired first (touching it, like the sweep would), so no read shows stale paper.
+
+        The expiry is a write, and waits for the write lock: the HTTP routes do the same
+        in three steps (read, :meth:`due_ids`, sweep on a *write* thread, read again), so
+        that a read waiting for that lock never holds a read thread."""
         result = self.read(view, *args)
-        due = _due_ids(result, format_timestamp(self.clock()))
-        if due and self.sweep(ids=due) is not None:
+        due = self.due_ids(result)
+        if due:  # re-read even if a concurrent sweep expired them first
+            self.sweep(ids=due)
             result = self.read(view, *args)
         return result
 
+    def due_ids(self, view: dict[str, Any]) -> list[str]:
+        """Ids of the pending pieces a certificate, tree or wallet view shows past their
+        deadline (they are expired before the view is answered)."""
+        return _due_ids(view, format_timestamp(self.clock()))
+
     def member(self, member_id: str) -> Member | None:
-        with self.engine.connect() as conn, conn.begin():
+        with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).member(member_id)
 
     def verify(self) -> VerifyReport:
-        with snapshot(self.engine) as conn, conn.begin():
+        with snapshot(self.read_engine) as conn, conn.begin():
             return verify_journal(Repository(conn))
 
 

@@ -32,6 +32,21 @@ class Settings:
     netting_component_edges_max: int = limits.NETTING_COMPONENT_EDGES_MAX
     netting_component_members_max: int = limits.NETTING_COMPONENT_MEMBERS_MAX
     netting_component_gross_fen_max: int = limits.NETTING_COMPONENT_GROSS_FEN_MAX
+    # HTTP and capacity (docs/operations.md, "Limits and timeouts")
+    request_body_bytes_max: int = limits.REQUEST_BODY_BYTES_MAX
+    request_body_read_s_max: int = limits.REQUEST_BODY_READ_S_MAX
+    request_head_bytes_max: int = limits.REQUEST_HEAD_BYTES_MAX
+    request_head_read_s_max: int = limits.REQUEST_HEAD_READ_S_MAX
+    http_keep_alive_s: int = limits.HTTP_KEEP_ALIVE_S
+    http_connections_max: int = limits.HTTP_CONNECTIONS_MAX
+    http_listen_backlog_max: int = limits.HTTP_LISTEN_BACKLOG_MAX
+    http_read_threads_max: int = limits.HTTP_READ_THREADS_MAX
+    http_write_threads_max: int = limits.HTTP_WRITE_THREADS_MAX
+    http_write_queue_max: int = limits.HTTP_WRITE_QUEUE_MAX
+    db_read_pool_max: int = limits.DB_READ_POOL_MAX
+    db_write_pool_max: int = limits.DB_WRITE_POOL_MAX
+    db_pool_timeout_s: int = limits.DB_POOL_TIMEOUT_S
+    health_check_s_max: int = limits.HEALTH_CHECK_S_MAX
 
     def __post_init__(self) -> None:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
@@ -46,6 +61,22 @@ class Settings:
         assert self.member_obligations_max >= 1
         assert self.netting_component_edges_max >= 1 and self.netting_component_members_max >= 2
         assert 1 <= self.netting_component_gross_fen_max <= limits.NETTING_COMPONENT_GROSS_FEN_MAX
+        positive = (
+            self.request_body_bytes_max,
+            self.request_body_read_s_max,
+            self.request_head_bytes_max,
+            self.request_head_read_s_max,
+            self.http_keep_alive_s,
+            self.http_connections_max,
+            self.http_listen_backlog_max,
+            self.http_read_threads_max,
+            self.http_write_threads_max,
+            self.db_read_pool_max,
+            self.db_write_pool_max,
+            self.health_check_s_max,
+        )
+        assert min(positive) >= 1, positive
+        assert self.http_write_queue_max >= 0 and self.db_pool_timeout_s >= 0
 
     @property
     def business_timezone(self) -> timezone:

@@ -177,8 +177,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(engine: Engine, clock: Clock) -> Ledger:
-    return Ledger(engine, clock=clock)
+def ledger(engine: Engine, clock: Clock) -> Iterator[Ledger]:
+    ledger = Ledger(engine, clock=clock)
+    yield ledger
+    ledger.close()
 
 
 _ids = itertools.count(1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
+from api.capacity import capacity_of, read_touching
 from ledger import reads
 from ledger.certificates import LONG_TENOR
 from ledger.members import Member
@@ -25,9 +25,7 @@ def _ledger(request: Request) -> Ledger:
 async def get_certificate(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
-        _ledger(request).read_touching, reads.certificate, viewer, certificate_id
-    )
+    return await read_touching(request.app.state, reads.certificate, viewer, certificate_id)
 
 
 @router.get(
@@ -41,9 +39,7 @@ async def get_tree(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
-        _ledger(request).read_touching, reads.tree, viewer, certificate_id, cursor, limit
-    )
+    return await read_touching(request.app.state, reads.tree, viewer, certificate_id, cursor, limit)
 
 
 @router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")
@@ -54,9 +50,7 @@ async def get_wallet(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
-        _ledger(request).read_touching, reads.wallet, viewer, member, cursor, limit
-    )
+    return await read_touching(request.app.state, reads.wallet, viewer, member, cursor, limit)
 
 
 @router.get("/wallets/{member}/history", summary="Entries that touched a member, newest first")
@@ -67,7 +61,7 @@ async def get_history(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read, reads.history, viewer, member, cursor, limit
     )
 
@@ -79,6 +73,6 @@ async def get_long_tenor(
     limit: int | None = None,
     viewer: Member = Depends(reader("operator")),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         _ledger(request).read, reads.flagged_roots, viewer, LONG_TENOR, cursor, limit
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
+from api.capacity import capacity_of
 from ledger.errors import Refusal
-from ledger.limits import REQUEST_BODY_BYTES_MAX
 from ledger.service import Ledger
 
 router = APIRouter(prefix="/v1", tags=["commands"])
@@ -58,12 +57,22 @@ RECEIPT_EXAMPLE = {"seq": 2, "entry_hash": "<64 hex>", "effects": {"members": []
     },
 )
 async def submit(request: Request) -> JSONResponse:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > REQUEST_BODY_BYTES_MAX:
-        raise Refusal("payload-too-large", f"at most {REQUEST_BODY_BYTES_MAX} bytes")
-    body = await request.body()
-    if len(body) > REQUEST_BODY_BYTES_MAX:
-        raise Refusal("payload-too-large", f"at most {REQUEST_BODY_BYTES_MAX} bytes")
+    require_json(request.headers.get("content-type"))
+    body = await request.body()  # bounded as it streams by api.bodies.BodyLimit
     ledger: Ledger = request.app.state.ledger
-    receipt = await run_in_threadpool(ledger.execute, body)
+    receipt = await capacity_of(request.app.state).write(ledger.execute, body)
     return JSONResponse(receipt.wire(), status_code=200 if receipt.replayed else 201)
+
+
+def require_json(content_type: str | None) -> None:
+    """A command is ``application/json``, in UTF-8 if a charset is named at all."""
+    media_type, *parameters = (content_type or "").split(";")
+    if media_type.strip().lower() != "application/json":
+        raise Refusal(
+            "unsupported-media-type",
+            f"a command is sent as application/json, not {media_type.strip() or 'untyped'}",
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            raise Refusal("unsupported-media-type", "a command is encoded in UTF-8")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
+from api.capacity import capacity_of
 from ledger.errors import Refusal
 from ledger.members import Member
 from ledger.service import Ledger
@@ -23,7 +23,7 @@ async def get_member(
     if not is_valid_uscc(member_id):  # no such member can exist: do not query for it
         raise Refusal("not-found", f"no member {member_id}")
     ledger: Ledger = request.app.state.ledger
-    member = await run_in_threadpool(ledger.member, member_id)
+    member = await capacity_of(request.app.state).read(ledger.member, member_id)
     if member is None:
         raise Refusal("not-found", f"no member {member_id}")
     return member.wire()

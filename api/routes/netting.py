@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import reader
+from api.capacity import capacity_of
 from ledger import reads
 from ledger.members import Member
 from ledger.service import Ledger
@@ -20,7 +20,7 @@ async def preview(
     request: Request, mode: str = "setoff", viewer: Member = Depends(reader("operator"))
 ) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
-    return await run_in_threadpool(
+    return await capacity_of(request.app.state).read(
         ledger.read, reads.netting_preview, viewer, mode, ledger.settings
     )
 
@@ -30,4 +30,6 @@ async def get_obligation(
     obligation_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
-    return await run_in_threadpool(ledger.read, reads.obligation, viewer, obligation_id)
+    return await capacity_of(request.app.state).read(
+        ledger.read, reads.obligation, viewer, obligation_id
+    )

@@ -13,8 +13,7 @@ from api.app import create_app
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Chain, World, business_date, new_actor
-from tests.integration.test_certificates_http import certs, fen, head, refused
-from tests.integration.test_members_http import assert_problem
+from tests.helpers import assert_problem, certs, fen, head, refused
 
 
 def b64(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,11 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Chain, World, business_date
-from tests.integration.test_members_http import assert_problem
+from tests.helpers import assert_problem, certs, fen, head, refused
 
 SHAPE = {
     "id",
@@ -28,38 +26,6 @@ SHAPE = {
     "level",
     "trade",
 }
-
-
-def fen(amount: str) -> int:
-    yuan, _, cents = amount.partition(".")
-    return int(yuan) * 100 + int(cents.ljust(2, "0"))
-
-
-def certs(response: Any) -> list[dict[str, Any]]:
-    assert response.status_code in (200, 201), response.text
-    return list(response.json()["effects"]["certificates"])
-
-
-def head(chain: World) -> int:
-    found = chain.ledger.head()
-    assert found is not None
-    return found.seq
-
-
-def refused(chain: World, response: Any, status: int, type_: str) -> dict[str, Any]:
-    """A refusal with its type that wrote nothing: no entry holds the refused command.
-
-    Entry and projections are written in one transaction, so no entry means nothing of
-    the command was applied.
-    """
-    problem = assert_problem(response, status, type_)
-    sent = json.loads(response.request.content)
-    command = sent.get("command") if isinstance(sent, dict) else None
-    if isinstance(command, dict) and "signer" in command and "nonce" in command:
-        with chain.ledger.connect() as conn, conn.begin():
-            written = Repository(conn).entry_by_nonce(command["signer"], command["nonce"])
-        assert written is None, f"a refused command was recorded at seq {written.entry.seq}"
-    return problem
 
 
 def test_issue_accept_split_two_levels_and_the_tree(chain: Chain) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from ledger.settings import Settings
 from tests.conftest import Chain, Clock
-from tests.integration.test_certificates_http import certs, head, refused
+from tests.helpers import certs, head, refused
 
 MICROSECOND = timedelta(microseconds=1)
 CST = Settings().business_timezone

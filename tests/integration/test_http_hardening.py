@@ -25,7 +25,7 @@ from ledger.members import Member
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Chain, Clock, World, new_actor
-from tests.integration.test_members_http import assert_problem
+from tests.helpers import assert_problem
 
 
 def admit_envelope(world: World, name: str = "Fuzhou Steel") -> dict[str, Any]:

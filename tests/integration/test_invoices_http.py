@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Chain
-from tests.integration.test_certificates_http import certs, head, refused
+from tests.helpers import certs, head, refused
 
 
 def trade(*invoices: dict[str, str]) -> dict[str, object]:

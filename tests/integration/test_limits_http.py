@@ -16,8 +16,7 @@ from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Actor, Chain, World, business_date
-from tests.integration.test_certificates_http import certs, head, refused
-from tests.integration.test_members_http import assert_problem
+from tests.helpers import assert_problem, certs, head, refused
 
 
 @contextmanager

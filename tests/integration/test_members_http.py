@@ -7,17 +7,7 @@ from typing import Any
 from ledger.keys import generate_private_key, public_key_b64
 from ledger.signing import key_id_for
 from tests.conftest import Actor, World, new_actor
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == type_, body
-    assert body["status"] == status and body["detail"], body
-    return body
+from tests.helpers import assert_problem
 
 
 def head_seq(world: World) -> int:

@@ -14,7 +14,8 @@ from ledger.handlers import Plan
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import World, business_date
-from tests.integration.test_netting_http import Cycle, ok
+from tests.helpers import ok
+from tests.integration.test_netting_http import Cycle
 
 
 class Interleaved(Ledger):

@@ -8,14 +8,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from tests.conftest import Actor, World, business_date
-from tests.integration.test_certificates_http import certs, fen, refused
-from tests.integration.test_members_http import assert_problem
-
-
-def ok(response: Any) -> dict[str, Any]:
-    assert response.status_code in (200, 201), response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.helpers import assert_problem, certs, fen, ok, refused
 
 
 class Cycle:

@@ -22,8 +22,7 @@ from ledger.keys import generate_private_key, sign
 from ledger.service import Ledger
 from ledger.signing import key_id_for, new_nonce, sign_request
 from tests.conftest import Actor, Chain, Clock, Template, World, new_actor, pg_database
-from tests.integration.test_certificates_http import certs, head, refused
-from tests.integration.test_members_http import assert_problem
+from tests.helpers import assert_problem, certs, head, refused
 
 _other_databases = itertools.count(1)
 

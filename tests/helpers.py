@@ -1,0 +1,63 @@
+"""Helpers shared by the HTTP tests: answers that must be receipts, refusals that must
+have written nothing, and amounts read back from the wire."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger.repository import Repository
+from tests.conftest import World
+
+PROBLEM = "application/problem+json"
+
+
+def ok(response: Any) -> dict[str, Any]:
+    """The JSON of a 200 or 201 answer."""
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def assert_problem(response: Any, status: int, type_: str) -> dict[str, Any]:
+    """A problem+json answer with this status and type, and a detail for people."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["type"] == type_, body
+    assert body["status"] == status and body["detail"], body
+    return body
+
+
+def refused(world: World, response: Any, status: int, type_: str) -> dict[str, Any]:
+    """A refusal with its type that wrote nothing: no entry holds the refused command.
+
+    Entry and projections are written in one transaction, so no entry means nothing of
+    the command was applied.
+    """
+    problem = assert_problem(response, status, type_)
+    sent = json.loads(response.request.content)
+    command = sent.get("command") if isinstance(sent, dict) else None
+    if isinstance(command, dict) and "signer" in command and "nonce" in command:
+        with world.ledger.connect() as conn, conn.begin():
+            written = Repository(conn).entry_by_nonce(command["signer"], command["nonce"])
+        assert written is None, f"a refused command was recorded at seq {written.entry.seq}"
+    return problem
+
+
+def certs(response: Any) -> list[dict[str, Any]]:
+    """The certificates a receipt's effects carry."""
+    return list(ok(response)["effects"]["certificates"])
+
+
+def head(world: World) -> int:
+    """The seq of the newest entry."""
+    found = world.ledger.head()
+    assert found is not None
+    return found.seq
+
+
+def fen(amount: str) -> int:
+    """A wire amount in fen."""
+    yuan, _, cents = amount.partition(".")
+    return int(yuan) * 100 + int(cents.ljust(2, "0"))

@@ -15,7 +15,6 @@ from ledger import certificates, credit, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
-from ledger.invoices import keys_for
 from ledger.keys import key_id_of
 from ledger.members import Member
 from ledger.repository import Repository
@@ -67,7 +66,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
     state = IssueState(
         recipient=repo.member(body.to),
         limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
-        invoices=repo.invoices(keys_for(signer.id, [body.to], body.trade.numbers())),
+        invoices=repo.buyer_invoices(signer.id, body.trade.numbers()),
         live_pieces=repo.live_pieces([signer.id, body.to]),
     )
     return certificates.issue(state, signer.id, body, ctx)
@@ -103,7 +102,7 @@ def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> E
     state = TransferState(
         inputs=inputs,
         recipients=repo.members(payees),
-        invoices=repo.invoices(keys_for(signer.id, payees, body.trade.numbers())),
+        invoices=repo.buyer_invoices(signer.id, body.trade.numbers()),
         root_pieces=repo.root_pieces(piece.root_id for piece in inputs.values()),
         live_pieces=repo.live_pieces([signer.id, *(o.to for o in body.outputs)]),
     )

@@ -14,10 +14,13 @@ full-width characters. The normal form is NFKC (full-width → half-width), with
 spaces and separators (``-``, ``_``, ``/``, ``.`` and any Unicode dash), in upper
 case: 1–40 characters of ``[0-9A-Z]``. ``"ｉｎｖ-0042 7"`` and ``"INV00427"`` are one invoice.
 
-An invoice is registered, with its amount, the first time a command cites it for a
-seller. What a command pays is attributed payment by payment, each to the cited
-invoices of its seller in the order listed, each up to what is left of it; a rejected,
-cancelled or expired payment gives back exactly its slices::
+An invoice has one seller: once a buyer has registered a number for one seller, it
+backs nothing the buyer pays to another (``invoice-conflict`` when cited for a single
+other seller; within a command paying several sellers, each invoice goes to the first
+payment that draws on it). An invoice is registered, with its amount, the first time a
+command cites it for a seller. What a command pays is attributed payment by payment,
+each to the cited invoices of its seller in the order listed, each up to what is left
+of it; a rejected, cancelled or expired payment gives back exactly its slices::
 
     >>> registered = {}
     >>> cited = [("INV1", 100_00), ("INV2", 50_00)]
@@ -126,13 +129,6 @@ class InvoiceUse:
         return wire
 
 
-def keys_for(buyer: str, sellers: Iterable[str], numbers: Iterable[str]) -> set[InvoiceKey]:
-    """What a payment's attribution may read: each seller's invoices, and the legacy ones."""
-    wanted = list(numbers)
-    keys = {InvoiceKey(buyer, seller, no) for seller in sellers for no in wanted}
-    return keys | {legacy_key(no) for no in wanted}
-
-
 def _registered(
     registered: Mapping[InvoiceKey, Invoice], key: InvoiceKey, amount_fen: int
 ) -> Invoice:
@@ -157,22 +153,39 @@ def attribute(
     payments: Sequence[tuple[str, int]],
 ) -> tuple[dict[InvoiceKey, Invoice], list[tuple[InvoiceUse, ...]]]:
     """Attribute each payment ``(seller, amount_fen)`` of ``buyer`` to the cited invoices;
-    return the changed invoices and, per payment, the slices that back it."""
+    return the changed invoices and, per payment, the slices that back it.
+
+    ``registered`` holds every invoice of ``buyer`` with a cited number, whatever its
+    seller, and the legacy ones. An invoice has one seller: a number the buyer has
+    registered for one seller backs nothing paid to another, in this command or later.
+    """
+    owners = {key.no: key.seller for key in registered if key.buyer == buyer}
     invoices: dict[InvoiceKey, Invoice] = {}
-    for seller in dict.fromkeys(seller for seller, _ in payments):
-        for no, amount_fen in cited:
-            key = InvoiceKey(buyer, seller, no)
+
+    def invoice_of(seller: str, no: str, amount_fen: int) -> Invoice | None:
+        if owners.setdefault(no, seller) != seller:
+            return None  # another trade's invoice
+        key = InvoiceKey(buyer, seller, no)
+        if key not in invoices:
             invoices[key] = _registered(registered, key, amount_fen)
+        return invoices[key]
+
+    sellers = list(dict.fromkeys(seller for seller, _ in payments))
+    if len(sellers) == 1:  # one trade: every invoice it cites is registered for it
+        for no, amount_fen in cited:
+            if invoice_of(sellers[0], no, amount_fen) is None:
+                raise Refusal(
+                    "invoice-conflict",
+                    f"invoice {no} is registered in your trade with another seller",
+                )
     uses: list[tuple[InvoiceUse, ...]] = []
     for seller, payment_fen in payments:
         slices: list[InvoiceUse] = []
         remaining = payment_fen
-        for no, _ in cited:
-            if remaining == 0:
-                break
-            invoice = invoices[InvoiceKey(buyer, seller, no)]
-            take = min(remaining, invoice.amount_fen - invoice.used_fen)
-            if take > 0:
+        for no, amount_fen in cited:
+            invoice = invoice_of(seller, no, amount_fen) if remaining else None
+            take = min(remaining, invoice.amount_fen - invoice.used_fen) if invoice else 0
+            if invoice is not None and take > 0:
                 invoices[invoice.key] = replace(invoice, used_fen=invoice.used_fen + take)
                 slices.append(InvoiceUse(no, take, buyer, seller))
                 remaining -= take
@@ -180,7 +193,7 @@ def attribute(
             raise Refusal(
                 "invoice-overused",
                 f"the cited invoices cannot back a payment of {format_fen(payment_fen)}: "
-                "an invoice cannot back more than its own amount",
+                "an invoice cannot back more than its own amount, nor pay two sellers",
             )
         uses.append(tuple(slices))
     return invoices, uses

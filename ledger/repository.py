@@ -218,6 +218,21 @@ class Repository:
         rows = self.conn.execute(_CERTIFICATES, {"ids": wanted})
         return {row.id: _certificate(row) for row in rows}
 
+    def buyer_invoices(self, buyer: str, numbers: Iterable[str]) -> dict[InvoiceKey, Invoice]:
+        """Every invoice of ``buyer`` with one of ``numbers``, whatever its seller, and the
+        legacy invoices of those numbers (one query)."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_INVOICES, {"buyers": [buyer, LEGACY], "numbers": wanted})
+        return {
+            InvoiceKey(row.buyer, row.seller, row.no): Invoice(
+                InvoiceKey(row.buyer, row.seller, row.no), row.amount_fen, row.used_fen
+            )
+            for row in rows
+            if row.buyer == buyer or row.seller == LEGACY
+        }
+
     def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
         """The registered invoices among ``keys`` (one query, on the primary key's prefix)."""
         wanted = set(keys)

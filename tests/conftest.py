@@ -312,9 +312,12 @@ class Chain(World):
         outputs: list[tuple[Actor, str]],
         invoices: list[dict[str, str]] | None = None,
     ) -> Any:
-        paid = sum(int(a.replace(".", "")) for who, a in outputs if who.id != sender.id)
-        if invoices is None:
-            invoices = [self.new_invoice(f"{paid // 100}.{paid % 100:02d}")] if paid else []
+        if invoices is None:  # an invoice has one seller: one for each seller paid
+            paid: dict[str, int] = {}
+            for who, amount in outputs:
+                if who.id != sender.id:
+                    paid[who.id] = paid.get(who.id, 0) + int(amount.replace(".", ""))
+            invoices = [self.new_invoice(f"{f // 100}.{f % 100:02d}") for f in paid.values()]
         body = {
             "inputs": inputs,
             "outputs": [{"to": who.id, "amount": amount} for who, amount in outputs],

@@ -139,3 +139,19 @@ def test_case_width_and_separator_variants_are_one_invoice(chain: Chain) -> None
         chain, chain.issue("1.00", trade=trade({"no": "- -", "amount": "1.00"})), 422, "validation"
     )
     assert chain.ledger.verify().ok
+
+
+def test_an_invoice_backs_payments_to_one_seller_only(chain: Chain) -> None:
+    """One invoice of 100.00 paying 100.00 to each of two sellers would back 200.00."""
+    root = chain.issued("500.00")
+    invoice = chain.new_invoice("100.00")
+    both = [(chain.s2, "100.00"), (chain.s3, "100.00")]
+    refused(chain, chain.transfer(chain.s1, [root], both, [invoice]), 422, "invoice-overused")
+    # Cited for one seller, the number is that seller's: another seller cannot use it later.
+    paid = chain.transfer(chain.s1, [root], [(chain.s2, "100.00")], [invoice])
+    change = next(
+        c["id"] for c in certs(paid) if c["holder"] == chain.s1.id and c["state"] == "active"
+    )
+    again = chain.transfer(chain.s1, [change], [(chain.s3, "1.00")], [invoice])
+    refused(chain, again, 409, "invoice-conflict")
+    assert chain.ledger.verify().ok

@@ -99,6 +99,10 @@ STEPS = 80 if PROFILE == "deep" else 50
 T = TypeVar("T")
 
 
+class _Conflict(Exception):
+    """The model's prediction of an invoice-conflict, found deep in an attribution."""
+
+
 def _pick(
     data: st.DataObject,
     usual: Sequence[T],
@@ -371,26 +375,46 @@ class CertificateMachine(RuleBasedStateMachine):
         self, buyer: str, cited: list[tuple[str, int]], payments: list[tuple[str, int]]
     ) -> tuple[str | None, list[Uses]]:
         """Fill each payment (seller, amount), in order, from what is left of the cited
-        invoices of its own trade (buyer → seller), in order."""
+        invoices, in order. An invoice has one seller: a number this buyer already holds
+        for one seller backs nothing paid to another, and within one command each
+        invoice goes to the first payment that draws on it. A single seller's command
+        registers every invoice it cites, so a number of another seller is a conflict."""
+        owner = {no: seller for (b, seller, no) in self.invoices if b == buyer}
         left_fen: dict[InvoiceOf, int] = {}
-        for seller, _ in payments:
-            for no, amount_fen in cited:
-                known = self.invoices.get((buyer, seller, no))
+
+        def room(seller: str, no: str, amount_fen: int) -> int | None:
+            """What is left of ``no`` for ``seller``; None when it is another's;
+            raises a conflict when registered with another amount."""
+            if owner.setdefault(no, seller) != seller:
+                return None
+            key = (buyer, seller, no)
+            if key not in left_fen:
+                known = self.invoices.get(key)
                 if known is not None and known.amount_fen != amount_fen:
-                    return "invoice-conflict", []
-                left_fen[(buyer, seller, no)] = amount_fen - (known.used_fen if known else 0)
+                    raise _Conflict
+                left_fen[key] = amount_fen - (known.used_fen if known else 0)
+            return left_fen[key]
+
+        sellers = list(dict.fromkeys(seller for seller, _ in payments))
         uses: list[Uses] = []
-        for seller, payment_fen in payments:
-            slices: list[tuple[str, int]] = []
-            for no, _ in cited:
-                take_fen = min(payment_fen, left_fen[(buyer, seller, no)])
-                if take_fen > 0:
-                    slices.append((no, take_fen))
-                    left_fen[(buyer, seller, no)] -= take_fen
-                    payment_fen -= take_fen
-            if payment_fen > 0:
-                return "invoice-overused", []
-            uses.append(tuple(slices))
+        try:
+            if len(sellers) == 1 and any(room(sellers[0], no, a) is None for no, a in cited):
+                return "invoice-conflict", []
+            for seller, payment_fen in payments:
+                slices: list[tuple[str, int]] = []
+                for no, amount_fen in cited:
+                    if payment_fen == 0:
+                        break
+                    take_fen = min(payment_fen, room(seller, no, amount_fen) or 0)
+                    if take_fen > 0:
+                        slices.append((no, take_fen))
+                        left_fen[(buyer, seller, no)] -= take_fen
+                        payment_fen -= take_fen
+                if payment_fen > 0:
+                    return "invoice-overused", []
+                uses.append(tuple(slices))
+        except _Conflict:
+            return "invoice-conflict", []
         return None, uses
 
     def _use_invoices(
@@ -400,12 +424,17 @@ class CertificateMachine(RuleBasedStateMachine):
         payments: list[tuple[str, int]],
         uses: list[Uses],
     ) -> None:
-        for seller, _ in payments:
+        sellers = list(dict.fromkeys(seller for seller, _ in payments))
+        if len(sellers) == 1:  # one trade registers every invoice it cites
             for no, amount_fen in cited:
-                self.invoices.setdefault((buyer, seller, no), ModelInvoice(amount_fen, 0))
+                self.invoices.setdefault((buyer, sellers[0], no), ModelInvoice(amount_fen, 0))
+        amounts = dict(cited)
         for (seller, _), payment in zip(payments, uses, strict=True):
             for no, amount_fen in payment:
-                self.invoices[(buyer, seller, no)].used_fen += amount_fen
+                invoice = self.invoices.setdefault(
+                    (buyer, seller, no), ModelInvoice(amounts[no], 0)
+                )
+                invoice.used_fen += amount_fen
 
     def _give_back(self, piece: Piece, end_state: str) -> Piece | None:
         """End a pending piece; a voided root frees the limit, any other returns its value."""
@@ -546,6 +575,21 @@ class CertificateMachine(RuleBasedStateMachine):
             rest = [self._new_invoice(paid_fen - part_fen)] if plan == "split" else []
             return [self._new_invoice(part_fen), *rest]
         return [self._new_invoice(paid_fen)]
+
+    def _draw_trades(
+        self, data: st.DataObject, buyer: str, paid: list[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """A transfer's invoices: an invoice has one seller, so each seller's trade draws
+        its own (a number drawn twice is cited once)."""
+        per_seller: dict[str, int] = {}
+        for seller, amount_fen in paid:
+            per_seller[seller] = per_seller.get(seller, 0) + amount_fen
+        cited: list[tuple[str, int]] = []
+        for paid_fen in per_seller.values() or [0]:
+            for no, amount_fen in self._draw_trade(data, buyer, paid_fen):
+                if all(no != other for other, _ in cited):
+                    cited.append((no, amount_fen))
+        return cited
 
     def _draw_flaw(self, data: st.DataObject, signer: str, first: Piece, inputs: list[str]) -> str:
         """Sometimes spoil a transfer (its inputs, in place, or its total); the flaw drawn."""
@@ -722,7 +766,7 @@ class CertificateMachine(RuleBasedStateMachine):
         total_in_fen = sum(self.pieces[i].amount_fen for i in set(inputs) if i in self.pieces)
         outputs = self._draw_outputs(data, signer, first.issuer, total_in_fen, flaw == "too-much")
         paid = [(to, a) for to, a in outputs if to != signer]
-        cited = self._draw_trade(data, signer, sum(a for _, a in paid))
+        cited = self._draw_trades(data, signer, paid)
         expected, uses = self._predict_transfer(signer, inputs, outputs, cited)
         body = {
             "inputs": inputs,

@@ -199,7 +199,10 @@ def _transfer_at(outputs: list[tuple[str, int]], source: Certificate, now: datet
         {
             "inputs": [source.id],
             "outputs": [{"to": to, "amount": f"{a // 100}.{a % 100:02d}"} for to, a in outputs],
-            "trade": {"contract_no": "C", "invoices": [{"no": "INV-1", "amount": "1000.00"}]},
+            "trade": {
+                "contract_no": "C",  # an invoice has one seller: one for each recipient
+                "invoices": [{"no": f"INV-{n}", "amount": "1000.00"} for n in (1, 2)],
+            },
         }
     )
     state = certificates.TransferState(

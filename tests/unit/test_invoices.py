@@ -48,17 +48,26 @@ def test_text_that_is_no_invoice_number_is_refused(cited: str) -> None:
         normalise_no(cited)
 
 
-def test_each_seller_of_one_payment_has_its_own_invoice() -> None:
-    cited = [("N1", 100)]
-    invoices, uses = attribute({}, "B", cited, [("S1", 100), ("S2", 100)])
-    assert set(invoices) == {InvoiceKey("B", "S1", "N1"), InvoiceKey("B", "S2", "N1")}
-    assert uses == [(InvoiceUse("N1", 100, "B", "S1"),), (InvoiceUse("N1", 100, "B", "S2"),)]
-    registered = dict(invoices)
+def test_an_invoice_has_one_seller() -> None:
+    # One invoice cited for two sellers backs only the first: the second is not backed.
     with pytest.raises(Refusal) as refused:
-        attribute(registered, "B", cited, [("S1", 1)])
+        attribute({}, "B", [("N1", 100)], [("S1", 100), ("S2", 100)])
     assert refused.value.type == "invoice-overused"
+    # One invoice for each: each payment is backed by its own seller's invoice.
+    cited = [("N1", 100), ("N2", 100)]
+    invoices, uses = attribute({}, "B", cited, [("S1", 100), ("S2", 100)])
+    assert set(invoices) == {InvoiceKey("B", "S1", "N1"), InvoiceKey("B", "S2", "N2")}
+    assert uses == [(InvoiceUse("N1", 100, "B", "S1"),), (InvoiceUse("N2", 100, "B", "S2"),)]
+    registered = dict(invoices)
+    with pytest.raises(Refusal) as overused:
+        attribute(registered, "B", [("N1", 100)], [("S1", 1)])
+    assert overused.value.type == "invoice-overused"
+    # The same number cited later for another seller of the same buyer: a conflict.
+    with pytest.raises(Refusal) as conflict:
+        attribute(registered, "B", [("N1", 100)], [("S3", 1)])
+    assert conflict.value.type == "invoice-conflict"
     # Another buyer citing the same number to the same seller: another invoice.
-    _, other = attribute(registered, "X", cited, [("S1", 100)])
+    _, other = attribute(registered, "X", [("N1", 100)], [("S1", 100)])
     assert other == [(InvoiceUse("N1", 100, "X", "S1"),)]
     back = release(registered, uses[0])
     assert back == {InvoiceKey("B", "S1", "N1"): Invoice(InvoiceKey("B", "S1", "N1"), 100, 0)}

@@ -134,7 +134,18 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json(data: bytes | str, *, mark_floats: bool = False) -> JsonValue:
     """Parse untrusted JSON, refusing NaN/Infinity, duplicate keys and floats (or, with
-    ``mark_floats``, keeping each float as a :class:`JsonFloat` for validation to refuse)."""
+    ``mark_floats``, keeping each float as a :class:`JsonFloat` for validation to refuse).
+
+    Bytes must be UTF-8 without a byte-order mark (RFC 8259 §8.1), which is also what
+    the signature covers: ``json.loads`` would otherwise guess UTF-16 or UTF-32.
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonError(f"body is not UTF-8: {exc}") from exc
+        if data.startswith("\ufeff"):
+            raise JsonError("body starts with a byte-order mark; send UTF-8 without one")
     try:
         return json.loads(
             data,

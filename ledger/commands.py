@@ -55,7 +55,21 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Non-NFC text is refused rather than normalised: the signature covers the command as
 # signed, and the stored text must be those bytes. A memo may span lines: tab, LF and
 # CR are its only allowed controls.
-_DECEPTIVE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Co (private use) and Cn (unassigned, noncharacters included) display as anything a
+# font chooses; Zs other than the ASCII space (no-break, ideographic, em spaces…) look
+# like a space and are not one.
+_DECEPTIVE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn", "Zs"})
+_SPACE = " "
+# Letters and marks that render as nothing, though their categories are ordinary: the
+# Hangul fillers, the Braille blank, the combining grapheme joiner, the Khmer inherent
+# vowels, Mongolian free variation selectors, variation selectors, the object
+# replacement character.
+_INVISIBLE = frozenset(
+    "ᅟᅠㅤﾠ⠀͏឴឵᠋᠌᠍᠏￼"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+)
+COMBINING_MARKS_RUN_MAX = 3  # after NFC, no script needs more on one base character
 _MEMO_CONTROLS = frozenset("\t\n\r")
 INVALID_AMOUNT = "invalid_amount"  # pydantic error type of a bad wire amount
 
@@ -82,11 +96,28 @@ def _deceptive(value: str, allowed: frozenset[str] = frozenset()) -> str | None:
     'U+202E (category Cf) is not allowed'
     >>> _deceptive("Cafe\u0301")
     'text must be in Unicode normal form C (NFC)'
+    >>> _deceptive("Core\u3164Builder")
+    'U+3164 displays as nothing and is not allowed'
+    >>> _deceptive(" Core Builder")
+    'text must not begin or end with a space, nor hold two in a row'
     """
+    marks = 0
     for char in value:
         category = unicodedata.category(char)
-        if category in _DECEPTIVE_CATEGORIES and char not in allowed:
+        if char in allowed or char == _SPACE:
+            marks = 0
+            continue
+        if category in _DECEPTIVE_CATEGORIES:
             return f"U+{ord(char):04X} (category {category}) is not allowed"
+        if char in _INVISIBLE:
+            return f"U+{ord(char):04X} displays as nothing and is not allowed"
+        marks = marks + 1 if category in ("Mn", "Me") else 0
+        if marks > COMBINING_MARKS_RUN_MAX:
+            return f"more than {COMBINING_MARKS_RUN_MAX} combining marks on one character"
+    # A name or reference that differs from another only in spaces would look the same;
+    # a memo is prose, and may be laid out as its writer likes.
+    if not allowed and (value != value.strip(_SPACE) or "  " in value):
+        return "text must not begin or end with a space, nor hold two in a row"
     if not unicodedata.is_normalized("NFC", value):
         return "text must be in Unicode normal form C (NFC)"
     return None

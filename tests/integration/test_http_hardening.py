@@ -79,6 +79,15 @@ def test_a_command_is_application_json_in_utf8(world: World) -> None:
             "/v1/commands", content=json.dumps(envelope).encode(), headers=headers
         )
         assert_problem(response, 415, "unsupported-media-type")
+    # Labelled JSON but not UTF-8 (json.loads would guess UTF-16 or skip a BOM).
+    for encoded in (
+        json.dumps(admit_envelope(world)).encode("utf-16"),
+        b"\xef\xbb\xbf" + json.dumps(admit_envelope(world)).encode(),
+    ):
+        response = world.http.post(
+            "/v1/commands", content=encoded, headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 422, "validation")
     assert world.ledger.head() == before
     for content_type in (
         "application/json",

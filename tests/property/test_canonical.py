@@ -156,3 +156,19 @@ def test_the_fast_path_gives_the_reference_bytes_or_the_same_refusal(value: obje
             canonical_bytes(value)
     else:
         assert canonical_bytes(value) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"a": "b"}'.encode("utf-16"),
+        '{"a": "b"}'.encode("utf-16-le"),
+        '{"a": "b"}'.encode("utf-32"),
+        b"\xef\xbb\xbf" + b'{"a": "b"}',  # UTF-8 with a byte-order mark
+        b'{"a": "\xff"}',
+    ],
+)
+def test_json_bytes_are_utf8_without_a_byte_order_mark(data: bytes) -> None:
+    with pytest.raises(JsonError):
+        parse_json(data)
+    assert parse_json(b'{"a": "b"}') == {"a": "b"}

@@ -75,3 +75,43 @@ def test_every_format_and_separator_character_is_refused() -> None:
 def test_docstring_examples_hold() -> None:
     result = doctest.testmod(ledger.commands)
     assert result.attempted > 0 and result.failed == 0
+
+
+# Found by an attack on the hardened fields: characters of ordinary-looking categories
+# that display as nothing or as a space, private-use and unassigned code points, and
+# stacks of combining marks.
+INVISIBLE_OR_BLANK = {
+    "Hangul filler": "Core\u3164Builder",
+    "Hangul choseong filler": "a\u115fb",
+    "halfwidth Hangul filler": "a\uffa0b",
+    "Braille blank": "a\u2800b",
+    "combining grapheme joiner": "a\u034fb",
+    "variation selector 16": "a\ufe0fb",
+    "Khmer inherent vowel": "a\u17b4b",
+    "object replacement": "a\ufffcb",
+    "no-break space (Zs)": "Core\u00a0Builder",
+    "ideographic space (Zs)": "Core\u3000Builder",
+    "private use (Co)": "a\ue000b",
+    "unassigned / noncharacter (Cn)": "a\uffffb",
+    "four combining marks": "a\u0336\u0336\u0336\u0336",
+}
+
+
+@pytest.mark.parametrize("value", INVISIBLE_OR_BLANK.values(), ids=INVISIBLE_OR_BLANK.keys())
+def test_invisible_and_blank_lookalikes_are_refused_by_every_field(value: str) -> None:
+    for field in (TEXT, REFERENCE, MEMO):
+        with pytest.raises(ValidationError):
+            field.validate_python(value)
+
+
+@pytest.mark.parametrize("value", [" Core", "Core ", "Core  Builder", " "])
+def test_names_and_references_differ_in_more_than_spaces(value: str) -> None:
+    for field in (TEXT, REFERENCE):
+        with pytest.raises(ValidationError):
+            field.validate_python(value)
+
+
+def test_scripts_that_stack_marks_and_single_spaces_pass() -> None:
+    for value in ("ก่ำ", "क्षि", "Nguyễn Văn A", "Core Builder Group"):  # Thai, Devanagari
+        assert TEXT.validate_python(value) == value
+    assert MEMO.validate_python("line one \n  indented") == "line one \n  indented"

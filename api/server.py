@@ -13,7 +13,11 @@ that deadline to uvicorn's own h11 protocol:
 * between requests, uvicorn's keep-alive timeout closes an idle connection;
 * past ``http_connections_max`` connections or requests in flight, a request is
   answered ``503 unavailable`` (uvicorn's ``limit_concurrency``, answered here as
-  problem+json like every other error), and a malformed request head ``400 bad-request``.
+  problem+json like every other error) — except ``/healthz``, which an operator's
+  monitor must always reach — and a malformed request head ``400 bad-request``;
+* one peer address holds at most ``http_connections_per_peer_max`` connections: a
+  client opening silent connections (and reopening each as the head deadline closes
+  it) fills its own share, not the server's, and the next it opens is closed at once.
 
 The body of a request is bounded by :mod:`api.bodies` (size and read time), which is an
 ASGI middleware and so also guards the in-process app the tests drive.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import h11
@@ -34,6 +39,8 @@ from uvicorn.server import ServerState
 from api.errors import PROBLEM_JSON, status_of
 from ledger.errors import PROBLEMS
 from ledger.settings import Settings
+
+log = logging.getLogger("dcc.server")
 
 
 def problem_bytes(type_: str, detail: str) -> tuple[int, bytes]:
@@ -47,6 +54,7 @@ class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline on each request head (see the module)."""
 
     head_read_s_max: float = 10.0  # set per server by :func:`protocol_class`
+    connections_per_peer_max: int = 0  # 0: no cap per peer address
 
     def __init__(
         self,
@@ -65,7 +73,8 @@ class BoundedH11Protocol(H11Protocol):
     def _gated(self, app: Any) -> Any:
         async def gated(scope: Any, receive: Any, send: Any) -> None:
             cap = self.connections_max
-            if cap is not None and (len(self.connections) > cap or len(self.tasks) > cap):
+            over = cap is not None and (len(self.connections) > cap or len(self.tasks) > cap)
+            if over and scope.get("path") != "/healthz":
                 self.logger.warning("connection cap (%d) reached: answering 503", cap)
                 status, body = problem_bytes("unavailable", "the server is at its connection cap")
                 headers = [
@@ -83,7 +92,19 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self._peer_is_over_its_share():
+            log.warning("closing a connection from %s: at its connection cap", self.client)
+            transport.close()
+            return
         self._arm_head_timer()
+
+    def _peer_is_over_its_share(self) -> bool:
+        peer = self.client[0] if self.client else None
+        share = self.connections_per_peer_max
+        if not share or peer is None:
+            return False
+        same = sum(1 for c in self.connections if (getattr(c, "client", None) or ("",))[0] == peer)
+        return same > share
 
     def data_received(self, data: bytes) -> None:
         if self.head_timer is None and self.conn.their_state is h11.IDLE:
@@ -135,11 +156,15 @@ class BoundedH11Protocol(H11Protocol):
 
 
 def protocol_class(settings: Settings) -> type[BoundedH11Protocol]:
-    """The protocol class for one server, carrying its head-read deadline."""
+    """The protocol class for one server, carrying its head-read deadline and its cap
+    per peer address."""
     return type(
         "DccH11Protocol",
         (BoundedH11Protocol,),
-        {"head_read_s_max": float(settings.request_head_read_s_max)},
+        {
+            "head_read_s_max": float(settings.request_head_read_s_max),
+            "connections_per_peer_max": settings.http_connections_per_peer_max,
+        },
     )
 
 

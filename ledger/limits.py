@@ -34,6 +34,10 @@ REQUEST_HEAD_READ_S_MAX = 10
 HTTP_KEEP_ALIVE_S = 5
 # Connections (and requests in flight) served at once; past it, `503 unavailable`.
 HTTP_CONNECTIONS_MAX = 1000
+# One peer address's share of them: one client cannot hold the server's connections.
+# Behind a reverse proxy every client is the proxy's address: set 0 (no cap) there and
+# cap per client in the proxy.
+HTTP_CONNECTIONS_PER_PEER_MAX = 100
 # Connections the kernel queues before `dcc serve` accepts them.
 HTTP_LISTEN_BACKLOG_MAX = 2048
 # Worker threads: reads and writes each have their own, so writes queued behind the

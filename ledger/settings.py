@@ -39,6 +39,7 @@ class Settings:
     request_head_read_s_max: int = limits.REQUEST_HEAD_READ_S_MAX
     http_keep_alive_s: int = limits.HTTP_KEEP_ALIVE_S
     http_connections_max: int = limits.HTTP_CONNECTIONS_MAX
+    http_connections_per_peer_max: int = limits.HTTP_CONNECTIONS_PER_PEER_MAX  # 0: none
     http_listen_backlog_max: int = limits.HTTP_LISTEN_BACKLOG_MAX
     http_read_threads_max: int = limits.HTTP_READ_THREADS_MAX
     http_write_threads_max: int = limits.HTTP_WRITE_THREADS_MAX

@@ -32,8 +32,12 @@ class Server:
     port: int
     pid: int
 
-    def connect(self, timeout_s: float = 10) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=timeout_s)
+    def connect(self, timeout_s: float = 10, source: str | None = None) -> socket.socket:
+        """A connection from ``source`` (another loopback address) or the default one."""
+        address = (source, 0) if source else None
+        sock = socket.create_connection(
+            (self.host, self.port), timeout=timeout_s, source_address=address
+        )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
@@ -244,14 +248,40 @@ def test_past_the_connection_cap_a_request_is_503(database_url: str) -> None:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\n\r\n")
             assert read_response(sock).status == 200
         extra = server.connect()
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\n\r\n")
+        extra.sendall(b"GET /v1/ledger HTTP/1.1\r\nHost: dcc\r\n\r\n")
         response = read_response(extra)
         extra.close()
         assert response.status == 503 and response.problem()["type"] == "unavailable"
         assert response.headers["retry-after"] == "1"
+        # The health check is answered even at the cap: a monitor must always reach it.
+        monitor = server.connect()
+        monitor.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\n\r\n")
+        assert read_response(monitor).status == 200
+        monitor.close()
         for sock in held:
             sock.close()
         assert answered_200_within(server, 5), "the server did not recover below the cap"
+
+
+def test_one_peer_cannot_hold_the_servers_connections(database_url: str) -> None:
+    """Silent connections from one address fill that address's share only: the next one
+    is closed at once, while another address is still served (found by an attack that
+    held 1,005 silent sockets and reopened each as the head deadline closed it)."""
+    share = 3
+    settings = {"http_connections_per_peer_max": str(share), "request_head_read_s_max": "30"}
+    with running(database_url, **settings) as server:
+        silent = [server.connect() for _ in range(share)]
+        extra = server.connect(timeout_s=5)
+        data, closed_after_s = until_closed(extra, 3)
+        extra.close()
+        assert closed_after_s is not None and data == b"", "a connection past the share stayed"
+        other = server.connect(source="127.0.0.2")
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\nConnection: close\r\n\r\n")
+        assert read_response(other).status == 200
+        other.close()
+        for sock in silent:
+            sock.close()
+        assert answered_200_within(server, 5), "the peer was not served again below its share"
 
 
 def answered_200_within(server: Server, timeout_s: float) -> bool:

@@ -17,7 +17,7 @@ from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Actor, Chain, World, business_date
-from tests.helpers import assert_problem, certs, head, refused
+from tests.helpers import assert_problem, certs, fen, head, ok, refused
 
 
 @contextmanager
@@ -76,34 +76,65 @@ def live_pieces_of(chain: Chain, root: str) -> int:
     return sum(1 for page in tree for p in page if p["state"] in HOLDING)
 
 
+def net_down_to(chain: Chain, holder: Actor, piece: str, left: str) -> str:
+    """Net ``piece`` (issued by the core, held by ``holder``) down to ``left``: the holder
+    owes the core the rest, and the operator's netting run sets it off. The remainder."""
+    for firm in (chain.core, holder):
+        ok(chain.client(firm).submit("member.netting_consent", {"consent": True}))
+    held_fen = chain.ledger.read(lambda repo: repo.certificate(piece)).amount_fen
+    body = {
+        "creditor": chain.core.id,
+        "amount": format_fen(held_fen - fen(left)),
+        "due_date": business_date(chain.clock, 30),
+        "reference": "PO-NET",
+    }
+    owed = ok(chain.client(holder).submit("obligation.register", body))
+    ok(
+        chain.client(chain.core).submit(
+            "obligation.confirm", {"id": owed["effects"]["obligations"][0]["id"]}
+        )
+    )
+    run = {"mode": "setoff", "as_of": business_date(chain.clock)}
+    netted = certs(chain.client(chain.operator).submit("netting.run", run))
+    [rest] = [c for c in netted if c["state"] == "active" and c["holder"] == holder.id]
+    assert rest["amount"] == left, netted
+    return str(rest["id"])
+
+
 def test_no_holder_can_stop_another_holders_transfer_of_the_same_root(chain: Chain) -> None:
-    """Two holders of a 10,000.00 root split what they hold as finely as they can (the
-    old attack: pieces of 0.01 until the root is full); a third holder's transfer of
-    the same root still goes through, and no refusal tells anyone what others did."""
+    """A holder of 1.00 of a 10,000.00 root, and a holder colluding with it, split what
+    they hold as finely as they can (the old attack: pieces of 0.01 until the root is
+    full); a third holder's transfer of the same root still goes through, and no refusal
+    tells anyone what the others did."""
     root = chain.issued("10000.00")  # the smallest piece of this root: 5.00
-    # Not even a payment of 1.00 out of it: every piece is at least the root's smallest.
-    refused(chain, pay(chain, chain.s1, root, chain.s2, "1.00"), 422, "root-pieces-exceeded")
     paid = chain.transfer(chain.s1, [root], [(chain.s2, "100.00"), (chain.s3, "1000.00")])
     [attacker_piece], [victim_piece] = pending_for(paid, chain.s2), pending_for(paid, chain.s3)
     change = certs(paid)[-1]["id"]
     accept(chain, chain.s2, attacker_piece)
     accept(chain, chain.s3, victim_piece)
+    # The attacker comes to hold 1.00 of the root: a netting run clears the rest.
+    attacker_piece = net_down_to(chain, chain.s2, attacker_piece, "1.00")
     dust = [(chain.s2, "0.01")] * chain.ledger.settings.outputs_max
     before = refused(
         chain, chain.transfer(chain.s2, [attacker_piece], dust), 422, "root-pieces-exceeded"
     )
     assert "5.00" in before["detail"], before
-    # The attacker and a colluding holder split everything they hold as far as allowed.
-    assert split_to_the_smallest(chain, chain.s2, attacker_piece, 5_00) == 20
+    # It is refused at once, and a colluding holder splits all it has as far as allowed.
+    assert split_to_the_smallest(chain, chain.s2, attacker_piece, 5_00) == 1
     assert split_to_the_smallest(chain, chain.s1, change, 5_00) == 1_780
     # The victim's transfer — the largest split of its own paper — is not stopped.
     victim = chain.transfer(chain.s3, [victim_piece], [(chain.s1, "5.00")] * 99)
     assert victim.status_code == 201, victim.text
     assert live_pieces_of(chain, root) <= chain.ledger.settings.root_pieces_max
+    # The attacker's 1.00 still moves on whole: a transfer that adds no piece.
+    whole = chain.transfer(chain.s2, [attacker_piece], [(chain.s3, "1.00")])
+    assert whole.status_code == 201, whole.text
     # The same refusal as before anyone split: it depends on the root's face alone.
     kept = certs(victim)[-1]["id"]  # its change
     after = refused(chain, chain.transfer(chain.s3, [kept], dust[:2]), 422, "root-pieces-exceeded")
     assert after["detail"] == before["detail"], (before, after)
+    # Nor can a payment of 1.00 be split off: every piece is at least the root's smallest.
+    refused(chain, pay(chain, chain.s3, kept, chain.s2, "1.00"), 422, "root-pieces-exceeded")
     assert chain.ledger.verify().ok
 
 

@@ -1,8 +1,8 @@
 """How long the largest netting run holds the ledger lock, and how large its entry is.
 
 Builds the largest netting work the default limits allow between two firms: a core
-enterprise's roots, each split by its supplier into pieces up to the root's piece limit
-(transfers of 100 outputs to itself), and an obligation of the supplier back to the core
+enterprise's roots, each split by its supplier into nearly the most live pieces a root
+may have (transfers of 100 outputs to itself), and an obligation of the supplier back to the core
 for the whole amount. Then the operator runs netting, and the script reports the time of
 the whole command, the time inside the lock (the transaction that holds the chain
 head) and the size of every entry the run wrote. It runs unchanged against older
@@ -33,7 +33,7 @@ from ledger.uscc import make_uscc
 from migrations.runner import upgrade
 
 OUTPUTS = 100
-TRANSFERS_PER_ROOT = 19  # 1 + 19 × 101 = 1,920 pieces: within the 2,000 of a root
+TRANSFERS_PER_ROOT = 19  # 1,901 live pieces of 100.00: above the root's smallest, 95.05
 PIECE_FEN = 100_00
 _serial = iter(range(1, 10**9))
 

@@ -51,6 +51,7 @@ from ledger.invoices import Invoice, InvoiceKey, InvoiceUse
 from ledger.limits import INPUTS_MAX, INVOICE_NO_CITED_LENGTH_MAX, INVOICES_PER_COMMAND_MAX
 from ledger.members import Member
 from ledger.money import format_fen
+from ledger.settings import Settings
 
 PENDING, ACTIVE, LOCKED, SPENT = "pending", "active", "locked", "spent"
 SETTLED, OVERDUE = "settled", "overdue"
@@ -211,45 +212,38 @@ def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
 # -- limits on growth -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RootPieces:
-    """How much of a root's piece budget is used: every piece it has (any state), plus
-    one reserved for each pending non-root piece, which a rejection or an expiry turns
-    into a returned piece. Giving value back then never needs refusing."""
+def root_piece_fen_min(face_fen: int, settings: Settings) -> int:
+    """The smallest piece a transfer may create from a root of ``face_fen``: a
+    ``root_pieces_max``-th of its face, rounded up (and never below ``piece_fen_min``).
 
-    pieces: int
-    pending: int
+    Every live piece of a root is then at least this, except a piece that replaced one
+    piece without adding any (a transfer of one output and no change, a netting
+    remainder, a return), so the live pieces of a root never outnumber
+    ``root_pieces_max`` — whoever splits it — and no holder's transfer depends on what
+    other holders did. A 10,000.00 root with the default 2,000 pieces:
 
-    @property
-    def used(self) -> int:
-        return self.pieces + self.pending
-
-
-def check_root_room(
-    used: RootPieces, root_id: str, created: int, reserved: int, ctx: Context
-) -> None:
-    """Refuse a command that would grow a root beyond ``root_pieces_max``."""
-    room = ctx.settings.root_pieces_max - used.used
-    if created + reserved > room:
-        raise Refusal(
-            "root-pieces-exceeded",
-            f"root {root_id} may be split into at most {ctx.settings.root_pieces_max} "
-            f"pieces over its life; it has room for {max(room, 0)}, this needs "
-            f"{created + reserved}",
-        )
+    >>> root_piece_fen_min(1_000_000, Settings())
+    500
+    >>> root_piece_fen_min(1_000_001, Settings())
+    501
+    >>> root_piece_fen_min(100, Settings())
+    1
+    """
+    return max(settings.piece_fen_min, -(-face_fen // settings.root_pieces_max))
 
 
-def check_live_pieces(live: Mapping[str, int], gained: Mapping[str, int], ctx: Context) -> None:
-    """Refuse a command after which a member would have more than ``holder_pieces_max``
-    live pieces (what its wallet lists: held pieces with value, and pending ones sent).
-    ``live`` is each member's count now, ``gained`` the change the command makes."""
+def check_live_pieces(member: str, live: int, gained: int, ctx: Context) -> None:
+    """Refuse a command after which ``member`` — the signer, never anyone else — would
+    have more than ``holder_pieces_max`` live pieces: the pieces it holds that carry
+    value (accepted: active, locked, overdue) and the pending pieces it sent. Pending
+    pieces sent *to* a member count only once it accepts them, so nobody can fill
+    another member's allowance. ``live`` is its count now, ``gained`` the change."""
     limit = ctx.settings.holder_pieces_max
-    for member in sorted(gained):
-        if gained[member] > 0 and live.get(member, 0) + gained[member] > limit:
-            raise Refusal(
-                "holder-pieces-exceeded",
-                f"{member} would have more than {limit} live pieces",
-            )
+    if gained > 0 and live + gained > limit:
+        raise Refusal(
+            "holder-pieces-exceeded",
+            f"{member} has {live} live pieces; this would take it past its limit of {limit}",
+        )
 
 
 # -- issue, accept, reject, cancel, expire ------------------------------------------------
@@ -260,7 +254,7 @@ class IssueState:
     recipient: Member | None
     limit: IssuanceLimit
     invoices: Mapping[InvoiceKey, Invoice]  # the issuer's to the recipient, and legacy ones
-    live_pieces: Mapping[str, int]  # of the issuer and the recipient
+    live_pieces: int  # the issuer's own
 
 
 def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effects:
@@ -277,8 +271,8 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
             "piece-too-small",
             f"a certificate must be at least {format_fen(ctx.settings.piece_fen_min)}",
         )
-    # The pending root is listed by its recipient's wallet and by its issuer's (sent).
-    check_live_pieces(state.live_pieces, {body.to: 1, issuer: 1}, ctx)
+    # The pending root counts as sent by its issuer; its recipient counts it on accept.
+    check_live_pieces(issuer, state.live_pieces, 1, ctx)
     limit = credit.consume(state.limit, body.amount)
     changed, uses = invoices.attribute(
         state.invoices, issuer, body.trade.cited(), [(body.to, body.amount)]
@@ -328,8 +322,10 @@ def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certi
     return piece
 
 
-def accept(piece: Certificate | None, signer: str, ctx: Context) -> Effects:
+def accept(piece: Certificate | None, signer: str, live_pieces: int, ctx: Context) -> Effects:
+    """``live_pieces``: the signer's own count; accepting adds the piece to it."""
     pending = _pending_for(piece, signer, ctx.now)
+    check_live_pieces(signer, live_pieces, 1, ctx)
     accepted = replace(pending, state=ACTIVE, sender=None, expires_at=None)
     return {"certificates": [accepted.wire()]}
 
@@ -440,8 +436,8 @@ class TransferState:
     inputs: Mapping[str, Certificate]  # by id; missing ids are simply absent
     recipients: Mapping[str, Member]
     invoices: Mapping[InvoiceKey, Invoice]  # the signer's to each recipient, and legacy ones
-    root_pieces: Mapping[str, RootPieces]  # of the inputs' root
-    live_pieces: Mapping[str, int]  # of the signer and the recipients
+    root_faces: Mapping[str, int]  # face_fen of the inputs' roots, by root id
+    live_pieces: int  # the signer's own
 
 
 def _spendable_inputs(
@@ -475,7 +471,7 @@ def _refuse_pending_input(piece: Certificate, now: datetime) -> None:
     raise Refusal("not-spendable", f"certificate {piece.id} is pending, not active")
 
 
-def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
+def _check_outputs(body: TransferBody, change_fen: int, face_fen: int, ctx: Context) -> None:
     if len(body.outputs) > ctx.settings.outputs_max:
         raise Refusal(
             "too-many-outputs", f"at most {ctx.settings.outputs_max} outputs per transfer"
@@ -487,26 +483,25 @@ def _check_outputs(body: TransferBody, change_fen: int, ctx: Context) -> None:
             f"every piece, change included, must be at least "
             f"{format_fen(ctx.settings.piece_fen_min)}",
         )
+    # A transfer that adds no piece (one output, no change) may move any amount: a
+    # piece below the root's minimum (a netting remainder) can always be paid on whole.
+    root_min_fen = root_piece_fen_min(face_fen, ctx.settings)
+    if (len(body.outputs) > 1 or change_fen) and smallest < root_min_fen:
+        raise Refusal(
+            "root-pieces-exceeded",
+            f"a transfer that splits a piece of this certificate must make every piece, "
+            f"change included, at least {format_fen(root_min_fen)} (1/"
+            f"{ctx.settings.root_pieces_max} of its face, rounded up)",
+        )
 
 
 def _check_transfer_growth(
-    state: TransferState,
-    signer: str,
-    inputs: Sequence[Certificate],
-    created: Sequence[Certificate],
-    ctx: Context,
+    state: TransferState, signer: str, inputs: Sequence[Certificate], created: int, ctx: Context
 ) -> None:
-    """The root keeps room for what is created (and a return of each pending piece); no
-    member's wallet grows beyond its limit (a pending output is listed by both sides)."""
-    root_id = inputs[0].root_id
-    pending = sum(1 for piece in created if piece.state == PENDING)
-    check_root_room(state.root_pieces[root_id], root_id, len(created), pending, ctx)
-    gained: dict[str, int] = {signer: -len(inputs)}
-    for piece in created:
-        gained[piece.holder] = gained.get(piece.holder, 0) + 1
-        if piece.state == PENDING:
-            gained[signer] += 1
-    check_live_pieces(state.live_pieces, gained, ctx)
+    """The signer's own wallet does not grow beyond its limit: every piece a transfer
+    creates is either kept (the change, outputs to itself) or a pending piece it sent.
+    The recipients' counts are not the sender's business: they count on accept."""
+    check_live_pieces(signer, state.live_pieces, created - len(inputs), ctx)
 
 
 def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context) -> Effects:
@@ -525,7 +520,7 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
             f"outputs total {format_fen(total_out)} but inputs hold {format_fen(total_in)}",
         )
     change_fen = total_in - total_out
-    _check_outputs(body, change_fen, ctx)
+    _check_outputs(body, change_fen, state.root_faces[first.root_id], ctx)
     base_level = max(piece.level for piece in inputs)
     paid = [output for output in body.outputs if output.to != signer]
     level_max = ctx.settings.level_max
@@ -574,7 +569,7 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
                 expires_at=None,
             )
         )
-    _check_transfer_growth(state, signer, inputs, created, ctx)
+    _check_transfer_growth(state, signer, inputs, len(created), ctx)
     spent = [replace(piece, state=SPENT) for piece in inputs]
     return {
         "certificates": [c.wire() for c in spent + created],

@@ -103,8 +103,10 @@ PROBLEMS: dict[str, Problem] = {
     "too-many-outputs": Problem("Too many outputs in one transfer", 422),
     "piece-too-small": Problem("A piece is below the minimum size", 422),
     "max-level-exceeded": Problem("The transfer would go beyond the maximum level", 422),
-    "root-pieces-exceeded": Problem("The root certificate cannot be split into more pieces", 422),
-    "holder-pieces-exceeded": Problem("A member would hold more live pieces than allowed", 422),
+    "root-pieces-exceeded": Problem(
+        "A piece is below the smallest piece its root can be split into", 422
+    ),
+    "holder-pieces-exceeded": Problem("The signer would have more live pieces than allowed", 422),
     # obligations and netting
     "obligation-not-found": Problem("No such obligation, or not visible to this member", 404),
     "invalid-obligation-state": Problem("The obligation is not in a state that allows this", 409),

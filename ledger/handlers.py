@@ -67,7 +67,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
         recipient=repo.member(body.to),
         limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
         invoices=repo.buyer_invoices(signer.id, body.trade.numbers()),
-        live_pieces=repo.live_pieces([signer.id, body.to]),
+        live_pieces=repo.live_pieces([signer.id])[signer.id],
     )
     return certificates.issue(state, signer.id, body, ctx)
 
@@ -82,7 +82,8 @@ def _return_state(repo: Repository, piece: Certificate | None) -> ReturnState:
 
 
 def _accept(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    return certificates.accept(repo.certificate(cmd.body.id), signer.id, ctx)
+    live = repo.live_pieces([signer.id])[signer.id]
+    return certificates.accept(repo.certificate(cmd.body.id), signer.id, live, ctx)
 
 
 def _reject(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -103,8 +104,8 @@ def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> E
         inputs=inputs,
         recipients=repo.members(payees),
         invoices=repo.buyer_invoices(signer.id, body.trade.numbers()),
-        root_pieces=repo.root_pieces(piece.root_id for piece in inputs.values()),
-        live_pieces=repo.live_pieces([signer.id, *(o.to for o in body.outputs)]),
+        root_faces=repo.root_faces(piece.root_id for piece in inputs.values()),
+        live_pieces=repo.live_pieces([signer.id])[signer.id],
     )
     return certificates.transfer(state, signer.id, body, ctx)
 
@@ -161,7 +162,7 @@ def _netting_run(
     """In the lock: reload what the plan consumes (by id), apply what did not change."""
     if planned is None:  # not planned before the lock: plan now
         planned = _netting_plan(repo, cmd, ctx)
-    pieces, owed, parties, issuers, roots = netting_run.touched(planned)
+    pieces, owed, parties, issuers = netting_run.touched(planned)
     found = _chunked(repo.members, parties)
     current = netting_run.Current(
         pieces=_chunked(repo.piece_states, pieces),
@@ -170,7 +171,6 @@ def _netting_run(
             m.id for m in found.values() if m.netting_consent and m.status == members.ACTIVE
         ),
         limits=_chunked(repo.issuance_limits, issuers),
-        root_pieces=_chunked(repo.root_pieces, roots),
     )
     return netting_run.apply(planned, current, cmd.body, ctx)
 

@@ -78,19 +78,23 @@ PAGE_BYTES_MAX = 1024 * 1024  # a page is at most this and one entry
 # runs cut their work to fit.
 ENTRY_BYTES_MAX = 512 * 1024
 
-# Pieces per root: a root can be split into at most this many pieces over its life.
-# Every piece a transfer or a netting split creates counts, and so does every pending
-# piece's possible return to its sender (reserved when it is sent), so rejections and
-# expiries never need to be refused. One promise pays one trade: 2,000 pieces is 20
-# transfers of 100 outputs, or a tree five levels deep with 4-5 payments per holder and
-# level, far beyond what supply chains split one certificate into (tens of pieces is
-# usual), while the tree read (paged) and netting stay small.
+# Live pieces per root: a root never has more than this many, whoever splits it. Not a
+# count (a count let one holder use a root up and stop its other holders) but a rule on
+# each transfer alone: a transfer that adds a piece makes every piece, change included,
+# at least ceil(face / ROOT_PIECES_MAX) (`certificates.root_piece_fen_min`: 5.00 of a
+# 10,000.00 root); a netting split, a rejection or an expiry replaces one piece with one.
+# One promise pays one trade: 2,000 pieces is 20 transfers of 100 outputs, or a tree
+# five levels deep with 4-5 payments per holder and level, far beyond what supply
+# chains split one certificate into (tens of pieces is usual), while the tree read
+# (paged) and netting stay small.
 ROOT_PIECES_MAX = 2_000
 
-# Live pieces per member: what its wallet lists (the pieces it holds that carry value,
-# and the pending pieces it sent). Banks that discount for a whole chain hold the most;
+# Live pieces per member: the pieces it holds that carry value and that it accepted, and
+# the pending pieces it sent — not pending pieces sent to it, which count once it
+# accepts them, so nobody can fill another member's allowance. Checked for the signer
+# only (issue, transfer, accept). Banks that discount for a whole chain hold the most;
 # 20,000 live pieces is a large bank's book against one platform, and a deployment can
-# raise it. Bounds the wallet's totals, and the items on one edge of a netting graph.
+# raise it. Bounds the items on one edge of a netting graph.
 HOLDER_PIECES_MAX = 20_000
 
 # Certificates.

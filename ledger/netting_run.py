@@ -57,7 +57,7 @@ import networkx as nx
 
 from ledger import credit, obligations
 from ledger.canonical import canonical_bytes
-from ledger.certificates import SETTLED, SPENT, Certificate, RootPieces, business_today
+from ledger.certificates import SETTLED, SPENT, Certificate, business_today
 from ledger.commands import Date, WireModel, register_body
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
@@ -127,7 +127,6 @@ class Component:
     reductions: tuple[Reduction, ...]
     pieces: tuple[Certificate, ...]  # consumed, as planned from
     obligations: tuple[Obligation, ...]  # consumed, as planned from
-    splits: Mapping[str, int]  # root id -> pieces split in part (each creates two)
     entry_bytes: int  # what it adds to the run's entry
 
     @property
@@ -168,7 +167,6 @@ class Current:
     obligations: Mapping[str, ObligationState]  # by id
     parties: frozenset[str]  # of the plan's parties, those who consent and are active
     limits: Mapping[str, IssuanceLimit]
-    root_pieces: Mapping[str, RootPieces]
 
 
 def check_as_of(body: RunBody, ctx: Context) -> None:
@@ -442,26 +440,23 @@ def _component(
         reductions=tuple(reductions),
         pieces=applied.consumed_pieces,
         obligations=applied.consumed_obligations,
-        splits=applied.splits,
         entry_bytes=entry_bytes + len(applied.restored_fen) * 100,
     )
 
 
-def touched(planned: Plan) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
-    """Ids the lock must reload: pieces, obligations, parties, issuers, split roots."""
+def touched(planned: Plan) -> tuple[set[str], set[str], set[str], set[str]]:
+    """Ids the lock must reload: pieces, obligations, parties, issuers."""
     pieces: set[str] = set()
     obligations: set[str] = set()
     parties: set[str] = set()
     issuers: set[str] = set()
-    roots: set[str] = set()
     for component in planned.components:
         pieces.update(piece.id for piece in component.pieces)
         issuers.update(piece.issuer for piece in component.pieces)
         obligations.update(obligation.id for obligation in component.obligations)
         parties.update(r.debtor for r in component.reductions)
         parties.update(r.creditor for r in component.reductions)
-        roots.update(component.splits)
-    return pieces, obligations, parties, issuers, roots
+    return pieces, obligations, parties, issuers
 
 
 def _unchanged(component: Component, current: Current) -> bool:
@@ -475,14 +470,6 @@ def _unchanged(component: Component, current: Current) -> bool:
     )
 
 
-def _has_room(component: Component, current: Current, ctx: Context) -> bool:
-    """A piece split in part becomes three: its root must have room for two more."""
-    return all(
-        current.root_pieces[root].used + 2 * splits <= ctx.settings.root_pieces_max
-        for root, splits in component.splits.items()
-    )
-
-
 def apply(planned: Plan, current: Current, body: RunBody, ctx: Context) -> Effects:
     """Apply the components of ``planned`` of which nothing changed (in the lock)."""
     check_as_of(body, ctx)
@@ -491,8 +478,6 @@ def apply(planned: Plan, current: Current, body: RunBody, ctx: Context) -> Effec
     for component in planned.components:
         if not _unchanged(component, current):
             excluded.append(component.excluded("changed"))
-        elif not _has_room(component, current, ctx):
-            excluded.append(component.excluded("root-pieces-exceeded"))
         else:
             applied_components.append(component)
     certificates: list[Certificate] = []
@@ -565,7 +550,6 @@ def current_of(state: NettingState) -> Current:
         obligations={o.id: obligation_state(o) for o in state.obligations},
         parties=frozenset(members),
         limits=state.limits,
-        root_pieces=defaultdict(lambda: RootPieces(0, 0)),
     )
 
 
@@ -615,7 +599,6 @@ class _Applied:
     obligations: list[Obligation]  # changed
     consumed_pieces: tuple[Certificate, ...]  # as they were
     consumed_obligations: tuple[Obligation, ...]  # as they were
-    splits: dict[str, int]  # root id -> pieces split in part
     restored_fen: dict[str, int]  # issuer -> cleared certificate value
     next_index: int
 
@@ -631,7 +614,6 @@ def _apply(
     changed_obligations: list[Obligation] = []
     consumed_pieces: list[Certificate] = []
     consumed_obligations: list[Obligation] = []
-    splits: dict[str, int] = defaultdict(int)
     restored_fen: dict[str, int] = defaultdict(int)
     for reduction in reductions:
         left_fen = reduction.amount_fen
@@ -648,8 +630,6 @@ def _apply(
                 pieces, index = _settle_piece(item, take, ctx, index)
                 certificates.extend(pieces)
                 restored_fen[item.issuer] += take
-                if take < item.amount_fen:
-                    splits[item.root_id] += 1
             left_fen -= take
         assert left_fen == 0, ("the plan reduced an edge beyond its items", reduction)
     return _Applied(
@@ -657,7 +637,6 @@ def _apply(
         changed_obligations,
         tuple(consumed_pieces),
         tuple(consumed_obligations),
-        dict(splits),
         dict(restored_fen),
         index,
     )
@@ -666,7 +645,9 @@ def _apply(
 def _settle_piece(
     piece: Certificate, take_fen: int, ctx: Context, index: int
 ) -> tuple[list[Certificate], int]:
-    """Settle ``take_fen`` of ``piece`` by set-off; returns the changed pieces."""
+    """Settle ``take_fen`` of ``piece`` by set-off; returns the changed pieces. A split
+    replaces one live piece with one (the settled part carries no value), so its root
+    never gains a live piece and needs no room (``certificates.root_piece_fen_min``)."""
     if take_fen == piece.amount_fen:
         return [replace(piece, state=SETTLED)], index
     child = replace(

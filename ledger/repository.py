@@ -11,7 +11,6 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    case,
     desc,
     func,
     insert,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate, RootPieces
+from ledger.certificates import HOLDING, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
@@ -254,30 +253,26 @@ class Repository:
         rows = self.conn.execute(_LIMITS, {"ids": wanted})
         return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
 
-    def root_pieces(self, root_ids: Iterable[str]) -> dict[str, RootPieces]:
-        """How much of each root's piece budget is used (one grouped query)."""
+    def root_faces(self, root_ids: Iterable[str]) -> dict[str, int]:
+        """The face (``amount_fen``) of each root, by id (one query on the primary key)."""
         c = models.certificates
         wanted = sorted(set(root_ids))
         if not wanted:
             return {}
-        pending = case((and_(c.c.state == PENDING, c.c.id != c.c.root_id), 1), else_=0)
-        rows = self.conn.execute(
-            select(c.c.root_id, func.count(), func.sum(pending))
-            .where(c.c.root_id.in_(wanted))
-            .group_by(c.c.root_id)
-        )
-        found = {row[0]: RootPieces(int(row[1]), int(row[2] or 0)) for row in rows}
-        return {root: found.get(root, RootPieces(0, 0)) for root in wanted}
+        rows = self.conn.execute(select(c.c.id, c.c.amount_fen).where(c.c.id.in_(wanted)))
+        return {row.id: int(row.amount_fen) for row in rows}
 
     def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
-        """Each member's live pieces — what its wallet lists: held pieces that carry
-        value, and pending pieces it sent (one query, two indexed halves)."""
+        """Each member's live pieces: the pieces it holds that carry value and that it
+        has accepted (active, locked, overdue), and the pending pieces it sent — not the
+        pending pieces sent to it, which count once it accepts them (one query, two
+        indexed halves)."""
         c = models.certificates
         wanted = sorted(set(member_ids))
         if not wanted:
             return {}
         held = select(c.c.holder.label("member"), func.count().label("n")).where(
-            c.c.holder.in_(wanted), c.c.state.in_(sorted(HOLDING))
+            c.c.holder.in_(wanted), c.c.state.in_(sorted(HOLDING - {PENDING}))
         )
         sent = select(c.c.sender.label("member"), func.count().label("n")).where(
             c.c.sender.in_(wanted), c.c.state == PENDING

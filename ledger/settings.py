@@ -53,9 +53,8 @@ class Settings:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
         assert self.piece_fen_min >= 1 and 1 <= self.outputs_max <= limits.OUTPUTS_MAX
         assert self.level_max >= 0 and self.pending_expiry_s >= 1
-        # A transfer creates up to outputs + change pieces and reserves a return for each
-        # pending one: a root must have room for at least one whole transfer.
-        assert self.root_pieces_max >= 2 * self.outputs_max + 2, self.root_pieces_max
+        # A root can be split by one transfer of the most outputs and its change.
+        assert self.root_pieces_max >= self.outputs_max + 1, self.root_pieces_max
         assert self.holder_pieces_max >= self.outputs_max + 1, self.holder_pieces_max
         assert self.entry_bytes_max >= 64 * 1024, self.entry_bytes_max
         assert 1 <= self.obligation_fen_max <= limits.AMOUNT_FEN_MAX

@@ -1,8 +1,8 @@
 """Load: the largest operations the limits allow do not stall another member.
 
-Against a real `dcc serve` on loopback: a supplier holds three roots each split to its
-piece limit (about 5,700 live pieces) and owes the issuer as much back, so the
-operator's netting run has the most work one graph of two firms can give; meanwhile the
+Against a real `dcc serve` on loopback: a supplier holds three roots each split into
+pieces of the root's smallest size (2,000 live pieces each) and owes the issuer as much
+back, so the operator's netting run has the most work one graph of two firms can give; meanwhile the
 issuer reads its trees at the largest page and the supplier tries a transfer of the
 most outputs on a root at its limit. Through all of it a third member's write and read
 must each answer within 1 s. Bounded: a fixed number of requests, a deadline on each.
@@ -19,6 +19,7 @@ import httpx
 
 from api.client import DccClient
 from ledger.limits import OUTPUTS_MAX, PAGE_SIZE_MAX, ROOT_PIECES_MAX
+from ledger.money import format_fen
 from ledger.signing import sign_command
 from tests.conftest import Actor, Chain, business_date
 
@@ -42,17 +43,28 @@ def execute(chain: Chain, actor: Actor, command_type: str, body: dict[str, Any])
     return chain.ledger.execute(envelope).effects
 
 
+# A root whose smallest piece (a ROOT_PIECES_MAX-th of its face) is 10.00.
+FACE_FEN = ROOT_PIECES_MAX * 10_00
+
+
 def split_to_the_limit(chain: Chain, root: str) -> int:
-    """The supplier splits ``root`` into pieces of its own until the root is full."""
-    piece, pieces = root, 1
-    while pieces + OUTPUTS_MAX + 1 <= ROOT_PIECES_MAX:
+    """The supplier splits ``root`` into pieces of its own of the root's smallest size,
+    until the root has the most live pieces it can have: ROOT_PIECES_MAX."""
+    min_fen = -(-FACE_FEN // ROOT_PIECES_MAX)
+    piece, left_fen, pieces = root, FACE_FEN, 1
+    while left_fen >= 2 * min_fen:
+        count = min(OUTPUTS_MAX, left_fen // min_fen)
+        if 0 < left_fen - count * min_fen < min_fen:
+            count -= 1  # the change must be a whole smallest piece too
         body = {
             "inputs": [piece],
-            "outputs": [{"to": chain.s1.id, "amount": "1.00"}] * OUTPUTS_MAX,
+            "outputs": [{"to": chain.s1.id, "amount": format_fen(min_fen)}] * count,
             "trade": {"contract_no": "LOAD", "invoices": []},
         }
         piece = execute(chain, chain.s1, "certificate.transfer", body)["certificates"][-1]["id"]
-        pieces += OUTPUTS_MAX + 1
+        left_fen -= count * min_fen
+        pieces += count - (0 if left_fen else 1)
+    assert pieces == ROOT_PIECES_MAX, pieces
     return pieces
 
 
@@ -61,20 +73,18 @@ def largest_graph(chain: Chain) -> tuple[list[str], int]:
     for firm in (chain.core, chain.s1):
         execute(chain, firm, "member.netting_consent", {"consent": True})
     roots: list[str] = []
-    face = f"{OUTPUTS_MAX * (ROOT_PIECES_MAX // (OUTPUTS_MAX + 1)) + 1000}.00"
     for _ in range(ROOTS):
-        roots.append(chain.issued(face))
+        roots.append(chain.issued(format_fen(FACE_FEN)))
         split_to_the_limit(chain, roots[-1])
-    total = f"{int(face[:-3]) * ROOTS}.00"
     body = {
         "creditor": chain.core.id,
-        "amount": total,
+        "amount": format_fen(FACE_FEN * ROOTS),
         "due_date": business_date(chain.clock, 30),
         "reference": "LOAD",
     }
     owed = execute(chain, chain.s1, "obligation.register", body)["obligations"][0]["id"]
     execute(chain, chain.core, "obligation.confirm", {"id": owed})
-    return roots, int(face[:-3]) * ROOTS
+    return roots, FACE_FEN * ROOTS
 
 
 class Heavy(threading.Thread):
@@ -158,7 +168,8 @@ def test_another_member_is_answered_within_a_second_during_the_largest_operation
     assert len(during) >= 4, (busy, waits)
     slow = [(kind, round(elapsed_s, 3)) for kind, _, elapsed_s in waits if elapsed_s > ANSWER_S_MAX]
     assert not slow, f"another member waited over {ANSWER_S_MAX} s: {slow}; all: {waits}"
-    # The most outputs on a root at its limit: refused (or its input was netted away).
+    # The most outputs on a root at its limit: below its smallest piece, refused (or its
+    # input was netted away).
     assert {r.json()["type"] for r in splits.answers} <= {"root-pieces-exceeded", "not-spendable"}
     assert all(r.status_code == 201 for r in netting.answers), [r.text for r in netting.answers]
     assert all(r.status_code == 200 for r in trees.answers)

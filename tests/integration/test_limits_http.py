@@ -10,13 +10,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.certificates import HOLDING
 from ledger.limits import OBLIGATION_FEN_MAX
 from ledger.money import format_fen
 from ledger.repository import Repository
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import Actor, Chain, World, business_date
-from tests.helpers import assert_problem, certs, head, refused
+from tests.helpers import assert_problem, certs, fen, head, ok, refused
 
 
 @contextmanager
@@ -37,43 +38,173 @@ def pay(chain: Chain, sender: Actor, piece: str, to: Actor, amount: str) -> Any:
     return chain.transfer(sender, [piece], [(to, amount)])
 
 
-def test_a_root_cannot_be_split_beyond_its_piece_limit_yet_returns_always_work(
+def pay_many(chain: Chain, sender: Actor, piece: str, to: Actor, amounts: list[str]) -> Any:
+    response = chain.transfer(sender, [piece], [(to, amount) for amount in amounts])
+    assert response.status_code == 201, response.text
+    return response
+
+
+def pending_for(response: Any, to: Actor) -> list[str]:
+    return [c["id"] for c in certs(response) if c["state"] == "pending" and c["holder"] == to.id]
+
+
+def accept(chain: Chain, actor: Actor, piece: str) -> None:
+    accepted = chain.client(actor).submit("certificate.accept", {"id": piece})
+    assert accepted.status_code == 201, accepted.text
+
+
+def split_to_the_smallest(chain: Chain, member: Actor, piece: str, min_fen: int) -> int:
+    """``member`` splits ``piece`` into pieces of its root's smallest size, kept by itself,
+    as far as the rule lets it; how many live pieces it then holds of it."""
+    outputs_max = chain.ledger.settings.outputs_max
+    left, kept = [piece], 0
+    while left:
+        current = left.pop()
+        amount_fen = chain.ledger.read(lambda repo, c=current: repo.certificate(c)).amount_fen
+        count = min(outputs_max, amount_fen // min_fen - 1)  # the change stays a whole piece
+        if count < 1:
+            kept += 1
+            continue
+        created = certs(chain.transfer(member, [current], [(member, format_fen(min_fen))] * count))
+        kept += count
+        left.append(created[-1]["id"])  # the change, last
+    return kept
+
+
+def live_pieces_of(chain: Chain, root: str) -> int:
+    tree = pages(chain.client(chain.core), f"/v1/certificates/{root}/tree", "pieces", 500)
+    return sum(1 for page in tree for p in page if p["state"] in HOLDING)
+
+
+def net_down_to(chain: Chain, holder: Actor, piece: str, left: str) -> str:
+    """Net ``piece`` (issued by the core, held by ``holder``) down to ``left``: the holder
+    owes the core the rest, and the operator's netting run sets it off. The remainder."""
+    for firm in (chain.core, holder):
+        ok(chain.client(firm).submit("member.netting_consent", {"consent": True}))
+    held_fen = chain.ledger.read(lambda repo: repo.certificate(piece)).amount_fen
+    body = {
+        "creditor": chain.core.id,
+        "amount": format_fen(held_fen - fen(left)),
+        "due_date": business_date(chain.clock, 30),
+        "reference": "PO-NET",
+    }
+    owed = ok(chain.client(holder).submit("obligation.register", body))
+    ok(
+        chain.client(chain.core).submit(
+            "obligation.confirm", {"id": owed["effects"]["obligations"][0]["id"]}
+        )
+    )
+    run = {"mode": "setoff", "as_of": business_date(chain.clock)}
+    netted = certs(chain.client(chain.operator).submit("netting.run", run))
+    [rest] = [c for c in netted if c["state"] == "active" and c["holder"] == holder.id]
+    assert rest["amount"] == left, netted
+    return str(rest["id"])
+
+
+def test_no_holder_can_stop_another_holders_transfer_of_the_same_root(chain: Chain) -> None:
+    """A holder of 1.00 of a 10,000.00 root, and a holder colluding with it, split what
+    they hold as finely as they can (the old attack: pieces of 0.01 until the root is
+    full); a third holder's transfer of the same root still goes through, and no refusal
+    tells anyone what the others did."""
+    root = chain.issued("10000.00")  # the smallest piece of this root: 5.00
+    paid = chain.transfer(chain.s1, [root], [(chain.s2, "100.00"), (chain.s3, "1000.00")])
+    [attacker_piece], [victim_piece] = pending_for(paid, chain.s2), pending_for(paid, chain.s3)
+    change = certs(paid)[-1]["id"]
+    accept(chain, chain.s2, attacker_piece)
+    accept(chain, chain.s3, victim_piece)
+    # The attacker comes to hold 1.00 of the root: a netting run clears the rest.
+    attacker_piece = net_down_to(chain, chain.s2, attacker_piece, "1.00")
+    dust = [(chain.s2, "0.01")] * chain.ledger.settings.outputs_max
+    before = refused(
+        chain, chain.transfer(chain.s2, [attacker_piece], dust), 422, "root-pieces-exceeded"
+    )
+    assert "5.00" in before["detail"], before
+    # It is refused at once, and a colluding holder splits all it has as far as allowed.
+    assert split_to_the_smallest(chain, chain.s2, attacker_piece, 5_00) == 1
+    assert split_to_the_smallest(chain, chain.s1, change, 5_00) == 1_780
+    # The victim's transfer — the largest split of its own paper — is not stopped.
+    victim = chain.transfer(chain.s3, [victim_piece], [(chain.s1, "5.00")] * 99)
+    assert victim.status_code == 201, victim.text
+    assert live_pieces_of(chain, root) <= chain.ledger.settings.root_pieces_max
+    # The attacker's 1.00 still moves on whole: a transfer that adds no piece.
+    whole = chain.transfer(chain.s2, [attacker_piece], [(chain.s3, "1.00")])
+    assert whole.status_code == 201, whole.text
+    # The same refusal as before anyone split: it depends on the root's face alone.
+    kept = certs(victim)[-1]["id"]  # its change
+    after = refused(chain, chain.transfer(chain.s3, [kept], dust[:2]), 422, "root-pieces-exceeded")
+    assert after["detail"] == before["detail"], (before, after)
+    # Nor can a payment of 1.00 be split off: every piece is at least the root's smallest.
+    refused(chain, pay(chain, chain.s3, kept, chain.s2, "1.00"), 422, "root-pieces-exceeded")
+    assert chain.ledger.verify().ok
+
+
+def test_a_root_never_has_more_live_pieces_than_its_limit_and_returns_always_work(
     world: World,
 ) -> None:
     with limited(world, root_pieces_max=12, outputs_max=5) as chain:
-        root = chain.issued("100.00")  # 1 piece
-        a, b, c, d, _change = to_self(chain, chain.s1, root, ["20.00"] * 4)  # 6
-        first = certs(pay(chain, chain.s1, a, chain.s2, "10.00"))  # 8 pieces + 1 reserved
-        certs(pay(chain, chain.s1, b, chain.s2, "10.00"))  # 10 pieces + 2 reserved: full
-        problem = refused(
-            chain, chain.transfer(chain.s1, [c], [(chain.s1, "20.00")]), 422, "root-pieces-exceeded"
+        root = chain.issued("100.00")  # the smallest piece of this root: 8.34
+        paid = pay(chain, chain.s1, root, chain.s2, "20.00")
+        [piece] = pending_for(paid, chain.s2)
+        accept(chain, chain.s2, piece)
+        kept = split_to_the_smallest(chain, chain.s1, certs(paid)[-1]["id"], 8_34)
+        kept += split_to_the_smallest(chain, chain.s2, piece, 8_34)
+        assert live_pieces_of(chain, root) == kept <= 12
+        # A piece moves on whole however small; giving value back needs no room.
+        s1_piece = next(
+            p["id"]
+            for p in chain.client(chain.s1).get(f"/v1/wallets/{chain.s1.id}").json()["certificates"]
+            if p["root_id"] == root and p["state"] == "active"
         )
-        assert "12" in problem["detail"]
-        refused(chain, pay(chain, chain.s1, d, chain.s3, "5.00"), 422, "root-pieces-exceeded")
-        # The reserved room is what a rejection uses: value always goes back.
-        pending = next(p["id"] for p in first if p["state"] == "pending")
-        back = certs(chain.client(chain.s2).submit("certificate.reject", {"id": pending}))
+        sent = pay(chain, chain.s1, s1_piece, chain.s3, "8.34")
+        [pending] = pending_for(sent, chain.s3)
+        back = certs(chain.client(chain.s3).submit("certificate.reject", {"id": pending}))
         assert [p["state"] for p in back] == ["rejected", "active"]
-        tree = chain.client(chain.core).get(f"/v1/certificates/{root}/tree").json()
-        assert len(tree["pieces"]) == 11  # and one more is reserved for the other pending
+        assert live_pieces_of(chain, root) == kept
     assert world.ledger.verify().ok
 
 
-def test_a_member_cannot_hold_more_live_pieces_than_its_limit(world: World) -> None:
+def test_unwanted_pending_pieces_do_not_stop_a_members_real_payments(world: World) -> None:
     with limited(world, holder_pieces_max=6, outputs_max=5) as chain:
-        root = chain.issued("100.00")  # s1 holds 1 live piece
-        a, b, *_ = to_self(chain, chain.s1, root, ["10.00"] * 4)  # 5 live pieces
-        certs(pay(chain, chain.s1, a, chain.s2, "5.00"))  # change + the pending sent: 6
-        refused(chain, pay(chain, chain.s1, b, chain.s2, "5.00"), 422, "holder-pieces-exceeded")
-        # A recipient at its limit cannot be paid or issued to either.
-        for _ in range(5):
-            chain.issue("1.00", to=chain.s3)
-        issued_sixth = chain.issue("1.00", to=chain.s3)
-        assert issued_sixth.status_code == 201, issued_sixth.text
-        refused(chain, chain.issue("1.00", to=chain.s3), 422, "holder-pieces-exceeded")
-        # Spending pieces frees room: merging two pieces into one is always allowed.
-        merged = chain.transfer(chain.s1, [b], [(chain.s1, "10.00")])
+        spam = []
+        for spammer in (chain.s1, chain.s2):
+            root = chain.issued("100.00", to=spammer)  # 1 live piece
+            sent = pay_many(chain, spammer, root, chain.s3, ["1.00"] * 5)  # + 5 sent + change
+            spam += pending_for(sent, chain.s3)
+        # s3 has ten pending pieces it did not ask for: its core can still issue to it.
+        issued = chain.issue("1.00", to=chain.s3)
+        assert issued.status_code == 201, issued.text
+        # The spammer is at its own limit (its change and five pending pieces sent).
+        change = certs(sent)[-1]["id"]
+        problem = refused(
+            chain, pay(chain, chain.s2, change, chain.s3, "1.00"), 422, "holder-pieces-exceeded"
+        )
+        assert chain.s2.id in problem["detail"] and chain.s3.id not in problem["detail"]
+        # Spending pieces frees room: merging a piece into one is always allowed.
+        merged = chain.transfer(chain.s2, [change], [(chain.s2, "95.00")])
         assert merged.status_code == 201, merged.text
+        # Rejecting what it did not want costs s3 nothing.
+        back = chain.client(chain.s3).submit("certificate.reject", {"id": spam[0]})
+        assert back.status_code == 201, back.text
+    assert world.ledger.verify().ok
+
+
+def test_accepting_past_ones_own_limit_is_refused(world: World) -> None:
+    with limited(world, holder_pieces_max=6, outputs_max=5) as chain:
+        root = chain.issued("100.00")
+        sent = pay_many(chain, chain.s1, root, chain.s3, ["1.00"] * 5)
+        pieces = pending_for(sent, chain.s3)
+        issued = chain.issue("1.00", to=chain.s3)
+        pieces += pending_for(issued, chain.s3)
+        other = chain.issued("100.00", to=chain.s2)
+        pieces += pending_for(pay(chain, chain.s2, other, chain.s3, "1.00"), chain.s3)
+        for piece in pieces[:6]:
+            accept(chain, chain.s3, piece)
+        response = chain.client(chain.s3).submit("certificate.accept", {"id": pieces[6]})
+        problem = refused(chain, response, 422, "holder-pieces-exceeded")
+        assert f"{chain.s3.id} has 6 live pieces" in problem["detail"], problem
+        # It can still reject it: the value goes back to its sender.
+        back = chain.client(chain.s3).submit("certificate.reject", {"id": pieces[6]})
+        assert back.status_code == 201, back.text
     assert world.ledger.verify().ok
 
 
@@ -165,7 +296,7 @@ def test_the_tree_of_a_root_is_read_a_page_at_a_time(chain: Chain) -> None:
 def test_a_history_page_stops_at_its_byte_budget(chain: Chain) -> None:
     from ledger.limits import PAGE_BYTES_MAX
 
-    root = chain.issued("100000.00")
+    root = chain.issued("2000.00")  # pieces of 1.00: a 2,000th of it
     for _ in range(7):  # each entry: 101 pieces that carry 50 invoices each, ~0.4 MiB
         invoices = [chain.new_invoice("20.00") for _ in range(50)]
         created = certs(chain.transfer(chain.s1, [root], [(chain.s2, "1.00")] * 100, invoices))

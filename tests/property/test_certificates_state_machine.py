@@ -85,6 +85,7 @@ ENDED_STATES = frozenset({SPENT}) | VOIDED_STATES
 
 JUMP_DAYS = 8  # one clock jump: past the seven-day pending deadline
 MATURITY_DAYS_MAX = 365
+ROOT_PIECES_MAX = 2_000  # a transfer that adds a piece: each at least face / this
 TENORS_DAYS = (100, 20, 180, 365, 16)  # 16: matured after exactly two jumps
 RARE_ONE_IN = 8  # how often a drawn choice is a deliberately wrong one
 FLAWED_ONE_IN = 3  # how often a transfer's inputs or total are deliberately wrong
@@ -171,6 +172,7 @@ class Root:
     epoch: int  # clock jumps before its issue
     tenor_days: int
     maturity: str  # ISO date: when its pieces fall due, for netting's order
+    face_fen: int  # its amount when issued
 
 
 @dataclass
@@ -534,6 +536,13 @@ class CertificateMachine(RuleBasedStateMachine):
             return "certificate-matured", []
         if sum(amount for _, amount in outputs) > sum(p.amount_fen for p in pieces):
             return "insufficient-amount", []
+        # A transfer that adds a piece makes every piece at least a ROOT_PIECES_MAX-th of
+        # the root's face, rounded up (the smallest piece, PIECE_FEN_MIN, is 1 fen here).
+        change_fen = sum(p.amount_fen for p in pieces) - sum(amount for _, amount in outputs)
+        smallest_fen = min([amount for _, amount in outputs] + ([change_fen] if change_fen else []))
+        root_min_fen = -(-root.face_fen // ROOT_PIECES_MAX)
+        if (len(outputs) > 1 or change_fen) and smallest_fen < root_min_fen:
+            return "root-pieces-exceeded", []
         paid = [(to, amount) for to, amount in outputs if to != signer]
         for to, _ in paid:
             if to == self.outsider:
@@ -696,7 +705,7 @@ class CertificateMachine(RuleBasedStateMachine):
         )
         assert _wire_shape(created) == root.shape(), (created, root)
         self.pieces[root.id] = root
-        self.roots[root.id] = Root(issuer, self.epoch, tenor_days, maturity)
+        self.roots[root.id] = Root(issuer, self.epoch, tenor_days, maturity, amount_fen)
         self.outstanding[issuer] += amount_fen
         self._use_invoices(issuer, cited, [(to, amount_fen)], uses)
 
@@ -1202,6 +1211,7 @@ def _check_assumptions(configured: Settings) -> None:
     """The model assumes the default settings; refuse to run against anything else."""
     assert 3600 <= configured.pending_expiry_s < JUMP_DAYS * 24 * 3600, configured
     assert configured.maturity_days_max == MATURITY_DAYS_MAX, configured
+    assert configured.root_pieces_max == ROOT_PIECES_MAX, configured
     assert configured.level_max == 0 and configured.piece_fen_min == 1, configured
     assert configured.outputs_max >= 3, configured
 

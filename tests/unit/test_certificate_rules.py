@@ -77,19 +77,19 @@ def refusal(call: object, *args: object) -> str:
 )
 def test_only_the_recipient_may_accept(signer: str, expected: str | None) -> None:
     if expected is None:
-        [accepted] = certificates.accept(piece(), signer, ctx())["certificates"]
+        [accepted] = certificates.accept(piece(), signer, 0, ctx())["certificates"]
         assert (accepted["state"], accepted["holder"], accepted["sender"]) == ("active", S1, None)
     else:
-        assert refusal(certificates.accept, piece(), signer, ctx()) == expected
+        assert refusal(certificates.accept, piece(), signer, 0, ctx()) == expected
 
 
 @pytest.mark.parametrize("state", sorted(set(certificates.TERMINAL) | {"active", "settled"}))
 def test_only_a_pending_piece_can_be_accepted(state: str) -> None:
-    assert refusal(certificates.accept, piece(state=state), S1, ctx()) == "not-pending"
+    assert refusal(certificates.accept, piece(state=state), S1, 0, ctx()) == "not-pending"
 
 
 def test_an_unknown_piece_cannot_be_accepted() -> None:
-    assert refusal(certificates.accept, None, S1, ctx()) == "certificate-not-found"
+    assert refusal(certificates.accept, None, S1, 0, ctx()) == "certificate-not-found"
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_the_pending_deadline_is_inclusive(now: datetime, due: bool) -> None:
     assert certificates.is_due_to_expire(piece(), now) is due
     returned = ReturnState({}, IssuanceLimit(CORE, 100_00, 100_00))
     touches: dict[str, tuple[object, tuple[object, ...], str | None]] = {
-        "accept": (certificates.accept, (piece(), S1, ctx(now)), None),
+        "accept": (certificates.accept, (piece(), S1, 0, ctx(now)), None),
         "reject": (certificates.reject, (piece(), S1, returned, ctx(now)), None),
         "cancel": (certificates.cancel, (piece(), CORE, returned, ctx(now)), None),
         # the recipient spending what it has not accepted yet
@@ -144,7 +144,7 @@ def _issue_body(amount_fen: int, maturity: date = date(2026, 6, 1)) -> IssueBody
 
 def _issue_state(limit_fen: int, outstanding_fen: int) -> certificates.IssueState:
     limit = IssuanceLimit(CORE, limit_fen, outstanding_fen)
-    return certificates.IssueState(member(S1, "supplier"), limit, {}, live_pieces={})
+    return certificates.IssueState(member(S1, "supplier"), limit, {}, live_pieces=0)
 
 
 @pytest.mark.parametrize(
@@ -209,8 +209,8 @@ def _transfer_at(outputs: list[tuple[str, int]], source: Certificate, now: datet
         inputs={source.id: source},
         recipients={S2: member(S2, "supplier"), S3: member(S3, "supplier")},
         invoices={},
-        root_pieces={source.root_id: certificates.RootPieces(pieces=1, pending=0)},
-        live_pieces={},
+        root_faces={source.root_id: source.amount_fen},
+        live_pieces=1,
     )
     return certificates.transfer(state, S1, body, ctx(now))
 

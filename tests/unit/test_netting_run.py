@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from ledger.certificates import Certificate, RootPieces
+from ledger.certificates import Certificate
 from ledger.context import Context
 from ledger.credit import IssuanceLimit
 from ledger.limits import AMOUNT_FEN_MAX
@@ -158,24 +158,15 @@ def test_a_component_too_big_for_one_entry_is_netted_in_part_and_continued() -> 
     assert second["cleared"] != "0.00"
 
 
-def test_a_split_past_its_roots_piece_limit_leaves_the_group_for_later() -> None:
-    """Netting 50.00 of an 80.00 piece splits it in two: with its root one piece short
-    of room, the group is left out (``root-pieces-exceeded``), and nothing changes."""
-    from ledger.netting_run import Current, apply, piece_state, plan
-
+def test_a_split_in_part_replaces_one_live_piece_with_one() -> None:
+    """Netting 50.00 of an 80.00 piece splits it: the piece is spent, 50.00 settled and
+    30.00 stays live — one live piece for one, so a root's live pieces never grow by
+    netting and a split needs no room (``certificates.root_piece_fen_min``)."""
     piece = _piece("c" * 32, "A", "B", 80_00, date(2027, 3, 1))
     back = obligation(1, "B", "A", 50_00)
     state = NettingState([piece], [back], {"A": IssuanceLimit("A", 1_000_00, 80_00)})
-    planned = plan(state, CTX, CTX.settings.entry_bytes_max)
     body = RunBody.model_validate({"mode": "setoff", "as_of": "2026-11-26"})
-    for used, reason in [(1_998, []), (1_999, ["root-pieces-exceeded"])]:
-        current = Current(
-            pieces={piece.id: piece_state(piece)},
-            obligations={back.id: ("confirmed", 50_00)},
-            parties=frozenset({"A", "B"}),
-            limits=state.limits,
-            root_pieces={piece.root_id: RootPieces(used, 0)},
-        )
-        effects = apply(planned, current, body, CTX)
-        assert [e["reason"] for e in effects["netting"]["excluded"]] == reason
-        assert len(effects["certificates"]) == (0 if reason else 3)
+    effects = run(state, body, CTX)
+    assert effects["netting"]["excluded"] == []
+    states = sorted((c["state"], c["amount"]) for c in effects["certificates"])
+    assert states == [("active", "30.00"), ("settled", "50.00"), ("spent", "80.00")]

@@ -42,7 +42,6 @@ from ledger.commands import (
     Reference,
     WireModel,
     format_timestamp,
-    register_body,
 )
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
@@ -120,13 +119,6 @@ class TransferBody(WireModel):
 
 class CertificateRef(WireModel):
     id: CertificateId
-
-
-register_body("certificate.issue", IssueBody)
-register_body("certificate.transfer", TransferBody)
-register_body("certificate.accept", CertificateRef)
-register_body("certificate.reject", CertificateRef)
-register_body("certificate.cancel", CertificateRef)
 
 
 @dataclass(frozen=True)
@@ -247,6 +239,16 @@ def check_live_pieces(member: str, live: int, gained: int, ctx: Context) -> None
 
 
 # -- issue, accept, reject, cancel, expire ------------------------------------------------
+
+
+def live_counters(piece: Certificate) -> tuple[str, ...]:
+    """The members whose count of live pieces (``Settings.holder_pieces_max``) ``piece``
+    is in: its holder once it has accepted it, the sender while it is pending.
+    ``Repository.live_pieces`` counts the same in SQL; the batch corrects that count with
+    this (``ledger.batch``), and a test checks the two agree."""
+    if piece.state == PENDING:
+        return (piece.sender,) if piece.sender else ()
+    return (piece.holder,) if piece.state in HOLDING else ()
 
 
 @dataclass(frozen=True)

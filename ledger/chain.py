@@ -23,9 +23,8 @@ from ledger.canonical import canonical_bytes, sha256_hex
 
 GENESIS_PREV_HASH = "0" * 64
 GENESIS_TYPE = "ledger.genesis"
-# Entries the service writes itself, unsigned: consequences of the clock, not acts of a member.
+# Entries the service writes itself, unsigned, are declared in ``ledger.system``.
 EXPIRE_TYPE = "certificate.expire"
-SYSTEM_TYPES = frozenset({GENESIS_TYPE, EXPIRE_TYPE})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@
 :func:`parse_envelope` turns untrusted bytes into a :class:`Command` or raises a
 ``validation`` :class:`~ledger.errors.Refusal` naming the field. The signature is
 *not* checked here (that needs the signer's key); :func:`signed_bytes` gives the exact
-bytes it covers. Each command type registers its body model with :func:`register_body`.
+bytes it covers. The body model of each command type is declared in ``ledger.catalog``.
 
 Field types shared by bodies live here too: :data:`Amount` (wire string → int fen),
 :data:`MemberId`, :data:`PublicKey`, :data:`Text`.
@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -235,16 +236,12 @@ class Command:
 
 M = TypeVar("M", bound=BaseModel)
 
-_BODY_MODELS: dict[str, type[WireModel]] = {}
 
+class Declared(Protocol):
+    """What the parser needs of a declared command type (``ledger.catalog``)."""
 
-def register_body(command_type: str, model: type[WireModel]) -> None:
-    assert command_type not in _BODY_MODELS, command_type
-    _BODY_MODELS[command_type] = model
-
-
-def command_types() -> list[str]:
-    return sorted(_BODY_MODELS)
+    @property
+    def body(self) -> type[WireModel]: ...
 
 
 def signed_bytes(raw_command: dict[str, Any]) -> bytes:
@@ -252,22 +249,21 @@ def signed_bytes(raw_command: dict[str, Any]) -> bytes:
     return canonical_bytes(raw_command)
 
 
-def parse_envelope(data: bytes | dict[str, Any]) -> Command:
-    """Parse an envelope; raise a ``validation``/``unknown-command`` refusal if malformed."""
+def parse_envelope(data: bytes | dict[str, Any], declared: Mapping[str, Declared]) -> Command:
+    """Parse an envelope of one of the ``declared`` command types; raise a
+    ``validation``/``unknown-command`` refusal if malformed."""
     try:
         value = parse_json(data, mark_floats=True) if isinstance(data, bytes | str) else data
     except JsonError as exc:
         raise Refusal("validation", str(exc)) from exc
     envelope = validate_model(Envelope, value, "")
     header = validate_model(Header, envelope.command, "command.")
-    model = _BODY_MODELS.get(header.type)
-    if model is None:
+    kind = declared.get(header.type)
+    if kind is None:
         raise Refusal(
-            "unknown-command",
-            f"unknown command type {header.type!r}",
-            known=command_types(),
+            "unknown-command", f"unknown command type {header.type!r}", known=sorted(declared)
         )
-    body = validate_model(model, header.body, "command.body.")
+    body = validate_model(kind.body, header.body, "command.body.")
     stray = find_float(envelope.command)
     if stray is not None:  # every model refuses one; this is the belt to those braces
         raise Refusal("validation", f"JSON numbers with a fraction are not accepted ({stray.text})")

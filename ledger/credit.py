@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ledger.commands import AmountOrZero, MemberId, WireModel, register_body
+from ledger.commands import AmountOrZero, MemberId, WireModel
 from ledger.context import Effects
 from ledger.errors import Refusal
 from ledger.members import Member
@@ -65,9 +65,6 @@ def restore(current: IssuanceLimit, face_fen: int) -> IssuanceLimit:
 class LimitSetBody(WireModel):
     member: MemberId
     amount: AmountOrZero
-
-
-register_body("limit.set", LimitSetBody)
 
 
 def decide_set(target: Member | None, current: IssuanceLimit | None, body: LimitSetBody) -> Effects:

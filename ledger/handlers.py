@@ -1,67 +1,86 @@
-"""Each command type's handler: load the state it needs, then call its pure rule.
+"""Each command type's loader: load the state its rule needs, then call the rule.
 
-A handler is the only place that knows both which rows a rule reads and which rule
+A loader is the only place that knows both which rows a rule reads and which rule
 decides: loading stays a handful of indexed queries (no N+1), deciding stays pure.
-``roles`` lists the roles of which the signer needs at least one (empty: any member).
+Loaders read through :class:`Loads`: in the sequencer that is the batch
+(``ledger.batch``), which answers from the effects of the commands before in the same
+batch and from the database for the rest; a :class:`~ledger.repository.Repository`
+(the database alone) answers the same questions for reads and tools. Which loader
+serves which command type is declared in ``ledger.catalog``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ledger import certificates, credit, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
+from ledger.credit import IssuanceLimit
+from ledger.invoices import Invoice, InvoiceKey
 from ledger.keys import key_id_of
-from ledger.members import Member
-from ledger.repository import Repository
-
-Run = Callable[[Repository, Command, Member, Context], Effects]
-Plan = Callable[[Repository, Command, Context], Any]
+from ledger.members import Key, Member
+from ledger.obligations import Obligation
+from ledger.repository import StoredEntry
 
 
-@dataclass(frozen=True)
-class Handler:
-    """``plan``, when given, runs before the lock on one snapshot of the ledger (for work
-    too long to hold the ledger for); ``run`` then gets its result as ``planned``."""
+class Loads(Protocol):
+    """The questions a loader may ask of the ledger's current state."""
 
-    roles: frozenset[str]
-    run: Run
-    plan: Plan | None = None
+    def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None: ...
+    def member(self, member_id: str) -> Member | None: ...
+    def members(self, member_ids: Iterable[str]) -> dict[str, Member]: ...
+    def key(self, key_id: str) -> Key | None: ...
+    def key_with_member(self, key_id: str) -> tuple[Key, Member] | None: ...
+    def certificate(self, certificate_id: str) -> Certificate | None: ...
+    def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]: ...
+    def root_faces(self, root_ids: Iterable[str]) -> dict[str, int]: ...
+    def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]: ...
+    def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]: ...
+    def buyer_invoices(self, buyer: str, numbers: Iterable[str]) -> dict[InvoiceKey, Invoice]: ...
+    def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]: ...
+    def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]: ...
+    def obligation(self, obligation_id: str) -> Obligation | None: ...
+    def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]: ...
+    def live_obligations(self, debtor: str) -> int: ...
+    def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]: ...
 
 
-def _admit(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+Run = Callable[..., Effects]  # (Loads, Command, Member, Context[, planned=…]) -> Effects
+Plan = Callable[[Loads, Command, Context], Any]
+
+
+def admit(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     existing = repo.member(cmd.body.id)
     key = repo.key(key_id_of(cmd.body.public_key))
     return members.admit(existing, key.member if key else None, cmd.body, ctx)
 
 
-def _suspend(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def suspend(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return members.set_status(repo.member(cmd.body.id), signer.id, members.SUSPENDED)
 
 
-def _reinstate(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def reinstate(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return members.set_status(repo.member(cmd.body.id), signer.id, members.ACTIVE)
 
 
-def _rotate_key(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def rotate_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     current = repo.key(signer.key_id)
     assert current is not None, signer
     taken = repo.key(key_id_of(cmd.body.public_key))
     return members.rotate_key(signer, current, taken.member if taken else None, cmd.body, ctx)
 
 
-def _limit_set(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def limit_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     member = cmd.body.member
     return credit.decide_set(
         repo.member(member), repo.issuance_limits([member]).get(member), cmd.body
     )
 
 
-def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def issue(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
     state = IssueState(
         recipient=repo.member(body.to),
@@ -72,7 +91,7 @@ def _issue(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effe
     return certificates.issue(state, signer.id, body, ctx)
 
 
-def _return_state(repo: Repository, piece: Certificate | None) -> ReturnState:
+def _return_state(repo: Loads, piece: Certificate | None) -> ReturnState:
     """What giving back a pending piece needs; empty when the rule will refuse anyway."""
     if piece is None or piece.state != PENDING:
         return ReturnState({}, None)
@@ -81,22 +100,22 @@ def _return_state(repo: Repository, piece: Certificate | None) -> ReturnState:
     return ReturnState(invoices, limit)
 
 
-def _accept(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def accept(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     live = repo.live_pieces([signer.id])[signer.id]
     return certificates.accept(repo.certificate(cmd.body.id), signer.id, live, ctx)
 
 
-def _reject(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def reject(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     piece = repo.certificate(cmd.body.id)
     return certificates.reject(piece, signer.id, _return_state(repo, piece), ctx)
 
 
-def _cancel(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def cancel(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     root = repo.certificate(cmd.body.id)
     return certificates.cancel(root, signer.id, _return_state(repo, root), ctx)
 
 
-def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def transfer(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
     payees = [o.to for o in body.outputs if o.to != signer.id]
     inputs = repo.certificates(body.inputs)
@@ -110,50 +129,50 @@ def _transfer(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> E
     return certificates.transfer(state, signer.id, body, ctx)
 
 
-def _obligation_register(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def obligation_register(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     owed = repo.live_obligations(signer.id)
     return obligations.register(repo.member(cmd.body.creditor), signer.id, owed, cmd.body, ctx)
 
 
-def _obligation_confirm(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def obligation_confirm(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.confirm(repo.obligation(cmd.body.id), signer.id)
 
 
-def _obligation_reject(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def obligation_reject(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.reject(repo.obligation(cmd.body.id), signer.id)
 
 
-def _obligation_settle(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def obligation_settle(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.settle(repo.obligation(cmd.body.id), signer.id, cmd.body)
 
 
-def _confirm_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def confirm_settlement(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.confirm_settlement(repo.obligation(cmd.body.id), signer.id)
 
 
-def _dispute_settlement(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def dispute_settlement(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.dispute_settlement(repo.obligation(cmd.body.id), signer.id)
 
 
-def _consent(repo: Repository, cmd: Command, signer: Member, ctx: Context) -> Effects:
+def consent(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.consent(signer, cmd.body)
 
 
-def netting_state(repo: Repository) -> netting_run.NettingState:
+def netting_state(repo: Loads) -> netting_run.NettingState:
     pieces, owed = repo.netting_debts()
     limits = repo.issuance_limits(piece.issuer for piece in pieces)
     return netting_run.NettingState(pieces, owed, limits)
 
 
-def _netting_plan(repo: Repository, cmd: Command, ctx: Context) -> netting_run.Plan:
+def netting_plan(repo: Loads, cmd: Command, ctx: Context) -> netting_run.Plan:
     """Solve before the lock, on a snapshot (``ctx.seq`` is not known yet)."""
     netting_run.check_as_of(cmd.body, ctx)
     room_bytes = ctx.settings.entry_bytes_max - len(cmd.signed)
     return netting_run.plan(netting_state(repo), ctx, room_bytes)
 
 
-def _netting_run(
-    repo: Repository,
+def netting(
+    repo: Loads,
     cmd: Command,
     signer: Member,
     ctx: Context,
@@ -161,7 +180,7 @@ def _netting_run(
 ) -> Effects:
     """In the lock: reload what the plan consumes (by id), apply what did not change."""
     if planned is None:  # not planned before the lock: plan now
-        planned = _netting_plan(repo, cmd, ctx)
+        planned = netting_plan(repo, cmd, ctx)
     pieces, owed, parties, issuers = netting_run.touched(planned)
     found = _chunked(repo.members, parties)
     current = netting_run.Current(
@@ -186,34 +205,3 @@ def _chunked(load: Callable[[list[str]], dict[str, V]], ids: Iterable[str]) -> d
     for start in range(0, len(wanted), IN_LIST_MAX):
         found.update(load(wanted[start : start + IN_LIST_MAX]))
     return found
-
-
-OPERATOR = frozenset({"operator"})
-CORE = frozenset({"core"})
-ANY_MEMBER: frozenset[str] = frozenset()
-
-HANDLERS: dict[str, Handler] = {
-    "member.admit": Handler(OPERATOR, _admit),
-    "member.suspend": Handler(OPERATOR, _suspend),
-    "member.reinstate": Handler(OPERATOR, _reinstate),
-    "member.rotate_key": Handler(ANY_MEMBER, _rotate_key),
-    "limit.set": Handler(OPERATOR, _limit_set),
-    "certificate.issue": Handler(CORE, _issue),
-    "certificate.accept": Handler(ANY_MEMBER, _accept),
-    "certificate.reject": Handler(ANY_MEMBER, _reject),
-    "certificate.cancel": Handler(CORE, _cancel),
-    "certificate.transfer": Handler(ANY_MEMBER, _transfer),
-    "obligation.register": Handler(ANY_MEMBER, _obligation_register),
-    "obligation.confirm": Handler(ANY_MEMBER, _obligation_confirm),
-    "obligation.reject": Handler(ANY_MEMBER, _obligation_reject),
-    "obligation.settle": Handler(ANY_MEMBER, _obligation_settle),
-    "obligation.confirm_settlement": Handler(ANY_MEMBER, _confirm_settlement),
-    "obligation.dispute_settlement": Handler(ANY_MEMBER, _dispute_settlement),
-    "member.netting_consent": Handler(ANY_MEMBER, _consent),
-    "netting.run": Handler(OPERATOR, _netting_run, plan=_netting_plan),
-}
-
-
-def register(command_type: str, handler: Handler) -> None:
-    assert command_type not in HANDLERS, command_type
-    HANDLERS[command_type] = handler

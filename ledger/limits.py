@@ -46,6 +46,10 @@ HTTP_READ_THREADS_MAX = 16
 HTTP_WRITE_THREADS_MAX = 8
 # Writes waiting for a write thread beyond this are refused at once with `503`.
 HTTP_WRITE_QUEUE_MAX = 256
+# The sequencer (ledger/sequencer.py): commands applied in one transaction and one
+# commit, and commands waiting for it beyond which a write is refused at once with `503`.
+SEQUENCER_BATCH_MAX = 64
+SEQUENCER_QUEUE_MAX = 2048
 # Database connection pools, one for each side (no overflow: the pool is the cap), and
 # how long a request waits for a pooled connection before `503 unavailable`.
 DB_READ_POOL_MAX = 20

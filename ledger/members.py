@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from ledger.commands import MemberId, PublicKey, Text, WireModel, register_body
+from ledger.commands import MemberId, PublicKey, Text, WireModel
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
 from ledger.keys import key_id_of
@@ -99,12 +99,6 @@ class MemberRefBody(WireModel):
 
 class RotateKeyBody(WireModel):
     public_key: PublicKey
-
-
-register_body("member.admit", AdmitBody)
-register_body("member.suspend", MemberRefBody)
-register_body("member.reinstate", MemberRefBody)
-register_body("member.rotate_key", RotateKeyBody)
 
 
 def _new_member(body: AdmitBody | GenesisBody, roles: list[str], seq: int) -> tuple[Member, Key]:

@@ -58,7 +58,7 @@ import networkx as nx
 from ledger import credit, obligations
 from ledger.canonical import canonical_bytes
 from ledger.certificates import SETTLED, SPENT, Certificate, business_today
-from ledger.commands import Date, WireModel, register_body
+from ledger.commands import Date, WireModel
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
@@ -76,8 +76,6 @@ class RunBody(WireModel):
     mode: Literal["setoff"]
     as_of: Date
 
-
-register_body("netting.run", RunBody)
 
 # Room kept in a run's entry beside its components (and the command): the summary and
 # the ten largest reductions, about 2 KiB.

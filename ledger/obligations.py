@@ -34,7 +34,7 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
-from ledger.commands import Amount, Date, MemberId, Reference, WireModel, register_body
+from ledger.commands import Amount, Date, MemberId, Reference, WireModel
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
 from ledger.members import Member
@@ -117,15 +117,6 @@ class DisputeBody(WireModel):
 
 class ConsentBody(WireModel):
     consent: bool
-
-
-register_body("obligation.register", RegisterBody)
-register_body("obligation.confirm", ObligationRef)
-register_body("obligation.reject", ObligationRef)
-register_body("obligation.settle", SettleBody)
-register_body("obligation.confirm_settlement", ObligationRef)
-register_body("obligation.dispute_settlement", DisputeBody)
-register_body("member.netting_consent", ConsentBody)
 
 
 def register(

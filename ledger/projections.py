@@ -182,13 +182,13 @@ def apply_effects(
 ) -> None:
     """Upsert the rows of one entry (one statement per collection)."""
     for collection, rows in rows_of(command, effects, seq).items():
-        conn.execute(_upsert(conn, PROJECTIONS[collection]), rows)
+        conn.execute(upsert_statement(conn, PROJECTIONS[collection]), rows)
 
 
 _UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert(conn: Connection, projection: Projection) -> Any:
+def upsert_statement(conn: Connection, projection: Projection) -> Any:
     """The upsert statement of a projection for this dialect, built once."""
     cache_key = (conn.dialect.name, projection.collection)
     statement = _UPSERTS.get(cache_key)

@@ -1,25 +1,32 @@
 """The one way in for writes: :meth:`Ledger.execute` of a signed command.
 
-Everything that can happen before the lock does: parsing, the check that the command
-names this ledger, the Ed25519 signature check (a key id names one immutable public
-key, so checking against it needs no lock), the nonce look-up for an idempotent retry
-and the freshness check. Then, in one database transaction that holds the chain head:
+Everything that can happen before the sequencer does, in the caller's thread and in
+parallel with other callers (:meth:`Ledger.prepare`): parsing, the check that the
+command names this ledger, the Ed25519 signature check (a key id names one immutable
+public key, so checking against it needs no lock), the freshness check (with the nonce
+look-up that lets an old identical retry have its receipt), and a command's long
+planning, if its type has one. Then the command joins the sequencer's queue
+(``ledger.sequencer``), which applies it in a batch, in one transaction holding the
+chain head:
 
-1. confirm the key is still the signer's current key, the signer is active, and its
-   role allows the command;
-2. refuse a nonce that a concurrent request has just used;
-3. run the command's handler (load state, apply the pure rule → effects);
-4. append the entry (seq, prev_hash, command, signature, effects → entry_hash) and
-   upsert the projections its effects name;
+1. an identical retry gets its original receipt; another command reusing the nonce is
+   refused;
+2. the key is still the signer's current key, the signer is active, and its role
+   allows the command;
+3. the command type's loader reads what its rule needs (``ledger.catalog``), through the
+   batch, so it sees the commands before it; the pure rule returns effects;
+4. the entry (seq, prev_hash, command, signature, effects → entry_hash) and the
+   projection rows of its effects join the batch;
 
-and commit. A refusal at any step raises :class:`~ledger.errors.Refusal` and rolls
-back: nothing is ever half-applied.
+and the batch is written and committed; only then is the receipt answered. A refusal at
+any step raises :class:`~ledger.errors.Refusal` for that command alone: nothing of it
+is ever applied.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -27,31 +34,27 @@ from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from ledger import certificates, members
-from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
-from ledger.certificates import Certificate
-from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE, make_entry
-from ledger.commands import (
-    Command,
-    format_timestamp,
-    parse_envelope,
-    validate_model,
-)
+from ledger import certificates, members, system
+from ledger.batch import Batch, Receipt
+from ledger.canonical import sha256_hex
+from ledger.catalog import CATALOG, CommandType, parse
+from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
 from ledger.db import WRITE_OPTION, engine_like, is_memory, pool_options, snapshot
 from ledger.errors import Refusal
-from ledger.handlers import HANDLERS, Plan
+from ledger.handlers import Loads
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
 from ledger.members import Key, Member
-from ledger.projections import apply_effects
 from ledger.repository import Head, Repository, StoredEntry
+from ledger.sequencer import Sequencer
 from ledger.settings import Settings
 from ledger.verify import Report as VerifyReport
 from ledger.verify import verify as verify_journal
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+__all__ = ["Ledger", "Prepared", "Receipt", "authorise_member"]
 
 # One answer for every command or read that does not prove its signer: an unknown member,
 # a key that is not the member's, and a signature that does not verify all read the same,
@@ -65,14 +68,13 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class Receipt:
-    seq: int
-    entry_hash: str
-    effects: Effects
-    replayed: bool = False  # True when an identical envelope was already recorded
+class Prepared:
+    """A command checked as far as it can be outside the sequencer."""
 
-    def wire(self) -> dict[str, Any]:
-        return {"seq": self.seq, "entry_hash": self.entry_hash, "effects": self.effects}
+    cmd: Command
+    kind: CommandType
+    command_hash: str  # SHA-256 of the signed bytes: ids of what it creates derive from it
+    planned: Any = None  # the result of the type's plan, if it has one
 
 
 class Ledger:
@@ -101,17 +103,27 @@ class Ledger:
         self._owned: list[Engine] = []
         self.read_engine = read_engine or self._engine_like(self.settings.db_read_pool_max)
         self._health_engine: Engine | None = None
+        self._write_engine: Engine | None = None
+        self._sequencer: Sequencer | None = None
 
-    def _engine_like(self, pool_max: int, timeout_s: float | None = None) -> Engine:
+    def _engine_like(
+        self, pool_max: int, timeout_s: float | None = None, *, pre_ping: bool = True
+    ) -> Engine:
         if is_memory(self.engine.url.render_as_string(hide_password=False)):
             return self.engine
         timeout = self.settings.db_pool_timeout_s if timeout_s is None else timeout_s
-        made = engine_like(self.engine, **pool_options(pool_max, timeout))
+        options = pool_options(pool_max, timeout) | {"pool_pre_ping": pre_ping}
+        made = engine_like(self.engine, **options)
         self._owned.append(made)
         return made
 
     def close(self) -> None:
-        """Dispose of the engines this ledger made (not the one it was given)."""
+        """Stop the sequencer (once what is queued is applied) and dispose of the engines
+        this ledger made (not the one it was given)."""
+        if self._sequencer is not None:
+            self._sequencer.close()
+            self._sequencer = None
+        self._write_engine = None
         for engine in self._owned:
             engine.dispose()
         self._owned = []
@@ -120,10 +132,49 @@ class Ledger:
 
     def execute(self, data: bytes | dict[str, Any]) -> Receipt:
         """Verify and apply one signed command envelope; return its receipt."""
-        cmd = parse_envelope(data)
-        handler = HANDLERS.get(cmd.type)
-        if handler is None:
-            raise Refusal("unknown-command", f"{cmd.type!r} cannot be submitted")
+        prepared = self.prepare(self.parse(data))
+        if isinstance(prepared, Receipt):
+            return prepared
+        return self.sequence(prepared).result()
+
+    def execute_together(
+        self, envelopes: Sequence[bytes | dict[str, Any]]
+    ) -> list[Receipt | Refusal]:
+        """Apply ``envelopes`` in order in one batch of the sequencer: each one's receipt,
+        or the refusal that turned it down alone."""
+        outcomes: list[Receipt | Refusal | Prepared] = []
+        prepared: list[Prepared] = []
+        for data in envelopes:
+            try:
+                ready = self.prepare(self.parse(data))
+            except Refusal as refusal:
+                outcomes.append(refusal)
+                continue
+            if isinstance(ready, Prepared):
+                prepared.append(ready)
+            outcomes.append(ready)
+        futures = iter(self.sequencer.submit_group([partial(self._apply, p) for p in prepared]))
+        return [_outcome(next(futures)) if isinstance(o, Prepared) else o for o in outcomes]
+
+    def parse(self, data: bytes | dict[str, Any]) -> Command:
+        """Parse an envelope of a declared command type (no database, no signature)."""
+        return parse(data)
+
+    def ready(self, cmd: Command) -> bool:
+        """Whether :meth:`prepare` can run without the database (the ledger's id and the
+        key are known, the command is fresh, its type has no plan): then it costs a
+        signature check, and an event loop may run it itself."""
+        return (
+            self._ledger_id is not None
+            and cmd.key_id in self._keys
+            and self._is_fresh(cmd)
+            and CATALOG[cmd.type].plan is None
+        )
+
+    def prepare(self, cmd: Command) -> Prepared | Receipt:
+        """Everything before the sequencer; a Receipt when ``cmd`` is an old, identical
+        retry of a recorded command."""
+        kind = CATALOG[cmd.type]
         if cmd.ledger != self.ledger_id():
             raise Refusal("bad-signature", OTHER_LEDGER)
         # The signature is checked before anything is looked up by signer and nonce, so
@@ -137,19 +188,31 @@ class Ledger:
             if prior is not None:
                 return _receipt_for_retry(prior, cmd)
             self._refuse_stale(cmd)
-        run: Callable[..., Effects] = handler.run
-        if handler.plan is not None:
-            run = partial(run, planned=self._plan(cmd, handler.roles, handler.plan))
-        try:
-            connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
-            with connection as conn, conn.begin():
-                return self._apply(Repository(conn), cmd, handler.roles, run)
-        except Refusal as refusal:
-            if refusal.type == "certificate-expired":
-                # The command touched a piece past its deadline: it is refused, and the
-                # expiry it found is recorded as its own (system) entry.
-                self.sweep(ids=[refusal.extra["expired_id"]])
-            raise
+        command_hash = sha256_hex(cmd.signed)
+        planned = self._plan(cmd, kind, command_hash) if kind.plan is not None else None
+        return Prepared(cmd, kind, command_hash, planned)
+
+    def sequence(self, prepared: Prepared) -> Future[Receipt]:
+        """Queue a prepared command; its future answers after the commit that made its
+        entry durable (or with its refusal)."""
+        return self.sequencer.submit(partial(self._apply, prepared))
+
+    @property
+    def sequencer(self) -> Sequencer:
+        if self._sequencer is None:
+            self._sequencer = Sequencer(
+                self._write_connection,
+                self.settings.sequencer_batch_max,
+                self.settings.sequencer_queue_max,
+            )
+        return self._sequencer
+
+    def _write_connection(self) -> Connection:
+        """The sequencer's connection: from a pool of one, without a ping per checkout
+        (a dead connection fails its batch, whose items are then tried again alone)."""
+        if self._write_engine is None:
+            self._write_engine = self._engine_like(1, pre_ping=False)
+        return self._write_engine.connect().execution_options(**{WRITE_OPTION: True})
 
     def ledger_id(self) -> str:
         """This ledger's id: its genesis entry's hash, which every signature must name.
@@ -165,35 +228,49 @@ class Ledger:
             self._ledger_id = found
         return self._ledger_id
 
-    def _apply(self, repo: Repository, cmd: Command, roles: frozenset[str], run: Any) -> Receipt:
-        head = repo.head(lock=True)
-        if head is None:
+    def _apply(self, prepared: Prepared, batch: Batch) -> Receipt:
+        """In the sequencer: apply one command to the batch."""
+        cmd, kind = prepared.cmd, prepared.kind
+        if batch.head is None:
             raise Refusal("not-initialised", "run `dcc init` to write the genesis entry")
-        prior = repo.entry_by_nonce(cmd.signer, cmd.nonce)
-        if prior is not None:  # checked first: an identical retry was authorised when applied
-            return _receipt_for_retry(prior, cmd)
-        signer = _authorise(repo, cmd, roles)
-        ctx = self._context(head, sha256_hex(cmd.signed))
-        effects = run(repo, cmd, signer, ctx)
-        return _append(repo, head, ctx, cmd.raw, cmd.signature, effects, cmd)
+        try:
+            prior = batch.entry_by_nonce(cmd.signer, cmd.nonce)
+            if prior is not None:  # checked first: an identical retry was authorised then
+                return _receipt_for_retry(prior, cmd)
+            signer = _authorise(batch, cmd, kind.roles)
+            ctx = Context(batch.next_seq, self.clock(), prepared.command_hash, self.settings)
+            planned = {"planned": prepared.planned} if kind.plan is not None else {}
+            effects: Effects = kind.run(batch, cmd, signer, ctx, **planned)
+            return batch.append(ctx, cmd.raw, cmd.signature, effects, cmd)
+        except Refusal as refusal:
+            assert refusal.type in kind.refusals, f"{cmd.type} refused undeclared {refusal.type}"
+            if refusal.type == "certificate-expired":
+                # The command touched a piece past its deadline: it is refused, and the
+                # expiry it found is recorded as its own (system) entry.
+                ids = [refusal.extra["expired_id"]]
+                system.expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
+            raise
 
-    def _plan(self, cmd: Command, roles: frozenset[str], plan: Plan) -> Any:
-        """Run a command's long planning outside the lock, on one snapshot of the ledger,
-        once the signer is known to be allowed to ask for it (checked again in the lock).
-        An identical retry skips it: the lock answers it with the original receipt."""
+    def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
+        """Run a command's long planning before the sequencer, on one snapshot of the
+        ledger, once the signer is known to be allowed to ask for it (checked again in
+        the sequencer). An identical retry skips it: the sequencer answers it with the
+        original receipt."""
+        assert kind.plan is not None
         with snapshot(self.engine) as conn, conn.begin():
             repo = Repository(conn)
             if repo.entry_by_nonce(cmd.signer, cmd.nonce) is not None:
                 return None
-            _authorise(repo, cmd, roles)
-            ctx = Context(0, self.clock(), sha256_hex(cmd.signed), self.settings)
-            return plan(repo, cmd, ctx)
+            _authorise(repo, cmd, kind.roles)
+            ctx = Context(0, self.clock(), command_hash, self.settings)
+            return kind.plan(repo, cmd, ctx)
 
     def _public_key(self, cmd: Command) -> str:
         """The public key named by ``key_id``, if it belongs to the signer.
 
         A key id is a hash of its public key, so this mapping never changes and is cached
-        without invalidation; whether the key is *still current* is checked in the lock.
+        without invalidation; whether the key is *still current* is checked in the
+        sequencer.
         """
         cached = self._keys.get(cmd.key_id)
         if cached is None:
@@ -221,52 +298,28 @@ class Ledger:
         """Write seq 1, admitting the operator. Refused if the ledger has any entry.
 
         The genesis hash is the ledger's id: a random ``salt`` keeps two deployments
-        initialised alike, at the same microsecond, from sharing one (a test that must
-        replay byte for byte passes its own).
+        initialised alike from sharing one (a test that must replay byte for byte passes
+        its own).
         """
-        raw = {
-            "type": GENESIS_TYPE,
-            "issued_at": format_timestamp(self.clock()),
-            "salt": salt or secrets.token_hex(16),
-            "body": {"id": operator_id, "name": name, "public_key": public_key},
-        }
-        body = validate_model(members.GenesisBody, raw["body"], "")
-        connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
-        with connection as conn, conn.begin():
-            repo = Repository(conn)
-            if repo.head(lock=True) is not None or repo.entry_count() > 0:
-                raise Refusal("already-initialised", "this ledger already has a genesis entry")
-            command_hash = sha256_hex(canonical_text(raw).encode())
-            ctx = Context(1, self.clock(), command_hash, self.settings)
-            effects = members.genesis(body, ctx)
-            return _append(repo, None, ctx, raw, None, effects, None)
+        now = self.clock()
+        written: Receipt = self.sequencer.submit(
+            lambda batch: system.genesis(
+                batch, operator_id, name, public_key, now, self.settings, salt
+            )
+        ).result()
+        return written
 
     def sweep(self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX) -> Receipt | None:
         """Expire pending pieces past their deadline (all due ones, or those of ``ids``),
         as one unsigned system entry ``certificate.expire``; None when nothing is due."""
-        connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
-        with connection as conn, conn.begin():
-            repo = Repository(conn)
-            head = repo.head(lock=True)
-            if head is None:
+
+        def expire(batch: Batch) -> Receipt | None:
+            if batch.head is None:
                 return None
-            now = self.clock()
-            due = repo.due_pending(format_timestamp(now), batch_max, ids)
-            if not due:
-                return None
-            due = _fitting(due, self.settings.entry_bytes_max // 2)
-            registered = repo.invoices(use.key for piece in due for use in piece.invoice_uses)
-            limits = repo.issuance_limits(piece.issuer for piece in due if piece.is_root)
-            raw = {
-                "type": EXPIRE_TYPE,
-                "issued_at": format_timestamp(now),
-                "body": {"ids": [piece.id for piece in due]},
-            }
-            ctx = Context(
-                head.seq + 1, now, sha256_hex(canonical_text(raw).encode()), self.settings
-            )
-            effects = certificates.expire(due, registered, limits, ctx)
-            return _append(repo, head, ctx, raw, None, effects, None)
+            return system.expiry(batch, self.clock(), self.settings, ids, batch_max)
+
+        result: Receipt | None = self.sequencer.submit(expire).result()
+        return result
 
     def sweep_all(self) -> int:
         """Sweep until nothing is due; the number of system entries written."""
@@ -287,9 +340,6 @@ class Ledger:
             f"issued_at is {int(self._skew_s(cmd))} s from the server clock; "
             f"at most {self.settings.clock_skew_s_max} s is accepted",
         )
-
-    def _context(self, head: Head, command_hash: str) -> Context:
-        return Context(head.seq + 1, self.clock(), command_hash, self.settings)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -344,49 +394,11 @@ class Ledger:
             return verify_journal(Repository(conn))
 
 
-def _append(
-    repo: Repository,
-    head: Head | None,
-    ctx: Context,
-    raw: dict[str, Any],
-    signature: str | None,
-    effects: Effects,
-    cmd: Command | None,
-) -> Receipt:
-    """Append the entry and project its effects; ``cmd`` is None for system entries."""
-    prev_hash = head.entry_hash if head else GENESIS_PREV_HASH
-    entry, command_bytes, effects_bytes = make_entry(
-        ctx.seq,
-        prev_hash,
-        format_timestamp(ctx.now),
-        raw,
-        signature,
-        effects,
-        command_bytes=cmd.signed if cmd else None,
-    )
-    entry_bytes = len(command_bytes) + len(effects_bytes)
-    if entry_bytes > ctx.settings.entry_bytes_max:
-        # Checked before anything is written: the transaction rolls back with the refusal.
-        raise Refusal(
-            "entry-too-large",
-            f"the command would write an entry of {entry_bytes} bytes; at most "
-            f"{ctx.settings.entry_bytes_max} bytes are allowed",
-        )
-    signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
-    repo.append(entry, (command_bytes, effects_bytes), signer, nonce, str(raw["type"]))
-    apply_effects(repo.conn, raw, effects, entry.seq)
-    return Receipt(entry.seq, entry.entry_hash, effects)
-
-
-def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:
-    """The first of ``pieces`` whose expiry fits in ``room_bytes`` of entry (each gives
-    two rows: the ended piece and the one returned); always at least one."""
-    used_bytes = 0
-    for count, piece in enumerate(pieces):
-        used_bytes += 2 * len(canonical_bytes(piece.wire()))
-        if used_bytes > room_bytes and count > 0:
-            return pieces[:count]
-    return pieces
+def _outcome(future: Future[Receipt]) -> Receipt | Refusal:
+    try:
+        return future.result()
+    except Refusal as refusal:
+        return refusal
 
 
 def _due_ids(view: dict[str, Any], now_text: str) -> list[str]:
@@ -414,8 +426,8 @@ def _receipt_for_retry(prior: StoredEntry, cmd: Command) -> Receipt:
     return Receipt(entry.seq, entry.entry_hash, entry.effects, replayed=True)
 
 
-def _authorise(repo: Repository, cmd: Command, roles: frozenset[str]) -> Member:
-    """Inside the lock: the key is still current, the signer active, the role allowed."""
+def _authorise(repo: Loads, cmd: Command, roles: frozenset[str]) -> Member:
+    """The key is still current, the signer active, the role allowed."""
     found = repo.key_with_member(cmd.key_id)
     if found is None or found[0].member != cmd.signer:
         raise Refusal("bad-signature", BAD_SIGNATURE)

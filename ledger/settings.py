@@ -44,6 +44,8 @@ class Settings:
     http_read_threads_max: int = limits.HTTP_READ_THREADS_MAX
     http_write_threads_max: int = limits.HTTP_WRITE_THREADS_MAX
     http_write_queue_max: int = limits.HTTP_WRITE_QUEUE_MAX
+    sequencer_batch_max: int = limits.SEQUENCER_BATCH_MAX
+    sequencer_queue_max: int = limits.SEQUENCER_QUEUE_MAX
     db_read_pool_max: int = limits.DB_READ_POOL_MAX
     db_write_pool_max: int = limits.DB_WRITE_POOL_MAX
     db_pool_timeout_s: int = limits.DB_POOL_TIMEOUT_S
@@ -74,6 +76,8 @@ class Settings:
             self.db_read_pool_max,
             self.db_write_pool_max,
             self.health_check_s_max,
+            self.sequencer_batch_max,
+            self.sequencer_queue_max,
         )
         assert min(positive) >= 1, positive
         assert self.http_write_queue_max >= 0 and self.db_pool_timeout_s >= 0

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.canonical import JsonError, canonical_text, hash_value
-from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE
+from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
 from ledger.keys import verify as verify_signature
 from ledger.projections import PROJECTIONS, Row, rows_of
 from ledger.repository import Repository, StoredEntry, stored_entry
+from ledger.system import SYSTEM_ENTRIES
 
 
 @dataclass(frozen=True)
@@ -142,23 +143,13 @@ def _check_entry(
         command.get("nonce"),
     ):
         return Problem(position, "type/signer/nonce columns disagree with the signed command")
-    if position == 1:
-        if command.get("type") != GENESIS_TYPE or entry.signature is not None:
-            return Problem(1, "the first entry is not an unsigned genesis entry")
-        return None
-    if command.get("type") == EXPIRE_TYPE and entry.signature is None:
-        return _check_expiry(position, command, replayed)
+    if position == 1 and (command.get("type") != GENESIS_TYPE or entry.signature is not None):
+        return Problem(1, "the first entry is not an unsigned genesis entry")
+    declared = SYSTEM_ENTRIES.get(str(command.get("type")))
+    if declared is not None and entry.signature is None:  # written by the service itself
+        why = declared.check(position, command, replayed)
+        return None if why is None else Problem(position, why)
     return _check_signature(position, item, replayed)
-
-
-def _check_expiry(position: int, command: dict[str, Any], replayed: Replayed) -> Problem | None:
-    """A system expiry may only end pieces that were pending and past their deadline."""
-    issued_at = command.get("issued_at")
-    for certificate_id in command.get("body", {}).get("ids", []):
-        row = replayed["certificates"].get((certificate_id,))
-        if row is None or row["state"] != "pending" or not row["expires_at"] <= issued_at:
-            return Problem(position, f"expiry of {certificate_id}, which was not due")
-    return None
 
 
 def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Problem | None:

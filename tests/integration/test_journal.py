@@ -15,10 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from ledger import handlers
-from ledger.commands import WireModel, register_body
+from ledger.catalog import CATALOG, CommandType
+from ledger.commands import WireModel
 from ledger.errors import Refusal
-from ledger.handlers import Handler
 from ledger.models import metadata
 from ledger.service import Ledger
 from tests.conftest import ON_POSTGRES, World
@@ -208,9 +207,8 @@ def test_a_failure_after_the_append_leaves_neither_entry_nor_projection(
         }
         return {"members": [row]}
 
-    if "test.broken" not in handlers.HANDLERS:
-        register_body("test.broken", _BrokenBody)
-    monkeypatch.setitem(handlers.HANDLERS, "test.broken", Handler(frozenset(), broken))
+    kind = CommandType("test.broken", _BrokenBody, frozenset(), broken, frozenset(), "broken")
+    monkeypatch.setitem(CATALOG, "test.broken", kind)
     before = stored_rows(engine)
     envelope = world.client(world.operator).envelope("test.broken", {"id": "someone"})
     with pytest.raises(DBAPIError):

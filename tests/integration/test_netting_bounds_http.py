@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.catalog import CommandType
 from ledger.commands import Command
-from ledger.handlers import Plan
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.conftest import World, business_date
@@ -24,8 +24,8 @@ class Interleaved(Ledger):
 
     between: Callable[[], None] | None = None
 
-    def _plan(self, cmd: Command, roles: frozenset[str], plan: Plan) -> Any:
-        planned = super()._plan(cmd, roles, plan)
+    def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
+        planned = super()._plan(cmd, kind, command_hash)
         if self.between is not None:
             self.between()
         return planned

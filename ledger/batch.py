@@ -1,0 +1,396 @@
+"""A batch: one transaction of the sequencer, holding the effects of its commands.
+
+The sequencer applies many commands in one transaction and one commit. Each command's
+rule must see the effects of the commands before it in the batch, yet nothing is
+written until the batch ends: then every table gets one statement for the whole batch
+(:meth:`Batch.flush`). So a batch answers a loader's questions (``ledger.handlers.Loads``)
+from what it knows — rows its commands wrote, and rows it already read — and asks the
+database only for the rest, which is still as the batch found it.
+
+Counts (a member's live pieces, a debtor's open obligations) are the database's count
+corrected by the rows the batch has written since: minus what each row counted for
+before the batch touched it, plus what it counts for now. Questions a batch cannot
+answer from rows by key (the whole debt graph for netting, the pieces due to expire)
+flush first and then ask the database, which then holds the batch's rows.
+
+    >>> from ledger.certificates import live_counters
+    >>> callable(live_counters)
+    True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert
+
+from ledger import models
+from ledger.certificates import Certificate, live_counters
+from ledger.chain import GENESIS_PREV_HASH, make_entry
+from ledger.commands import Command, format_timestamp
+from ledger.context import Context, Effects
+from ledger.credit import IssuanceLimit
+from ledger.errors import Refusal
+from ledger.invoices import LEGACY, Invoice, InvoiceKey
+from ledger.members import Key, Member
+from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
+from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, upsert_statement
+from ledger.repository import HEAD_ROW_ID, Head, Repository, StoredEntry
+
+Key_ = tuple[Any, ...]
+CREATED_AT = {"certificates": "created_seq", "obligations": "created_seq"}
+COUNTED = ("certificates", "obligations")  # collections whose rows a count depends on
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seq: int
+    entry_hash: str
+    effects: Effects
+    replayed: bool = False  # True when an identical envelope was already recorded
+
+    def wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "entry_hash": self.entry_hash, "effects": self.effects}
+
+
+class Batch:
+    """The state a batch's commands see: the database as the batch found it, under the
+    rows the batch has written (see the module)."""
+
+    def __init__(self, repo: Repository, head: Head | None) -> None:
+        self.repo = repo
+        self.head = head
+        self._known: dict[str, dict[Key_, Any]] = defaultdict(dict)  # object, or None: absent
+        self._pending: dict[str, dict[Key_, Row]] = defaultdict(dict)  # rows to write
+        self._before: dict[str, dict[Key_, Any]] = defaultdict(dict)  # pending rows as found
+        self._entries: list[Row] = []
+        self._parties: list[Row] = []
+        self._nonces: dict[tuple[str, str], StoredEntry] = {}
+        self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
+        self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
+            "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
+            "keys": lambda keys: _by_first(_keys(repo, [k[0] for k in keys])),
+            "certificates": lambda keys: _by_first(repo.certificates(k[0] for k in keys)),
+            "obligations": lambda keys: _by_first(repo.obligations(k[0] for k in keys)),
+            "limits": lambda keys: _by_first(repo.issuance_limits(k[0] for k in keys)),
+            "invoices": lambda keys: {
+                _invoice_key(i.key): i for i in repo.invoices(_key_of(k) for k in keys).values()
+            },
+        }
+
+    @property
+    def next_seq(self) -> int:
+        return self.head.seq + 1 if self.head else 1
+
+    # -- what loaders ask (ledger.handlers.Loads) -----------------------------------
+
+    def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
+        found = self._nonces.get((signer, nonce))
+        return found if found is not None else self.repo.entry_by_nonce(signer, nonce)
+
+    def member(self, member_id: str) -> Member | None:
+        return self.members([member_id]).get(member_id)
+
+    def members(self, member_ids: Iterable[str]) -> dict[str, Member]:
+        return self._by_id("members", member_ids)
+
+    def key(self, key_id: str) -> Key | None:
+        return self._by_id("keys", [key_id]).get(key_id)
+
+    def key_with_member(self, key_id: str) -> tuple[Key, Member] | None:
+        key = self.key(key_id)
+        member = self.member(key.member) if key else None
+        return (key, member) if key and member else None
+
+    def certificate(self, certificate_id: str) -> Certificate | None:
+        return self.certificates([certificate_id]).get(certificate_id)
+
+    def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]:
+        return self._by_id("certificates", ids)
+
+    def root_faces(self, root_ids: Iterable[str]) -> dict[str, int]:
+        return {id_: root.amount_fen for id_, root in self.certificates(root_ids).items()}
+
+    def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
+        return {i: (p.state, p.holder, p.amount_fen) for i, p in self.certificates(ids).items()}
+
+    def obligation(self, obligation_id: str) -> Obligation | None:
+        return self._by_id("obligations", [obligation_id]).get(obligation_id)
+
+    def obligations(self, ids: Iterable[str]) -> dict[str, Obligation]:
+        return self._by_id("obligations", ids)
+
+    def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        return {i: (o.state, o.outstanding_fen) for i, o in self.obligations(ids).items()}
+
+    def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]:
+        return self._by_id("limits", members)
+
+    def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
+        found = self._get("invoices", [_invoice_key(key) for key in keys])
+        return {invoice.key: invoice for invoice in found.values()}
+
+    def buyer_invoices(self, buyer: str, numbers: Iterable[str]) -> dict[InvoiceKey, Invoice]:
+        """As :meth:`Repository.buyer_invoices`: the database's answer, with the invoices
+        the batch knows put over it (and those it registered added)."""
+        wanted = set(numbers)
+        known = self._known["invoices"]
+        for invoice in self.repo.buyer_invoices(buyer, wanted).values():
+            known.setdefault(_invoice_key(invoice.key), invoice)
+        return {
+            invoice.key: invoice
+            for invoice in known.values()
+            if invoice is not None and _cited_by(invoice.key, buyer, wanted)
+        }
+
+    def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
+        counts = self._counted("certificates", member_ids, self.repo.live_pieces)
+        return self._corrected("certificates", counts, live_counters)
+
+    def live_obligations(self, debtor: str) -> int:
+        counts = self._counted(
+            "obligations", [debtor], lambda ids: {i: self.repo.live_obligations(i) for i in ids}
+        )
+        return self._corrected("obligations", counts, _open_debtor)[debtor]
+
+    def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
+        self.flush()
+        return self.repo.netting_debts()
+
+    def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
+        self.flush()
+        return self.repo.due_pending(now_text, limit, ids)
+
+    # -- the append --------------------------------------------------------------------
+
+    def append(
+        self,
+        ctx: Context,
+        raw: dict[str, Any],
+        signature: str | None,
+        effects: Effects,
+        cmd: Command | None,
+    ) -> Receipt:
+        """Append an entry (``cmd`` is None for a system entry) and take its effects into
+        the batch; refused, with nothing taken, if the entry is too large."""
+        assert ctx.seq == self.next_seq, (ctx.seq, self.head)
+        prev_hash = self.head.entry_hash if self.head else GENESIS_PREV_HASH
+        entry, command_bytes, effects_bytes = make_entry(
+            ctx.seq,
+            prev_hash,
+            format_timestamp(ctx.now),
+            raw,
+            signature,
+            effects,
+            command_bytes=cmd.signed if cmd else None,
+        )
+        entry_bytes = len(command_bytes) + len(effects_bytes)
+        if entry_bytes > ctx.settings.entry_bytes_max:
+            raise Refusal(
+                "entry-too-large",
+                f"the command would write an entry of {entry_bytes} bytes; at most "
+                f"{ctx.settings.entry_bytes_max} bytes are allowed",
+            )
+        signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
+        command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
+        self._entries.append(
+            {
+                "seq": entry.seq,
+                "prev_hash": entry.prev_hash,
+                "entry_hash": entry.entry_hash,
+                "recorded_at": entry.recorded_at,
+                "type": str(raw["type"]),
+                "signer": signer,
+                "nonce": nonce,
+                "command": command_text,
+                "signature": entry.signature,
+                "effects": effects_text,
+            }
+        )
+        for collection, rows in rows_of(raw, effects, entry.seq).items():
+            self._take(collection, rows, entry.seq)
+        if signer is not None and nonce is not None:
+            stored = StoredEntry(entry, str(raw["type"]), signer, nonce, command_text, effects_text)
+            self._nonces[(signer, nonce)] = stored
+        self.head = Head(entry.seq, entry.entry_hash)
+        return Receipt(entry.seq, entry.entry_hash, effects)
+
+    def _take(self, collection: str, rows: list[Row], seq: int) -> None:
+        if collection == PARTIES:
+            self._parties.extend(rows)
+            return
+        projection = PROJECTIONS[collection]
+        pending, known = self._pending[collection], self._known[collection]
+        for row in rows:
+            key = projection.key_of(row)
+            if collection in COUNTED and key not in pending:
+                self._before[collection][key] = self._found(collection, key, row, seq)
+            pending[key] = row
+            known[key] = FROM_ROW[collection](row)
+
+    def _found(self, collection: str, key: Key_, row: Row, seq: int) -> Any:
+        """A row as it is in the database, before the batch writes it (None if new)."""
+        if row[CREATED_AT[collection]] == seq:
+            return None
+        return self._get(collection, [key]).get(key)
+
+    def flush(self) -> None:
+        """Write what the batch holds: one statement per table, then move the head."""
+        conn = self.repo.conn
+        if not self._entries:
+            return
+        conn.execute(insert(models.entries), self._entries)
+        for collection, rows in self._pending.items():
+            if rows:
+                conn.execute(upsert_statement(conn, PROJECTIONS[collection]), list(rows.values()))
+        if self._parties:
+            conn.execute(upsert_statement(conn, PROJECTIONS[PARTIES]), self._parties)
+        assert self.head is not None
+        head = {"seq": self.head.seq, "entry_hash": self.head.entry_hash}
+        if self._entries[0]["seq"] == 1:
+            conn.execute(insert(models.ledger_head), {"id": HEAD_ROW_ID, **head})
+        else:
+            table = models.ledger_head
+            conn.execute(table.update().where(table.c.id == HEAD_ROW_ID), head)
+        self._entries, self._parties = [], []
+        self._pending.clear()
+        self._before.clear()
+        self._counts.clear()  # the database's counts now include what was written
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _get(self, collection: str, keys: Iterable[Key_]) -> dict[Key_, Any]:
+        known = self._known[collection]
+        wanted = list(dict.fromkeys(keys))
+        missing = [key for key in wanted if key not in known]
+        if missing:
+            found = self._fetch[collection](missing)
+            for key in missing:
+                known[key] = found.get(key)
+        return {key: known[key] for key in wanted if known[key] is not None}
+
+    def _by_id(self, collection: str, ids: Iterable[str]) -> dict[str, Any]:
+        return {key[0]: value for key, value in self._get(collection, [(i,) for i in ids]).items()}
+
+    def _counted(
+        self, collection: str, ids: Iterable[str], count: Callable[[list[str]], dict[str, int]]
+    ) -> dict[str, int]:
+        cached = self._counts[collection]
+        wanted = sorted(set(ids))
+        missing = [member for member in wanted if member not in cached]
+        if missing:
+            cached.update(dict.fromkeys(missing, 0) | count(missing))
+        return {member: cached[member] for member in wanted}
+
+    def _corrected(
+        self, collection: str, counts: dict[str, int], counters: Callable[[Any], Iterable[str]]
+    ) -> dict[str, int]:
+        """``counts`` as the database has them, corrected by the rows written since."""
+        before, known = self._before[collection], self._known[collection]
+        for key in self._pending[collection]:
+            for member in counters(before[key]) if before[key] is not None else ():
+                if member in counts:
+                    counts[member] -= 1
+            for member in counters(known[key]):
+                if member in counts:
+                    counts[member] += 1
+        return counts
+
+
+def _open_debtor(obligation: Obligation) -> tuple[str, ...]:
+    """The member whose count of open obligations ``obligation`` is in, if any."""
+    return (obligation.debtor,) if obligation.state in OPEN_OBLIGATION_STATES else ()
+
+
+def _cited_by(key: InvoiceKey, buyer: str, numbers: set[str]) -> bool:
+    """Whether ``buyer`` citing ``numbers`` finds this invoice (its own invoices of those
+    numbers, whatever the seller, and the legacy ones): as ``Repository.buyer_invoices``."""
+    own = key.buyer == buyer or (key.buyer == LEGACY and key.seller == LEGACY)
+    return own and key.no in numbers
+
+
+def _invoice_key(key: InvoiceKey) -> Key_:
+    """An invoice's key in the order of its table's primary key."""
+    return (key.buyer, key.no, key.seller)
+
+
+def _key_of(key: Key_) -> InvoiceKey:
+    buyer, no, seller = key
+    return InvoiceKey(buyer, seller, no)
+
+
+def _by_first(found: dict[str, Any]) -> dict[Key_, Any]:
+    return {(id_,): value for id_, value in found.items()}
+
+
+def _keys(repo: Repository, key_ids: list[str]) -> dict[str, Key]:
+    found = (repo.key(key_id) for key_id in key_ids)
+    return {key.key_id: key for key in found if key is not None}
+
+
+class _Row:
+    """Attribute access to a row dict, as the repository's converters read rows."""
+
+    def __init__(self, row: Row) -> None:
+        self.__dict__.update(row)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+
+def _certificate(row: Row) -> Certificate:
+    from ledger.repository import _certificate as convert
+
+    return convert(_Row(row))
+
+
+def _obligation(row: Row) -> Obligation:
+    return Obligation(
+        id=row["id"],
+        debtor=row["debtor"],
+        creditor=row["creditor"],
+        amount_fen=row["amount_fen"],
+        outstanding_fen=row["outstanding_fen"],
+        due_date=date.fromisoformat(row["due_date"]),
+        state=ObligationState(row["state"]),
+        reference=row["reference"],
+        payment_ref=row["payment_ref"],
+        created_seq=row["created_seq"],
+        claimed_fen=row["claimed_fen"],
+        claim_ref=row["claim_ref"],
+    )
+
+
+def _member(row: Row) -> Member:
+    from ledger.repository import _member as convert
+
+    return convert(row)
+
+
+def _key(row: Row) -> Key:
+    from ledger.repository import _key as convert
+
+    return convert(row)
+
+
+def _limit(row: Row) -> IssuanceLimit:
+    return IssuanceLimit(row["member"], row["limit_fen"], row["outstanding_fen"])
+
+
+def _invoice(row: Row) -> Invoice:
+    key = InvoiceKey(row["buyer"], row["seller"], row["no"])
+    return Invoice(key, row["amount_fen"], row["used_fen"])
+
+
+FROM_ROW: dict[str, Callable[[Row], Any]] = {
+    "members": _member,
+    "keys": _key,
+    "certificates": _certificate,
+    "obligations": _obligation,
+    "limits": _limit,
+    "invoices": _invoice,
+}

@@ -1,0 +1,262 @@
+"""Every command type, declared once.
+
+A :class:`CommandType` names everything about one type of signed command: its body
+model, the roles of which the signer needs one, the loader that reads the state its
+rule needs and calls the rule (``ledger.handlers``), an optional plan run before the
+sequencer (for work too long to hold the ledger for), and the refusals the rule may
+raise. From :data:`CATALOG` are derived:
+
+* the parser's body models (:func:`parse`);
+* the sequencer's dispatch (``ledger.service``);
+* the refusals each type may answer with, whose titles and HTTP statuses come from
+  ``ledger.errors.PROBLEMS`` (a test fails when one has none), and which the sequencer
+  holds every rule to (a refusal not declared is our bug: an assertion);
+* the command types listed in the API guide and the OpenAPI document.
+
+Adding a command type is adding one entry here (and its body model, loader and rule).
+
+    >>> CATALOG["certificate.accept"].roles
+    frozenset()
+    >>> "insufficient-amount" in CATALOG["certificate.transfer"].refusals
+    True
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import certificates, credit, handlers, members, netting_run, obligations
+from ledger.commands import Command, WireModel, parse_envelope
+from ledger.handlers import Plan, Run
+
+# What any command may be refused with, before or around its rule: its shape, its
+# signature and freshness, the signer's standing, and the size of the entry it writes.
+COMMON_REFUSALS = frozenset(
+    {
+        "validation",
+        "invalid-amount",
+        "unknown-command",
+        "bad-signature",
+        "stale-timestamp",
+        "replayed-nonce",
+        "retired-key",
+        "member-suspended",
+        "forbidden",
+        "not-initialised",
+        "entry-too-large",
+        "unavailable",
+    }
+)
+# What a certificate rule may answer whenever it finds a pending piece past its deadline.
+_PENDING = frozenset({"certificate-not-found", "not-holder", "not-pending", "certificate-expired"})
+_RECIPIENT = frozenset({"recipient-not-admitted", "recipient-suspended"})
+_TRADE = frozenset({"invoice-overused", "invoice-conflict"})
+_OBLIGATION = frozenset({"obligation-not-found", "invalid-obligation-state"})
+
+
+@dataclass(frozen=True)
+class CommandType:
+    """One command type. ``refusals`` are those of its rule (``COMMON_REFUSALS`` apply
+    to every type and are added); ``plan``, when given, runs before the sequencer on one
+    snapshot of the ledger and ``run`` gets its result as ``planned``."""
+
+    type: str
+    body: builtins.type[WireModel]
+    roles: frozenset[str]
+    run: Run
+    refusals: frozenset[str]
+    summary: str
+    plan: Plan | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refusals", self.refusals | COMMON_REFUSALS)
+
+
+OPERATOR: frozenset[str] = frozenset({"operator"})
+CORE: frozenset[str] = frozenset({"core"})
+ANY_MEMBER: frozenset[str] = frozenset()
+
+_DECLARED = (
+    CommandType(
+        "member.admit",
+        members.AdmitBody,
+        OPERATOR,
+        handlers.admit,
+        frozenset({"member-exists", "key-in-use"}),
+        "Admit an enterprise as a member with its roles and first public key",
+    ),
+    CommandType(
+        "member.suspend",
+        members.MemberRefBody,
+        OPERATOR,
+        handlers.suspend,
+        frozenset({"member-not-found", "invalid-member-state"}),
+        "Suspend a member: it can neither act nor receive",
+    ),
+    CommandType(
+        "member.reinstate",
+        members.MemberRefBody,
+        OPERATOR,
+        handlers.reinstate,
+        frozenset({"member-not-found", "invalid-member-state"}),
+        "Reinstate a suspended member",
+    ),
+    CommandType(
+        "member.rotate_key",
+        members.RotateKeyBody,
+        ANY_MEMBER,
+        handlers.rotate_key,
+        frozenset({"key-in-use"}),
+        "Replace the signer's public key; the old one is retired",
+    ),
+    CommandType(
+        "member.netting_consent",
+        obligations.ConsentBody,
+        ANY_MEMBER,
+        handlers.consent,
+        frozenset(),
+        "Give or withdraw the signer's consent to netting",
+    ),
+    CommandType(
+        "limit.set",
+        credit.LimitSetBody,
+        OPERATOR,
+        handlers.limit_set,
+        frozenset({"member-not-found", "role-mismatch"}),
+        "Set a core enterprise's issuance limit",
+    ),
+    CommandType(
+        "certificate.issue",
+        certificates.IssueBody,
+        CORE,
+        handlers.issue,
+        _RECIPIENT
+        | _TRADE
+        | {
+            "recipient-is-issuer",
+            "issuance-limit-exceeded",
+            "maturity-out-of-range",
+            "piece-too-small",
+            "holder-pieces-exceeded",
+        },
+        "Issue a certificate to a supplier, citing the trade it pays",
+    ),
+    CommandType(
+        "certificate.accept",
+        certificates.CertificateRef,
+        ANY_MEMBER,
+        handlers.accept,
+        _PENDING | {"holder-pieces-exceeded"},
+        "Accept a pending certificate sent to the signer",
+    ),
+    CommandType(
+        "certificate.reject",
+        certificates.CertificateRef,
+        ANY_MEMBER,
+        handlers.reject,
+        _PENDING,
+        "Reject a pending certificate: its value goes back to the sender",
+    ),
+    CommandType(
+        "certificate.cancel",
+        certificates.CertificateRef,
+        CORE,
+        handlers.cancel,
+        _PENDING | {"not-issuer"},
+        "Cancel a root certificate its recipient has not yet accepted",
+    ),
+    CommandType(
+        "certificate.transfer",
+        certificates.TransferBody,
+        ANY_MEMBER,
+        handlers.transfer,
+        _PENDING
+        | _RECIPIENT
+        | _TRADE
+        | {
+            "recipient-is-issuer",
+            "not-spendable",
+            "duplicate-input",
+            "mixed-roots",
+            "insufficient-amount",
+            "too-many-outputs",
+            "piece-too-small",
+            "root-pieces-exceeded",
+            "holder-pieces-exceeded",
+            "certificate-matured",
+            "max-level-exceeded",
+        },
+        "Split whole input pieces into outputs to others and change to the signer",
+    ),
+    CommandType(
+        "obligation.register",
+        obligations.RegisterBody,
+        ANY_MEMBER,
+        handlers.obligation_register,
+        _RECIPIENT | {"obligation-too-large", "member-obligations-exceeded"},
+        "Register a trade payable the signer owes a creditor",
+    ),
+    CommandType(
+        "obligation.confirm",
+        obligations.ObligationRef,
+        ANY_MEMBER,
+        handlers.obligation_confirm,
+        _OBLIGATION,
+        "The creditor confirms a registered obligation",
+    ),
+    CommandType(
+        "obligation.reject",
+        obligations.ObligationRef,
+        ANY_MEMBER,
+        handlers.obligation_reject,
+        _OBLIGATION,
+        "The creditor rejects a registered obligation",
+    ),
+    CommandType(
+        "obligation.settle",
+        obligations.SettleBody,
+        ANY_MEMBER,
+        handlers.obligation_settle,
+        _OBLIGATION | {"settlement-too-large"},
+        "The debtor claims a payment outside the ledger, for the creditor to confirm",
+    ),
+    CommandType(
+        "obligation.confirm_settlement",
+        obligations.ObligationRef,
+        ANY_MEMBER,
+        handlers.confirm_settlement,
+        _OBLIGATION,
+        "The creditor confirms the claimed payment",
+    ),
+    CommandType(
+        "obligation.dispute_settlement",
+        obligations.DisputeBody,
+        ANY_MEMBER,
+        handlers.dispute_settlement,
+        _OBLIGATION,
+        "The creditor disputes the claimed payment",
+    ),
+    CommandType(
+        "netting.run",
+        netting_run.RunBody,
+        OPERATOR,
+        handlers.netting,
+        frozenset({"netting-too-large"}),
+        "Clear cycles of debt between consenting members by set-off",
+        plan=handlers.netting_plan,
+    ),
+)
+
+CATALOG: dict[str, CommandType] = {kind.type: kind for kind in _DECLARED}
+assert len(CATALOG) == len(_DECLARED), "a command type is declared twice"
+
+
+def parse(data: bytes | dict[str, Any]) -> Command:
+    """Parse an envelope of any declared command type (``ledger.commands``)."""
+    return parse_envelope(data, CATALOG)
+
+
+def command_types() -> list[str]:
+    return sorted(CATALOG)

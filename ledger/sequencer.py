@@ -1,0 +1,168 @@
+"""The sequencer: one thread per ledger that applies queued work in batches.
+
+Requests put their work — a verified command, or a system entry such as an expiry —
+on a FIFO queue and wait for its future. The sequencer takes what is queued (at most
+``batch_max``), opens one write transaction holding the chain head, applies each item
+to a :class:`~ledger.batch.Batch` in queue order, writes the batch with one statement
+per table, commits once, and only then answers every item: a client learns of its
+entry only once the commit made it durable (group commit). While one batch commits,
+the next fills.
+
+Order is the queue's: first come, first applied; no writer in this process starves
+another (the database's own lock, which a busy SQLite makes unfair, is taken by one
+thread). Several processes on one database each run a sequencer; their batches take
+turns on the chain head's lock (``SELECT … FOR UPDATE`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite), each reading the head it extends inside the lock.
+
+A refused item is dropped alone, answered with its refusal; the batch goes on (a rule
+refuses before anything is taken into the batch). If the batch's transaction itself
+fails (a database error while writing or committing), nothing of it was applied, and
+each of its items is tried again alone, so one bad item cannot fail the others.
+
+The queue is bounded (``sequencer_queue_max``): past it, work is refused at once as
+``unavailable`` rather than waiting without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.batch import Batch
+from ledger.errors import Refusal
+from ledger.repository import Repository
+
+log = logging.getLogger("dcc.sequencer")
+
+Apply = Callable[[Batch], Any]
+
+
+@dataclass
+class _Item:
+    apply: Apply
+    future: Future[Any] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+def _items(queued: _Item | list[_Item]) -> list[_Item]:
+    return list(queued) if isinstance(queued, list) else [queued]
+
+
+class Sequencer:
+    def __init__(
+        self,
+        connect: Callable[[], AbstractContextManager[Connection]],
+        batch_max: int,
+        queue_max: int,
+    ) -> None:
+        assert batch_max >= 1 and queue_max >= 1, (batch_max, queue_max)
+        self._connect = connect
+        self._batch_max = batch_max
+        self._queue_max = queue_max
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._carried: Any = None  # queued work taken but left for the next batch
+
+    def submit(self, apply: Apply) -> Future[Any]:
+        """Queue ``apply`` (run in the sequencer with the batch); its future answers
+        once the batch is committed."""
+        if self._queue.qsize() >= self._queue_max:
+            raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
+        self._ensure_started()
+        item = _Item(apply)
+        self._queue.put(item)
+        return item.future
+
+    def submit_group(self, applies: list[Apply]) -> list[Future[Any]]:
+        """Queue ``applies`` to be applied together, in order, in one batch (however
+        many they are); each has its own future and its own outcome."""
+        if self._queue.qsize() >= self._queue_max:
+            raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
+        self._ensure_started()
+        items = [_Item(apply) for apply in applies]
+        self._queue.put(items)
+        return [item.future for item in items]
+
+    def close(self) -> None:
+        """Apply what is queued, then stop the thread."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dcc-sequencer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            items, stop = self._take()
+            if items:
+                self._apply(items)
+            if stop:
+                return
+
+    def _take(self) -> tuple[list[_Item], bool]:
+        """The next batch: wait for work, then take what else is queued, up to
+        ``batch_max`` items (a group is never split, and always taken whole)."""
+        first = self._carried or self._queue.get()
+        self._carried = None
+        if first is _STOP:
+            return [], True
+        items = _items(first)
+        while len(items) < self._batch_max:
+            try:
+                queued = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if queued is _STOP or len(items) + len(_items(queued)) > self._batch_max:
+                self._carried = queued  # the first of the next batch
+                break
+            items.extend(_items(queued))
+        return items, False
+
+    def _apply(self, items: list[_Item]) -> None:
+        try:
+            outcomes = self._transaction(items)
+        except Exception as exc:  # the transaction failed: nothing of it was applied
+            if len(items) == 1:
+                items[0].future.set_exception(exc)
+                return
+            log.warning("a batch of %d failed (%s); applying each alone", len(items), exc)
+            for item in items:
+                self._apply([item])
+            return
+        for item, (ok, value) in zip(items, outcomes, strict=True):
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
+
+    def _transaction(self, items: list[_Item]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        with self._connect() as conn, conn.begin():
+            repo = Repository(conn)
+            batch = Batch(repo, repo.head(lock=True))
+            for item in items:
+                try:
+                    outcomes.append((True, item.apply(batch)))
+                except Refusal as refusal:
+                    outcomes.append((False, refusal))
+            batch.flush()
+        return outcomes

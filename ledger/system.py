@@ -1,0 +1,127 @@
+"""System entries: what the service writes itself, unsigned, declared in one place.
+
+A system entry is a consequence of the ledger's own set-up or of the clock, not an act
+of a member, so nobody signs it. Each is declared here once, with how the service
+builds it (into a sequencer batch) and how ``dcc verify`` checks it from the journal
+alone, since no signature vouches for it:
+
+* ``ledger.genesis`` (seq 1 only): admits the operator; its hash is the ledger's id.
+* ``certificate.expire``: ends pending pieces whose deadline had passed when it was
+  written, giving each one's value back to its sender.
+
+Financing and settlement will add their clock-driven entries here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger import certificates, members
+from ledger.batch import Batch, Receipt
+from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from ledger.certificates import Certificate
+from ledger.chain import EXPIRE_TYPE, GENESIS_TYPE
+from ledger.commands import format_timestamp, validate_model
+from ledger.context import Context
+from ledger.errors import Refusal
+from ledger.settings import Settings
+
+# The projections replayed so far, by collection and key (``ledger.verify``).
+Replayed = Mapping[str, Mapping[Any, Mapping[str, Any]]]
+Check = Callable[[int, Mapping[str, Any], Replayed], str | None]
+
+
+@dataclass(frozen=True)
+class SystemEntry:
+    type: str
+    summary: str
+    check: Check  # why the entry could not have been written by the service, or None
+
+
+def _check_genesis(seq: int, command: Mapping[str, Any], replayed: Replayed) -> str | None:
+    return None if seq == 1 else "a genesis entry after seq 1"
+
+
+def _check_expiry(seq: int, command: Mapping[str, Any], replayed: Replayed) -> str | None:
+    """An expiry may only end pieces that were pending and past their deadline."""
+    issued_at = command.get("issued_at")
+    for certificate_id in command.get("body", {}).get("ids", []):
+        row = replayed["certificates"].get((certificate_id,))
+        if (
+            row is None
+            or row["state"] != certificates.PENDING
+            or not row["expires_at"] <= issued_at
+        ):
+            return f"expiry of {certificate_id}, which was not due"
+    return None
+
+
+SYSTEM_ENTRIES: dict[str, SystemEntry] = {
+    entry.type: entry
+    for entry in (
+        SystemEntry(GENESIS_TYPE, "Admit the operator: the ledger's first entry", _check_genesis),
+        SystemEntry(
+            EXPIRE_TYPE, "Return pending pieces past their deadline to their senders", _check_expiry
+        ),
+    )
+}
+
+
+def genesis(
+    batch: Batch,
+    operator_id: str,
+    name: str,
+    public_key: str,
+    now: datetime,
+    settings: Settings,
+    salt: str | None = None,
+) -> Receipt:
+    """Write seq 1 into an empty ledger's ``batch``. A random ``salt`` keeps two
+    deployments initialised alike, at the same microsecond, from sharing an id."""
+    if batch.head is not None or batch.repo.entry_count() > 0:
+        raise Refusal("already-initialised", "this ledger already has a genesis entry")
+    raw = {
+        "type": GENESIS_TYPE,
+        "issued_at": format_timestamp(now),
+        "salt": salt or secrets.token_hex(16),
+        "body": {"id": operator_id, "name": name, "public_key": public_key},
+    }
+    body = validate_model(members.GenesisBody, raw["body"], "")
+    ctx = Context(1, now, sha256_hex(canonical_text(raw).encode()), settings)
+    return batch.append(ctx, raw, None, members.genesis(body, ctx), None)
+
+
+def expiry(
+    batch: Batch, now: datetime, settings: Settings, ids: Sequence[str], batch_max: int
+) -> Receipt | None:
+    """Expire pending pieces past their deadline (all due ones, or those of ``ids``, at
+    most ``batch_max``, fewer if they would fill the entry); None when none is due."""
+    due = batch.due_pending(format_timestamp(now), batch_max, ids)
+    if not due:
+        return None
+    due = _fitting(due, settings.entry_bytes_max // 2)
+    registered = batch.invoices(use.key for piece in due for use in piece.invoice_uses)
+    limits = batch.issuance_limits(piece.issuer for piece in due if piece.is_root)
+    raw = {
+        "type": EXPIRE_TYPE,
+        "issued_at": format_timestamp(now),
+        "body": {"ids": [piece.id for piece in due]},
+    }
+    ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
+    effects = certificates.expire(due, registered, limits, ctx)
+    return batch.append(ctx, raw, None, effects, None)
+
+
+def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:
+    """The first of ``pieces`` whose expiry fits in ``room_bytes`` of entry (each gives
+    two rows: the ended piece and the one returned); always at least one."""
+    used_bytes = 0
+    for count, piece in enumerate(pieces):
+        used_bytes += 2 * len(canonical_bytes(piece.wire()))
+        if used_bytes > room_bytes and count > 0:
+            return pieces[:count]
+    return pieces

@@ -53,11 +53,14 @@ bench-journal: $(STAMP)
 	$(BIN)/python bench/journal.py
 
 # Over real HTTP from separate client processes, on SQLite and then on PostgreSQL when
-# DCC_BENCH_POSTGRES names a server's admin URL (a database is created and dropped).
+# DCC_BENCH_POSTGRES names a server's admin URL (a database is created and dropped);
+# BENCH_WORKERS server processes (dcc serve --workers).
+BENCH_WORKERS ?= 1
 bench-load: $(STAMP)
-	$(BIN)/python bench/load.py --clients 1,8,32
+	$(BIN)/python bench/load.py --clients 1,8,32 --workers $(BENCH_WORKERS)
 	@if [ -n "$$DCC_BENCH_POSTGRES" ]; then \
-		$(BIN)/python bench/load.py --clients 1,8,32 --postgres "$$DCC_BENCH_POSTGRES"; fi
+		$(BIN)/python bench/load.py --clients 1,8,32 --workers $(BENCH_WORKERS) \
+			--postgres "$$DCC_BENCH_POSTGRES"; fi
 
 bench: bench-journal bench-netting bench-load
 

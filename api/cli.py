@@ -121,21 +121,25 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     db: DbOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes sharing the port, each with its own pools (default 1)",
+        ),
+    ] = 1,
 ) -> None:
-    """Migrate, then serve the HTTP API (OpenAPI at /docs), with the limits and timeouts
-    of docs/operations.md (DCC_* settings)."""
+    """Migrate, then serve the HTTP API (OpenAPI at /docs) from WORKERS processes, with
+    the limits and timeouts of docs/operations.md (DCC_* settings)."""
     from api import server
-    from api.app import create_app
-    from ledger.db import pool_options
-    from ledger.settings import Settings
     from migrations.runner import upgrade
 
-    settings = Settings.from_env()
-    pool = pool_options(settings.db_write_pool_max, settings.db_pool_timeout_s)
-    engine = make_engine(database_url(db), **pool)
-    upgrade(engine)
-    app_ = create_app(Ledger(engine, settings), background_sweep=True)
-    server.run(app_, settings, host, port)
+    url = database_url(db)
+    engine = make_engine(url)
+    upgrade(engine)  # once, before any worker starts
+    engine.dispose()
+    server.run(url, host, port, workers)
 
 
 @app.command()

@@ -12,13 +12,15 @@ they are derived from the signed command):
     split-transfer to the next supplier, change back     self-split of the change
     obligation.register to the next supplier             one signed wallet read
 
-Each level (1, 8, 32 concurrent clients by default) prints commands/s and the
-p50/p95/p99 latency of writes and reads. In the same run, on the same server: the
-rate and latency of a no-op request through the same HTTP stack (`GET /healthz`) and
-the machine's Ed25519 verify rate, so every figure is also a ratio. Every answer must
-be the expected 201/200 and `dcc verify` must pass at the end.
+Each client holds one keep-alive connection for all its requests. Each level (1, 8, 32
+concurrent clients by default) prints commands/s and the p50/p95/p99 latency of writes
+and reads. In the same run, on the same server: the rate and latency of a no-op request
+through the same HTTP stack (`GET /livez`, answered on the event loop without the
+database) and the machine's Ed25519 verify rate, so every figure is also a ratio. Every
+answer must be the expected 201/200 and `dcc verify` must pass at the end.
 
     .venv/bin/python bench/load.py [--clients 1,8,32] [--commands 2000] [--postgres URL]
+                                   [--workers N]
 """
 
 from __future__ import annotations
@@ -170,56 +172,73 @@ def client_script(
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request, host: str
-) -> int:
+) -> tuple[int, bool]:
+    """Send ``request``, read its answer: the status, and whether the server closes."""
     method, path, headers, body, _ok, _kind = request
     lines = [f"{method} {path} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     status_line = await reader.readline()
     status = int(status_line.split()[1])
-    length = 0
+    length, closing = 0, False
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode().partition(":")
         if name.strip().lower() == "content-length":
             length = int(value)
+        elif name.strip().lower() == "connection":
+            closing = "close" in value.lower()
     await reader.readexactly(length)
-    return status
+    return status, closing
 
 
-async def _run_client(host: str, port: int, script: list[Request]) -> list[tuple[str, float, int]]:
+async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection(host, port)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    results = []
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
+
+
+async def _run_client(
+    host: str, port: int, script: list[Request]
+) -> tuple[list[tuple[str, float, int]], int]:
+    """The script over one keep-alive connection: each result, and the connections
+    opened (more than one only if the server closed one)."""
+    reader, writer = await _connect(host, port)
+    opened, results = 1, []
     for request in script:
         started = time.perf_counter()
-        status = await _exchange(reader, writer, request, f"{host}:{port}")
+        status, closing = await _exchange(reader, writer, request, f"{host}:{port}")
         results.append((request[5], time.perf_counter() - started, status))
+        if closing:
+            writer.close()
+            reader, writer = await _connect(host, port)
+            opened += 1
     writer.close()
-    return results
+    return results, opened
 
 
-def _worker(args: tuple[str, int, list[list[Request]], float]) -> tuple[list[Any], float]:
+def _worker(args: tuple[str, int, list[list[Request]], float]) -> tuple[list[Any], float, int]:
     host, port, scripts, start_at = args
 
-    async def main() -> list[Any]:
+    async def main() -> tuple[list[Any], int]:
         while time.monotonic() < start_at:
             await asyncio.sleep(0.001)
-        batches = await asyncio.gather(*(_run_client(host, port, s) for s in scripts))
-        return [item for batch in batches for item in batch]
+        clients = await asyncio.gather(*(_run_client(host, port, s) for s in scripts))
+        return [item for batch, _ in clients for item in batch], sum(n for _, n in clients)
 
-    results = asyncio.run(main())
-    return results, time.monotonic()
+    results, opened = asyncio.run(main())
+    return results, time.monotonic(), opened
 
 
-def drive(port: int, scripts: list[list[Request]], processes: int) -> tuple[list[Any], float]:
-    """Run the scripts concurrently from ``processes`` processes; results and wall time."""
+def drive(port: int, scripts: list[list[Request]], processes: int) -> tuple[list[Any], float, int]:
+    """Run the scripts concurrently from ``processes`` processes: the results, the wall
+    time and the connections opened (one per script when every one was kept alive)."""
     shares = [scripts[i::processes] for i in range(processes)]
     start_at = time.monotonic() + 1.0
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         outcomes = pool.map(_worker, [("127.0.0.1", port, share, start_at) for share in shares])
-    results = [item for part, _end in outcomes for item in part]
-    return results, max(end for _part, end in outcomes) - start_at
+    results = [item for part, _end, _opened in outcomes for item in part]
+    wall_s = max(end for _part, end, _opened in outcomes) - start_at
+    return results, wall_s, sum(opened for *_x, opened in outcomes)
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -283,26 +302,35 @@ def prepare(url: str, suppliers: int) -> tuple[str, list[Party], list[Party]]:
 
 
 @contextmanager
-def server(url: str) -> Iterator[int]:
+def server(url: str, workers: int) -> Iterator[int]:
+    """`dcc serve --workers N` on a free port, once every worker has started its app."""
     port = _free_port()
+    command = ["serve", "--db", url, "--port", str(port), "--workers", str(workers)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--db", url, "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "api.cli", *command], stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.1)
+            # The port accepts before the workers serve (uvicorn binds it in the parent):
+            # wait for every worker's startup line instead.
+            deadline = time.monotonic() + 60
+            while _started(log) < workers:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    fd = log.fileno()
+                    output = os.pread(fd, os.fstat(fd).st_size, 0).decode()
+                    raise RuntimeError(f"dcc serve did not start: {output}")
+                time.sleep(0.1)
             yield port
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+def _started(log: Any) -> int:
+    """Workers started so far, from the log the server is still writing (``pread``: the
+    server shares the file's offset, which a seek here would move under it)."""
+    fd = log.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).count(b"Application startup complete")
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -333,8 +361,8 @@ def level(
         )
         for n in range(clients)
     ]
-    results, wall_s = drive(port, scripts, min(clients, 2))
-    failed = Counter(status for kind, _s, status in results if status != EXPECTED[kind])
+    results, wall_s, opened = drive(port, scripts, min(clients, 2))
+    failed = _failed(results, opened - clients)
     writes = [s for kind, s, _ok in results if kind == "write"]
     reads = [s for kind, s, _ok in results if kind == "read"]
     return {
@@ -347,14 +375,23 @@ def level(
     }
 
 
+def _failed(results: list[Any], reconnects: int) -> Counter[Any]:
+    """Unexpected statuses, and connections the server closed (every client is meant to
+    keep one connection alive for its whole script)."""
+    failed: Counter[Any] = Counter(s for kind, _s, s in results if s != EXPECTED[kind])
+    if reconnects:
+        failed["reconnect"] = reconnects
+    return failed
+
+
 def noop(port: int, clients: int, requests: int) -> dict[str, Any]:
-    probe: Request = ("GET", "/healthz", {}, b"", 200, "noop")
+    probe: Request = ("GET", "/livez", {}, b"", 200, "noop")
     scripts = [[probe] * (requests // clients) for _ in range(clients)]
-    results, wall_s = drive(port, scripts, min(clients, 2))
+    results, wall_s, opened = drive(port, scripts, min(clients, 2))
     latencies = [s for _kind, s, _ok in results]
     return {
         "per_s": len(results) / wall_s,
-        "failed": Counter(status for *_x, status in results if status != 200),
+        "failed": _failed(results, opened - clients),
         "p50_ms": percentile_ms(latencies, 0.5),
         "p99_ms": percentile_ms(latencies, 0.99),
     }
@@ -365,13 +402,14 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--commands", type=int, default=2000, help="per level")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server; else SQLite")
+    parser.add_argument("--workers", type=int, default=1, help="dcc serve --workers N")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     kind = "PostgreSQL" if args.postgres else "SQLite"
     ed25519_per_s = verify_rate()
     with database(args.postgres) as url:
         ledger_id, cores, members = prepare(url, max(levels) + 1)
-        with server(url) as port:
+        with server(url, args.workers) as port:
             base = noop(port, 8, 4000)
             rows = [level(port, ledger_id, c, args.commands, cores, members) for c in levels]
         verified = subprocess.run(
@@ -380,21 +418,26 @@ def main() -> None:
             text=True,
             check=False,
         )
-    print(f"\n{kind}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
     print(
-        f"no-op GET /healthz, 8 clients: {base['per_s']:,.0f}/s, p50 {base['p50_ms']:.2f} ms, "
+        f"\n{kind}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"dcc serve --workers {args.workers}"
+    )
+    print(
+        f"no-op GET /livez, 8 clients: {base['per_s']:,.0f}/s, p50 {base['p50_ms']:.2f} ms, "
         f"p99 {base['p99_ms']:.2f} ms; Ed25519 verify {ed25519_per_s:,.0f}/s per core"
     )
     print(
-        "| clients | commands | commands/s | × no-op | write p50/95/99 ms | read p50/99 | failed |"
+        "| clients | commands | commands/s | × no-op | × verify "
+        "| write p50/95/99 ms | × no-op p50 | read p50/99 | failed |"
     )
-    print("|---:|---:|---:|---:|---|---|---|")
+    print("|---:|---:|---:|---:|---:|---|---:|---|---|")
     for row in rows:
         p50, p95, p99 = row["write_ms"]
         r50, r99 = row["read_ms"]
         print(
             f"| {row['clients']} | {row['commands']} | {row['per_s']:,.0f} | "
-            f"{row['per_s'] / base['per_s']:.2f} | {p50:.1f} / {p95:.1f} / {p99:.1f} | "
+            f"{row['per_s'] / base['per_s']:.2f} | {row['per_s'] / ed25519_per_s:.3f} | "
+            f"{p50:.1f} / {p95:.1f} / {p99:.1f} | {p50 / base['p50_ms']:.1f} | "
             f"{r50:.1f} / {r99:.1f} | {dict(row['failed']) or 0} |"
         )
     print(f"dcc verify: {verified.stdout.strip() or verified.stderr.strip()}")

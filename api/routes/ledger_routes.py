@@ -1,4 +1,4 @@
-"""The journal's head, its verification, and the health check."""
+"""The journal's head, its verification, the health check and the liveness probe."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ async def verify(request: Request, _viewer: Member = Depends(reader("operator"))
     ledger: Ledger = request.app.state.ledger
     report = await capacity_of(request.app.state).read(ledger.verify)
     return report.wire()
+
+
+@router.get("/livez", summary="Liveness: the process answers (no database)")
+async def livez() -> dict[str, str]:
+    """Answered on the event loop without touching the database, a thread or a pool: it
+    tells only that this process serves HTTP (an orchestrator's liveness probe, and the
+    no-op baseline of bench/load.py). Whether the database answers is ``/healthz``."""
+    return {"status": "ok"}
 
 
 @router.get("/healthz", summary="Liveness and database reachability", include_in_schema=True)

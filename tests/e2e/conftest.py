@@ -9,7 +9,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -30,13 +33,18 @@ def live_server(database_url: str) -> Iterator[str]:
 
 
 def start_server(
-    database_url: str, log: IO[str], env: dict[str, str] | None = None
+    database_url: str,
+    log: IO[str],
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> tuple[str, subprocess.Popen[str]]:
-    """Start `dcc serve` on a free port, logging to ``log``; its base URL once healthy."""
+    """Start `dcc serve` (with extra options ``args``) on a free port, logging to ``log``;
+    its base URL once healthy."""
     # Logs go to a file, not a pipe: an unread pipe fills up and blocks the server.
     port = free_port()
+    command = ["serve", "--db", database_url, "--port", str(port), *args]
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--db", database_url, "--port", str(port)],
+        [sys.executable, "-m", "api.cli", *command],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -51,10 +59,13 @@ def start_server(
     return base, process
 
 
-def serve(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run `dcc serve` (with extra environment ``env``) until the generator closes."""
+def serve(
+    database_url: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Run `dcc serve` (with extra environment ``env`` and options ``args``) until the
+    generator closes."""
     with tempfile.TemporaryFile(mode="w+") as log:
-        base, process = start_server(database_url, log, env)
+        base, process = start_server(database_url, log, env, args)
         try:
             yield base
         finally:
@@ -63,6 +74,38 @@ def serve(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    pid: int
+
+    def connect(self, timeout_s: float = 10, source: str | None = None) -> socket.socket:
+        """A connection from ``source`` (another loopback address) or the default one."""
+        address = (source, 0) if source else None
+        sock = socket.create_connection(
+            (self.host, self.port), timeout=timeout_s, source_address=address
+        )
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+@contextmanager
+def running(database_url: str, args: tuple[str, ...] = (), **settings: str) -> Iterator[Server]:
+    """`dcc serve` with options ``args`` and the given DCC_* settings (names without the
+    prefix); its address and process id."""
+    env = {f"DCC_{name.upper()}": value for name, value in settings.items()}
+    with tempfile.TemporaryFile(mode="w+") as log:
+        base, process = start_server(database_url, log, env, args)
+        url = urlsplit(base)
+        assert url.hostname is not None and url.port is not None
+        try:
+            yield Server(url.hostname, url.port, process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[str], log: IO[str]) -> None:

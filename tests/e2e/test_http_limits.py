@@ -7,54 +7,20 @@ server runs with short timeouts from its DCC_* settings so that the bounds are s
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from tests.conftest import new_member_id
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import Server, running
 
 HEAD_READ_S = 2
 KEEP_ALIVE_S = 1
 SLACK_S = 1.5  # scheduling slack on a busy machine, on top of each bound
-
-
-@dataclass(frozen=True)
-class Server:
-    host: str
-    port: int
-    pid: int
-
-    def connect(self, timeout_s: float = 10, source: str | None = None) -> socket.socket:
-        """A connection from ``source`` (another loopback address) or the default one."""
-        address = (source, 0) if source else None
-        sock = socket.create_connection(
-            (self.host, self.port), timeout=timeout_s, source_address=address
-        )
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-
-@contextmanager
-def running(database_url: str, **settings: str) -> Iterator[Server]:
-    """`dcc serve` with the given DCC_* settings (names without the prefix)."""
-    env = {f"DCC_{name.upper()}": value for name, value in settings.items()}
-    with tempfile.TemporaryFile(mode="w+") as log:
-        base, process = start_server(database_url, log, env)
-        url = urlsplit(base)
-        assert url.hostname is not None and url.port is not None
-        try:
-            yield Server(url.hostname, url.port, process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
 
 
 @dataclass(frozen=True)
@@ -253,11 +219,13 @@ def test_past_the_connection_cap_a_request_is_503(database_url: str) -> None:
         extra.close()
         assert response.status == 503 and response.problem()["type"] == "unavailable"
         assert response.headers["retry-after"] == "1"
-        # The health check is answered even at the cap: a monitor must always reach it.
-        monitor = server.connect()
-        monitor.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\n\r\n")
-        assert read_response(monitor).status == 200
-        monitor.close()
+        # The health check and the liveness probe are answered even at the cap: a
+        # monitor must always reach them.
+        for probe in ("/healthz", "/livez"):
+            monitor = server.connect()
+            monitor.sendall(f"GET {probe} HTTP/1.1\r\nHost: dcc\r\n\r\n".encode())
+            assert read_response(monitor).status == 200, probe
+            monitor.close()
         for sock in held:
             sock.close()
         assert answered_200_within(server, 5), "the server did not recover below the cap"
@@ -298,14 +266,61 @@ def answered_200_within(server: Server, timeout_s: float) -> bool:
 
 
 def test_an_oversized_request_head_is_a_problem_not_a_hang(database_url: str) -> None:
+    """Whether the head is still arriving or arrives whole in one read, and on a fresh
+    or a kept-alive connection."""
+    big = b"GET /healthz HTTP/1.1\r\nHost: dcc\r\nX-Big: " + b"a" * 16 * 1024
     with running(database_url, request_head_bytes_max=str(8 * 1024)) as server:
+        for head in (big, big + b"\r\n\r\n"):
+            for kept_alive in (False, True):
+                sock = server.connect(timeout_s=5)
+                if kept_alive:
+                    sock.sendall(b"GET /livez HTTP/1.1\r\nHost: dcc\r\n\r\n")
+                    assert read_response(sock).status == 200
+                sock.sendall(head)
+                data, closed_after_s = until_closed(sock, 5)
+                sock.close()
+                assert closed_after_s is not None
+                response = parse_response(data)
+                assert response.status == 400 and response.problem()["type"] == "bad-request"
+                assert response.headers["connection"] == "close"
+        within = server.connect(timeout_s=5)  # a head just under the limit is served
+        within.sendall(
+            b"GET /livez HTTP/1.1\r\nHost: dcc\r\nX-Big: " + b"a" * 7 * 1024 + b"\r\n\r\n"
+        )
+        assert read_response(within).status == 200
+        within.close()
+
+
+def test_a_malformed_request_head_is_a_bad_request_problem(database_url: str) -> None:
+    with running(database_url) as server:
+        for head in (
+            b"GET /livez HTTP/1.1\r\nHost: dcc\r\nNo colon here\r\n\r\n",
+            b"GET /livez HTTP/9.9\r\nHost: dcc\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # TLS on the plain port
+        ):
+            sock = server.connect(timeout_s=5)
+            sock.sendall(head)
+            data, closed_after_s = until_closed(sock, 5)
+            sock.close()
+            assert closed_after_s is not None, head
+            response = parse_response(data)
+            assert response.status == 400 and response.problem()["type"] == "bad-request"
+
+
+def test_pipelined_requests_are_each_answered_in_order(database_url: str) -> None:
+    """Requests sent back to back in one write (the head state follows each one)."""
+    with running(database_url) as server:
         sock = server.connect(timeout_s=5)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: dcc\r\nX-Big: " + b"a" * 16 * 1024)
+        sock.sendall(
+            b"GET /livez HTTP/1.1\r\nHost: dcc\r\n\r\n"
+            b"GET /v1/nowhere HTTP/1.1\r\nHost: dcc\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: dcc\r\nConnection: close\r\n\r\n"
+        )
         data, closed_after_s = until_closed(sock, 5)
         sock.close()
     assert closed_after_s is not None
-    response = parse_response(data)
-    assert response.status == 400 and response.problem()["type"] == "bad-request"
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    assert statuses == [200, 404, 200], data
 
 
 def test_a_slow_body_is_cut_off_within_the_body_deadline(database_url: str) -> None:

@@ -347,3 +347,18 @@ def test_healthz_answers_a_problem_when_the_database_is_unreachable(tmp_path: An
         response = http.get("/healthz")
     assert_problem(response, 503, "unavailable")
     assert response.headers["retry-after"] == "1"
+
+
+def test_livez_answers_without_touching_the_database(tmp_path: Any) -> None:
+    """Liveness is the process, not the database: it answers where /healthz cannot."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.db import make_engine
+    from ledger.service import Ledger
+
+    missing = tmp_path / "no-such-dir" / "dcc.db"  # SQLite cannot create it: unreachable
+    with TestClient(create_app(Ledger(make_engine(f"sqlite:///{missing}")))) as http:
+        assert_problem(http.get("/healthz"), 503, "unavailable")
+        response = http.get("/livez")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

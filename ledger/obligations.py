@@ -37,7 +37,7 @@ from pydantic import StringConstraints
 from ledger.commands import Amount, Date, MemberId, Reference, WireModel, register_body
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
-from ledger.members import Member
+from ledger.members import Member, MemberStatus
 from ledger.money import format_fen
 
 
@@ -145,7 +145,7 @@ def register(
         )
     if creditor is None:
         raise Refusal("recipient-not-admitted", f"{body.creditor} is not an admitted member")
-    if creditor.status != "active":
+    if creditor.status != MemberStatus.ACTIVE:
         raise Refusal("recipient-suspended", f"{body.creditor} is suspended")
     if creditor.id == debtor:
         raise Refusal("validation", "an obligation needs two different parties")

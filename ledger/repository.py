@@ -23,11 +23,11 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate
+from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, Certificate, CertificateState
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
-from ledger.members import Key, Member
+from ledger.members import Key, Member, MemberStatus
 from ledger.money import parse_amount
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
 
@@ -190,7 +190,7 @@ class Repository:
             id=row.member_id,
             name=row.name,
             roles=tuple(row.roles.split(",")),
-            status=row.status,
+            status=MemberStatus(row.status),
             key_id=row.current_key_id,
             public_key=row.current_public_key,
             admitted_seq=row.admitted_seq,
@@ -324,12 +324,12 @@ class Repository:
         c, o, m = models.certificates, models.obligations, models.members
         consenting = (
             select(m.c.id)
-            .where(m.c.netting_consent.is_(True), m.c.status == "active")
+            .where(m.c.netting_consent.is_(True), m.c.status == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
         pieces = self.conn.execute(
             select(c)
-            .where(c.c.state.in_(["active", "overdue"]))
+            .where(c.c.state.in_([ACTIVE, OVERDUE]))
             .where(c.c.issuer.in_(consenting), c.c.holder.in_(consenting))
             .order_by(c.c.id)
         )
@@ -466,7 +466,7 @@ def _member(row: Any) -> Member:
         id=row["id"],
         name=row["name"],
         roles=tuple(row["roles"].split(",")),
-        status=row["status"],
+        status=MemberStatus(row["status"]),
         key_id=row["key_id"],
         public_key=row["public_key"],
         admitted_seq=row["admitted_seq"],
@@ -494,7 +494,7 @@ def _certificate(row: Any) -> Certificate:
         sender=row.sender,
         amount_fen=row.amount_fen,
         maturity=date.fromisoformat(row.maturity),
-        state=row.state,
+        state=CertificateState(row.state),
         level=row.level,
         trade=parse_json(row.trade),
         invoice_uses=tuple(

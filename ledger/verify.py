@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.canonical import JsonError, canonical_text, hash_value
+from ledger.certificates import CertificateState
 from ledger.chain import EXPIRE_TYPE, GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
 from ledger.keys import verify as verify_signature
+from ledger.members import MemberStatus
 from ledger.projections import PROJECTIONS, Row, rows_of
 from ledger.repository import Repository, StoredEntry, stored_entry
 
@@ -156,7 +158,11 @@ def _check_expiry(position: int, command: dict[str, Any], replayed: Replayed) ->
     issued_at = command.get("issued_at")
     for certificate_id in command.get("body", {}).get("ids", []):
         row = replayed["certificates"].get((certificate_id,))
-        if row is None or row["state"] != "pending" or not row["expires_at"] <= issued_at:
+        if (
+            row is None
+            or row["state"] != CertificateState.PENDING
+            or not row["expires_at"] <= issued_at
+        ):
             return Problem(position, f"expiry of {certificate_id}, which was not due")
     return None
 
@@ -169,7 +175,7 @@ def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Pr
     if key["retired_seq"] is not None and key["retired_seq"] < position:
         return Problem(position, f"signed with a key retired at seq {key['retired_seq']}")
     signer = replayed["members"].get((command.get("signer"),))
-    if signer is None or signer["status"] != "active":
+    if signer is None or signer["status"] != MemberStatus.ACTIVE:
         return Problem(position, "signed by a member that was not active")
     signature = item.entry.signature
     if signature is None or not verify_signature(

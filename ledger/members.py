@@ -52,16 +52,9 @@ class Member:
         return role in self.roles
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "roles": list(self.roles),
-            "status": str(self.status),
-            "key_id": self.key_id,
-            "public_key": self.public_key,
-            "admitted_seq": self.admitted_seq,
-            "netting_consent": self.netting_consent,
-        }
+        from ledger.entities import MEMBERS  # which imports this module
+
+        return MEMBERS.to_wire(self)
 
 
 @dataclass(frozen=True)
@@ -73,13 +66,9 @@ class Key:
     retired_seq: int | None
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "member": self.member,
-            "public_key": self.public_key,
-            "added_seq": self.added_seq,
-            "retired_seq": self.retired_seq,
-        }
+        from ledger.entities import KEYS  # which imports this module
+
+        return KEYS.to_wire(self)
 
 
 class GenesisBody(WireModel):

@@ -74,20 +74,9 @@ class Obligation:
     claim_ref: str | None = None
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "debtor": self.debtor,
-            "creditor": self.creditor,
-            "amount": format_fen(self.amount_fen),
-            "outstanding": format_fen(self.outstanding_fen),
-            "due_date": self.due_date.isoformat(),
-            "state": str(self.state),
-            "reference": self.reference,
-            "payment_ref": self.payment_ref,
-            "created_seq": self.created_seq,
-            "claimed": None if self.claimed_fen is None else format_fen(self.claimed_fen),
-            "claim_ref": self.claim_ref,
-        }
+        from ledger.entities import OBLIGATIONS  # which imports this module
+
+        return OBLIGATIONS.to_wire(self)
 
 
 class RegisterBody(WireModel):

@@ -59,6 +59,7 @@ from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
 
 T = TypeVar("T")
+_Convert = Callable[[Any], Any]  # one value from one shape to another
 
 metadata = MetaData()  # every table of the ledger (``ledger.models`` adds the journal's)
 
@@ -72,9 +73,9 @@ class Codec:
     """How a field's value goes between its three shapes (None passes untouched in a
     nullable field)."""
 
-    to_column: Callable[[Any], Any] = _same  # wire -> column
-    to_object: Callable[[Any], Any] = _same  # column -> domain object
-    to_wire: Callable[[Any], Any] = _same  # domain object -> wire
+    to_column: _Convert = _same  # wire -> column
+    to_object: _Convert = _same  # column -> domain object
+    to_wire: _Convert = _same  # domain object -> wire
 
 
 PLAIN = Codec()
@@ -104,7 +105,7 @@ def state_codec(states: type[StrEnum]) -> Codec:
     return Codec(
         to_column=lambda text: states(text).value,
         to_object=states,
-        to_wire=lambda state: states(state).value,
+        to_wire=str,  # a StrEnum's str() is its value, as a plain str
     )
 
 
@@ -123,7 +124,7 @@ class Field:
     nullable: bool = False
     wire: str = ""  # the wire key, when it is not ``name``
     column: str = ""  # the column, when it is not ``name``
-    get: Callable[[Any], Any] | None = None  # reads it from the object, when not ``name``
+    get: _Convert | None = None  # reads it from the object, when not ``name``
     legacy: Any = _REQUIRED  # the value of an entry written before the field existed
     omit: Any = _NEVER  # the value for which the wire shape leaves the field out
     server_default: ColumnElement[Any] | None = None
@@ -137,23 +138,17 @@ class Field:
         return self.column or self.name
 
     @property
-    def getter(self) -> Callable[[Any], Any]:
+    def getter(self) -> _Convert:
         return self.get or attrgetter(self.name)
 
-    def column_of(self, wire: Mapping[str, Any]) -> Any:
-        value = (
-            wire[self.wire_key]
-            if self.legacy is _REQUIRED
-            else wire.get(self.wire_key, self.legacy)
-        )
-        return None if value is None and self.nullable else self.codec.to_column(value)
 
-    def object_of(self, row: Mapping[Any, Any]) -> Any:
-        value = row[self.column_name]
-        return None if value is None and self.nullable else self.codec.to_object(value)
-
-    def wire_of(self, value: Any) -> Any:
-        return None if value is None and self.nullable else self.codec.to_wire(value)
+def _convert(convert: _Convert, nullable: bool) -> _Convert | None:
+    """``convert``, letting None through in a nullable field; None for the identity."""
+    if convert is _same:
+        return None
+    if not nullable:
+        return convert
+    return lambda value: None if value is None else convert(value)
 
 
 def fen(name: str, *, nullable: bool = False, legacy: Any = _REQUIRED) -> Field:
@@ -177,29 +172,54 @@ class Entity(Generic[T]):
     key_columns: tuple[str, ...]
     fields: tuple[Field, ...]  # in the order of the wire shape
     make: Callable[..., T]  # builds the domain object from its fields by name
-    _stored: tuple[Field, ...] = field(init=False, repr=False)
-    _getters: tuple[tuple[Field, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+    # The conversions, worked out once from ``fields`` (the write path runs them for
+    # every row of every entry): (column, wire key, legacy value, convert) ...
+    _to_row: tuple[tuple[str, str, Any, _Convert | None], ...] = field(init=False, repr=False)
+    _from_row: tuple[tuple[str, str, _Convert | None], ...] = field(init=False, repr=False)
+    _to_wire: tuple[tuple[str, _Convert, _Convert | None, Any], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        stored = tuple(f for f in self.fields if f.type_ is not None)
-        object.__setattr__(self, "_stored", stored)
-        object.__setattr__(self, "_getters", tuple((f, f.getter) for f in self.fields))
+        stored = [f for f in self.fields if f.type_ is not None]
+        plans = {
+            "_to_row": tuple(
+                (f.column_name, f.wire_key, f.legacy, _convert(f.codec.to_column, f.nullable))
+                for f in stored
+            ),
+            "_from_row": tuple(
+                (f.name, f.column_name, _convert(f.codec.to_object, f.nullable)) for f in stored
+            ),
+            "_to_wire": tuple(
+                (f.wire_key, f.getter, _convert(f.codec.to_wire, f.nullable), f.omit)
+                for f in self.fields
+            ),
+        }
+        for name, plan in plans.items():
+            object.__setattr__(self, name, plan)
 
     def to_row(self, wire: Mapping[str, Any]) -> dict[str, Any]:
         """Wire shape -> columns (without ``updated_seq``)."""
-        return {f.column_name: f.column_of(wire) for f in self._stored}
+        row: dict[str, Any] = {}
+        for column, key, legacy, convert in self._to_row:
+            value = wire[key] if legacy is _REQUIRED else wire.get(key, legacy)
+            row[column] = value if convert is None else convert(value)
+        return row
 
     def from_row(self, row: Mapping[Any, Any]) -> T:
         """Columns (a dict, or a result row's ``_mapping``) -> domain object."""
-        return self.make(**{f.name: f.object_of(row) for f in self._stored})
+        return self.make(
+            **{
+                name: row[column] if convert is None else convert(row[column])
+                for name, column, convert in self._from_row
+            }
+        )
 
     def to_wire(self, obj: T) -> dict[str, Any]:
         """Domain object -> wire shape, in its published key order."""
         wire: dict[str, Any] = {}
-        for f, get in self._getters:
+        for key, get, convert, omit in self._to_wire:
             value = get(obj)
-            if value != f.omit:
-                wire[f.wire_key] = f.wire_of(value)
+            if omit is _NEVER or value != omit:
+                wire[key] = value if convert is None else convert(value)
         return wire
 
     def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.client import DccClient
+from ledger.certificates import CertificateState
 from ledger.keys import generate_private_key, public_key_b64
 from ledger.uscc import make_uscc
 
@@ -67,7 +68,9 @@ def _pay(payer: DccClient, piece: str, to: DccClient, amount: str) -> tuple[str,
             },
         )
     )
-    created = [c for c in receipt["effects"]["certificates"] if c["state"] != "spent"]
+    created = [
+        c for c in receipt["effects"]["certificates"] if c["state"] != CertificateState.SPENT
+    ]
     theirs = next(c["id"] for c in created if c["holder"] == to.member)
     change = next(c["id"] for c in created if c["holder"] == payer.member)
     _ok(to.submit("certificate.accept", {"id": theirs}))

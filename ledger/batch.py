@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import insert
@@ -34,10 +33,11 @@ from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
+from ledger.entities import ENTITIES
 from ledger.errors import Refusal
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member
-from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
+from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
 from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, upsert_statement
 from ledger.repository import HEAD_ROW_ID, Head, Repository, StoredEntry
 
@@ -230,7 +230,7 @@ class Batch:
             if collection in COUNTED and key not in pending:
                 self._before[collection][key] = self._found(collection, key, row, seq)
             pending[key] = row
-            known[key] = FROM_ROW[collection](row)
+            known[key] = ENTITIES[collection].from_row(row)
 
     def _found(self, collection: str, key: Key_, row: Row, seq: int) -> Any:
         """A row as it is in the database, before the batch writes it (None if new)."""
@@ -330,67 +330,3 @@ def _by_first(found: dict[str, Any]) -> dict[Key_, Any]:
 def _keys(repo: Repository, key_ids: list[str]) -> dict[str, Key]:
     found = (repo.key(key_id) for key_id in key_ids)
     return {key.key_id: key for key in found if key is not None}
-
-
-class _Row:
-    """Attribute access to a row dict, as the repository's converters read rows."""
-
-    def __init__(self, row: Row) -> None:
-        self.__dict__.update(row)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.__dict__[name]
-
-
-def _certificate(row: Row) -> Certificate:
-    from ledger.repository import _certificate as convert
-
-    return convert(_Row(row))
-
-
-def _obligation(row: Row) -> Obligation:
-    return Obligation(
-        id=row["id"],
-        debtor=row["debtor"],
-        creditor=row["creditor"],
-        amount_fen=row["amount_fen"],
-        outstanding_fen=row["outstanding_fen"],
-        due_date=date.fromisoformat(row["due_date"]),
-        state=ObligationState(row["state"]),
-        reference=row["reference"],
-        payment_ref=row["payment_ref"],
-        created_seq=row["created_seq"],
-        claimed_fen=row["claimed_fen"],
-        claim_ref=row["claim_ref"],
-    )
-
-
-def _member(row: Row) -> Member:
-    from ledger.repository import _member as convert
-
-    return convert(row)
-
-
-def _key(row: Row) -> Key:
-    from ledger.repository import _key as convert
-
-    return convert(row)
-
-
-def _limit(row: Row) -> IssuanceLimit:
-    return IssuanceLimit(row["member"], row["limit_fen"], row["outstanding_fen"])
-
-
-def _invoice(row: Row) -> Invoice:
-    key = InvoiceKey(row["buyer"], row["seller"], row["no"])
-    return Invoice(key, row["amount_fen"], row["used_fen"])
-
-
-FROM_ROW: dict[str, Callable[[Row], Any]] = {
-    "members": _member,
-    "keys": _key,
-    "certificates": _certificate,
-    "obligations": _obligation,
-    "limits": _limit,
-    "invoices": _invoice,
-}

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
@@ -48,13 +49,40 @@ from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
 from ledger.invoices import Invoice, InvoiceKey, InvoiceUse
 from ledger.limits import INPUTS_MAX, INVOICE_NO_CITED_LENGTH_MAX, INVOICES_PER_COMMAND_MAX
-from ledger.members import Member
+from ledger.members import Member, MemberStatus
 from ledger.money import format_fen
 from ledger.settings import Settings
 
-PENDING, ACTIVE, LOCKED, SPENT = "pending", "active", "locked", "spent"
-SETTLED, OVERDUE = "settled", "overdue"
-REJECTED, CANCELLED, EXPIRED = "rejected", "cancelled", "expired"
+
+class CertificateState(StrEnum):
+    """Where a piece is in its life (module docstring): ``pending`` until its recipient
+    accepts; ``active`` held; ``locked`` under a financing; ``spent`` by a transfer;
+    ``settled`` paid; ``overdue`` unpaid past maturity; ``rejected``, ``cancelled`` or
+    ``expired`` when a pending piece's value went back to its sender."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    LOCKED = "locked"
+    SPENT = "spent"
+    SETTLED = "settled"
+    OVERDUE = "overdue"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+PENDING, ACTIVE, LOCKED, SPENT = (
+    CertificateState.PENDING,
+    CertificateState.ACTIVE,
+    CertificateState.LOCKED,
+    CertificateState.SPENT,
+)
+SETTLED, OVERDUE = CertificateState.SETTLED, CertificateState.OVERDUE
+REJECTED, CANCELLED, EXPIRED = (
+    CertificateState.REJECTED,
+    CertificateState.CANCELLED,
+    CertificateState.EXPIRED,
+)
 TERMINAL = frozenset({SPENT, REJECTED, CANCELLED, EXPIRED})
 HOLDING = frozenset({PENDING, ACTIVE, LOCKED, OVERDUE})  # states that carry value
 LONG_TENOR = "long-tenor"
@@ -131,7 +159,7 @@ class Certificate:
     sender: str | None  # who sent a pending piece (and gets it back on reject/expiry)
     amount_fen: int
     maturity: date
-    state: str
+    state: CertificateState
     level: int
     trade: dict[str, Any]
     invoice_uses: tuple[InvoiceUse, ...]  # the invoice slices that back this payment
@@ -145,24 +173,9 @@ class Certificate:
         return self.id == self.root_id
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "root_id": self.root_id,
-            "parent_ids": list(self.parent_ids),
-            "issuer": self.issuer,
-            "holder": self.holder,
-            "amount": format_fen(self.amount_fen),
-            "maturity": self.maturity.isoformat(),
-            "state": self.state,
-            "level": self.level,
-            "trade": self.trade,
-            "sender": self.sender,
-            "expires_at": self.expires_at,
-            "invoice_uses": [use.wire() for use in self.invoice_uses],
-            "flags": list(self.flags),
-            "memo": self.memo,
-            "created_seq": self.created_seq,
-        }
+        from ledger.entities import CERTIFICATES  # which imports this module
+
+        return CERTIFICATES.to_wire(self)
 
 
 def business_today(ctx: Context) -> date:
@@ -195,7 +208,7 @@ def refuse_if_due(piece: Certificate, now: datetime) -> None:
 def _check_recipient(recipient: Member | None, to: str, issuer: str) -> None:
     if recipient is None:
         raise Refusal("recipient-not-admitted", f"{to} is not an admitted member")
-    if recipient.status != "active":
+    if recipient.status != MemberStatus.ACTIVE:
         raise Refusal("recipient-suspended", f"{to} is suspended")
     if to == issuer:
         raise Refusal("recipient-is-issuer", "a certificate cannot be paid to its own issuer")
@@ -357,7 +370,11 @@ class GivenBack:
 
 
 def give_back(
-    piece: Certificate, end_state: str, state: ReturnState, ctx: Context, index: int
+    piece: Certificate,
+    end_state: CertificateState,
+    state: ReturnState,
+    ctx: Context,
+    index: int,
 ) -> GivenBack:
     """End a pending piece (rejected, cancelled or expired) and return its value."""
     assert piece.state == PENDING and end_state in TERMINAL, piece

@@ -27,12 +27,9 @@ class IssuanceLimit:
     outstanding_fen: int
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "member": self.member,
-            "kind": ISSUANCE,
-            "limit": format_fen(self.limit_fen),
-            "outstanding": format_fen(self.outstanding_fen),
-        }
+        from ledger.entities import LIMITS  # which imports this module
+
+        return LIMITS.to_wire(self)
 
 
 def none_for(member: str) -> IssuanceLimit:

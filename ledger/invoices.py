@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from ledger.errors import Refusal
-from ledger.money import format_fen
+from ledger.money import format_fen, parse_amount
 
 LEGACY = ""  # the buyer and seller of an invoice registered before invoices had parties
 INVOICE_NO_LENGTH_MAX = 40
@@ -101,14 +101,9 @@ class Invoice:
     used_fen: int
 
     def wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "no": self.key.no,
-            "amount": format_fen(self.amount_fen),
-            "used": format_fen(self.used_fen),
-        }
-        if not self.key.is_legacy:
-            wire |= {"buyer": self.key.buyer, "seller": self.key.seller}
-        return wire
+        from ledger.entities import INVOICES  # which imports this module
+
+        return INVOICES.to_wire(self)
 
 
 @dataclass(frozen=True)
@@ -127,6 +122,17 @@ class InvoiceUse:
         if self.buyer != LEGACY:
             wire |= {"buyer": self.buyer, "seller": self.seller}
         return wire
+
+    @staticmethod
+    def from_wire(wire: Mapping[str, Any]) -> InvoiceUse:
+        """The inverse of :meth:`wire` (a slice from before invoices had parties names
+        neither buyer nor seller)."""
+        return InvoiceUse(
+            wire["no"],
+            parse_amount(wire["amount"]),
+            wire.get("buyer", LEGACY),
+            wire.get("seller", LEGACY),
+        )
 
 
 def _registered(

@@ -13,6 +13,7 @@ the full new state of every row they change — and never touch a database.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -24,8 +25,16 @@ from ledger.keys import key_id_of
 
 ROLES = ("bank", "core", "operator", "supplier")
 Role = Literal["bank", "core", "operator", "supplier"]
-ACTIVE = "active"
-SUSPENDED = "suspended"
+
+
+class MemberStatus(StrEnum):
+    """A member's standing: only an active member signs, holds or receives anything."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+ACTIVE, SUSPENDED = MemberStatus.ACTIVE, MemberStatus.SUSPENDED
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Member:
     id: str
     name: str
     roles: tuple[str, ...]
-    status: str
+    status: MemberStatus
     key_id: str
     public_key: str
     admitted_seq: int
@@ -43,16 +52,9 @@ class Member:
         return role in self.roles
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "roles": list(self.roles),
-            "status": self.status,
-            "key_id": self.key_id,
-            "public_key": self.public_key,
-            "admitted_seq": self.admitted_seq,
-            "netting_consent": self.netting_consent,
-        }
+        from ledger.entities import MEMBERS  # which imports this module
+
+        return MEMBERS.to_wire(self)
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,9 @@ class Key:
     retired_seq: int | None
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "member": self.member,
-            "public_key": self.public_key,
-            "added_seq": self.added_seq,
-            "retired_seq": self.retired_seq,
-        }
+        from ledger.entities import KEYS  # which imports this module
+
+        return KEYS.to_wire(self)
 
 
 class GenesisBody(WireModel):
@@ -124,7 +122,7 @@ def admit(existing: Member | None, key_owner: str | None, body: AdmitBody, ctx: 
     return {"members": [member.wire()], "keys": [key.wire()]}
 
 
-def set_status(target: Member | None, signer_id: str, status: str) -> Effects:
+def set_status(target: Member | None, signer_id: str, status: MemberStatus) -> Effects:
     """Suspend (``status = suspended``) or reinstate (``status = active``) a member."""
     if target is None:
         raise Refusal("member-not-found", "no member with this id")

@@ -7,25 +7,38 @@ JSON in the journal is stored as text in its RFC 8785 form, so the bytes that we
 hashed are exactly the bytes that are kept (``jsonb`` would reformat them).
 Every projection row carries ``updated_seq``: the journal entry that last wrote it,
 so a row edited behind the service's back can be traced to a seq by ``dcc verify``.
+
+The projections' tables are derived from their entity declarations in
+``ledger.entities`` (one per entity: its fields, columns and wire shape); the journal's
+own tables are declared here, on the same :data:`metadata`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
-    Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
-    false,
 )
 
-metadata = MetaData()
+from ledger.entities import CERTIFICATES, INVOICES, KEYS, LIMITS, MEMBERS, OBLIGATIONS, metadata
+
+__all__ = [
+    "certificates",
+    "entries",
+    "entry_parties",
+    "invoices",
+    "issuance_limits",
+    "ledger_head",
+    "member_keys",
+    "members",
+    "metadata",
+    "obligations",
+]
 
 entries = Table(
     "entries",
@@ -55,81 +68,6 @@ ledger_head = Table(
     Column("entry_hash", String(64), nullable=False),
 )
 
-members = Table(
-    "members",
-    metadata,
-    Column("id", String(18), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("roles", String(64), nullable=False),  # sorted, comma-separated
-    Column("status", String(16), nullable=False),
-    Column("key_id", String(32), nullable=False),
-    Column("public_key", String(64), nullable=False),
-    Column("admitted_seq", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
-    Column("netting_consent", Boolean, nullable=False, server_default=false()),
-)
-
-member_keys = Table(
-    "member_keys",
-    metadata,
-    Column("key_id", String(32), primary_key=True),
-    Column("member_id", String(18), nullable=False),
-    Column("public_key", String(64), nullable=False),
-    Column("added_seq", BigInteger, nullable=False),
-    Column("retired_seq", BigInteger, nullable=True),
-    Column("updated_seq", BigInteger, nullable=False),
-    Index("ix_member_keys_member_id", "member_id"),
-)
-
-certificates = Table(
-    "certificates",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("root_id", String(32), nullable=False),
-    Column("parent_ids", Text, nullable=False),  # JSON list
-    Column("issuer", String(18), nullable=False),
-    Column("holder", String(18), nullable=False),
-    Column("sender", String(18), nullable=True),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("maturity", String(10), nullable=False),  # ISO date
-    Column("state", String(16), nullable=False),
-    Column("level", Integer, nullable=False),
-    Column("trade", Text, nullable=False),  # canonical JSON
-    Column("invoice_uses", Text, nullable=False),  # canonical JSON
-    Column("expires_at", String(40), nullable=True),
-    Column("flags", Text, nullable=False),  # canonical JSON
-    Column("memo", Text, nullable=True),
-    Column("created_seq", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
-    Index("ix_certificates_holder_state", "holder", "state"),
-    Index("ix_certificates_sender_state", "sender", "state"),
-    Index("ix_certificates_root_id", "root_id"),
-    Index("ix_certificates_state_expires_at", "state", "expires_at"),
-)
-
-# An invoice is its trade's: keyed by buyer (the payer, who cites it), number (normal
-# form) and seller (the payee), in that order so a payment's look-up is a key prefix.
-# Rows from before invoices had parties have an empty buyer and seller.
-invoices = Table(
-    "invoices",
-    metadata,
-    Column("buyer", String(18), primary_key=True),
-    Column("no", String(40), primary_key=True),
-    Column("seller", String(18), primary_key=True),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("used_fen", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
-)
-
-issuance_limits = Table(
-    "issuance_limits",
-    metadata,
-    Column("member", String(18), primary_key=True),
-    Column("limit_fen", BigInteger, nullable=False),
-    Column("outstanding_fen", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
-)
-
 # Which entries touched which member: the index behind a wallet's history.
 entry_parties = Table(
     "entry_parties",
@@ -138,23 +76,9 @@ entry_parties = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
 )
 
-obligations = Table(
-    "obligations",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("debtor", String(18), nullable=False),
-    Column("creditor", String(18), nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("outstanding_fen", BigInteger, nullable=False),
-    Column("due_date", String(10), nullable=False),
-    Column("state", String(24), nullable=False),
-    Column("reference", String(100), nullable=False),
-    Column("payment_ref", String(100), nullable=True),
-    Column("created_seq", BigInteger, nullable=False),
-    Column("updated_seq", BigInteger, nullable=False),
-    # A payment the debtor claims and the creditor has not yet confirmed or disputed.
-    Column("claimed_fen", BigInteger, nullable=True),
-    Column("claim_ref", String(100), nullable=True),
-    Index("ix_obligations_state", "state"),
-    Index("ix_obligations_debtor", "debtor"),
-)
+members = MEMBERS.table
+member_keys = KEYS.table
+certificates = CERTIFICATES.table
+invoices = INVOICES.table
+issuance_limits = LIMITS.table
+obligations = OBLIGATIONS.table

@@ -37,7 +37,7 @@ from pydantic import StringConstraints
 from ledger.commands import Amount, Date, MemberId, Reference, WireModel
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
-from ledger.members import Member
+from ledger.members import Member, MemberStatus
 from ledger.money import format_fen
 
 
@@ -74,20 +74,9 @@ class Obligation:
     claim_ref: str | None = None
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "debtor": self.debtor,
-            "creditor": self.creditor,
-            "amount": format_fen(self.amount_fen),
-            "outstanding": format_fen(self.outstanding_fen),
-            "due_date": self.due_date.isoformat(),
-            "state": str(self.state),
-            "reference": self.reference,
-            "payment_ref": self.payment_ref,
-            "created_seq": self.created_seq,
-            "claimed": None if self.claimed_fen is None else format_fen(self.claimed_fen),
-            "claim_ref": self.claim_ref,
-        }
+        from ledger.entities import OBLIGATIONS  # which imports this module
+
+        return OBLIGATIONS.to_wire(self)
 
 
 class RegisterBody(WireModel):
@@ -136,7 +125,7 @@ def register(
         )
     if creditor is None:
         raise Refusal("recipient-not-admitted", f"{body.creditor} is not an admitted member")
-    if creditor.status != "active":
+    if creditor.status != MemberStatus.ACTIVE:
         raise Refusal("recipient-suspended", f"{body.creditor} is suspended")
     if creditor.id == debtor:
         raise Refusal("validation", "an obligation needs two different parties")

@@ -20,9 +20,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import models
-from ledger.canonical import canonical_text
-from ledger.invoices import LEGACY
-from ledger.money import parse_amount
+from ledger.entities import ENTITIES
 
 Row = dict[str, Any]
 PARTIES = "parties"
@@ -40,106 +38,17 @@ class Projection:
         return tuple(row[column] for column in self.key_columns)
 
 
-def _fen(text: str) -> int:
-    return parse_amount(text, allow_zero=True)
-
-
-def _member_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        "id": wire["id"],
-        "name": wire["name"],
-        "roles": ",".join(wire["roles"]),
-        "status": wire["status"],
-        "key_id": wire["key_id"],
-        "public_key": wire["public_key"],
-        "admitted_seq": wire["admitted_seq"],
-        # Entries written before netting existed carry no consent: it defaults to no.
-        "netting_consent": bool(wire.get("netting_consent", False)),
-    }
-
-
-def _key_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        "key_id": wire["key_id"],
-        "member_id": wire["member"],
-        "public_key": wire["public_key"],
-        "added_seq": wire["added_seq"],
-        "retired_seq": wire["retired_seq"],
-    }
-
-
-def _certificate_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        "id": wire["id"],
-        "root_id": wire["root_id"],
-        "parent_ids": canonical_text(wire["parent_ids"]),
-        "issuer": wire["issuer"],
-        "holder": wire["holder"],
-        "sender": wire["sender"],
-        "amount_fen": _fen(wire["amount"]),
-        "maturity": wire["maturity"],
-        "state": wire["state"],
-        "level": wire["level"],
-        "trade": canonical_text(wire["trade"]),
-        "invoice_uses": canonical_text(wire["invoice_uses"]),
-        "expires_at": wire["expires_at"],
-        "flags": canonical_text(wire["flags"]),
-        "memo": wire["memo"],
-        "created_seq": wire["created_seq"],
-    }
-
-
-def _invoice_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        # Entries written before invoices had parties name none: the legacy namespace.
-        "buyer": wire.get("buyer", LEGACY),
-        "seller": wire.get("seller", LEGACY),
-        "no": wire["no"],
-        "amount_fen": _fen(wire["amount"]),
-        "used_fen": _fen(wire["used"]),
-    }
-
-
-def _limit_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        "member": wire["member"],
-        "limit_fen": _fen(wire["limit"]),
-        "outstanding_fen": _fen(wire["outstanding"]),
-    }
-
-
-def _obligation_row(wire: Mapping[str, Any]) -> Row:
-    return {
-        "id": wire["id"],
-        "debtor": wire["debtor"],
-        "creditor": wire["creditor"],
-        "amount_fen": _fen(wire["amount"]),
-        "outstanding_fen": _fen(wire["outstanding"]),
-        "due_date": wire["due_date"],
-        "state": wire["state"],
-        "reference": wire["reference"],
-        "payment_ref": wire["payment_ref"],
-        "created_seq": wire["created_seq"],
-        # Entries written before settlement claims existed carry none.
-        "claimed_fen": None if wire.get("claimed") is None else _fen(wire["claimed"]),
-        "claim_ref": wire.get("claim_ref"),
-    }
-
-
 def _party_row(wire: Mapping[str, Any]) -> Row:
     return dict(wire)
 
 
+# Each entity's projection is derived from its declaration (ledger.entities).
 PROJECTIONS: dict[str, Projection] = {
-    p.collection: p
-    for p in (
-        Projection("members", models.members, ("id",), _member_row),
-        Projection("keys", models.member_keys, ("key_id",), _key_row),
-        Projection("certificates", models.certificates, ("id",), _certificate_row),
-        Projection("invoices", models.invoices, ("buyer", "no", "seller"), _invoice_row),
-        Projection("limits", models.issuance_limits, ("member",), _limit_row),
-        Projection("obligations", models.obligations, ("id",), _obligation_row),
-        Projection(PARTIES, models.entry_parties, ("member_id", "seq"), _party_row, stamped=False),
+    collection: Projection(collection, entity.table, entity.key_columns, entity.to_row)
+    for collection, entity in ENTITIES.items()
+} | {
+    PARTIES: Projection(
+        PARTIES, models.entry_parties, ("member_id", "seq"), _party_row, stamped=False
     )
 }
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -23,12 +22,12 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import HOLDING, PENDING, Certificate
+from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
-from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
-from ledger.members import Key, Member
-from ledger.money import parse_amount
+from ledger.entities import CERTIFICATES, INVOICES, KEYS, LIMITS, MEMBERS, OBLIGATIONS
+from ledger.invoices import LEGACY, Invoice, InvoiceKey
+from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
 
 HEAD_ROW_ID = 1
@@ -175,35 +174,33 @@ class Repository:
 
     def member(self, member_id: str) -> Member | None:
         row = self.conn.execute(_MEMBER, {"id": member_id}).first()
-        return _member(row._mapping) if row else None
+        return MEMBERS.from_row(row._mapping) if row else None
 
     def key(self, key_id: str) -> Key | None:
         row = self.conn.execute(_KEY, {"key_id": key_id}).first()
-        return _key(row._mapping) if row else None
+        return KEYS.from_row(row._mapping) if row else None
 
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None:
         """A key and the member it belongs to, in one query (authentication)."""
         row = self.conn.execute(_KEY_WITH_MEMBER, {"key_id": key_id}).first()
         if row is None:
             return None
-        member = Member(
-            id=row.member_id,
-            name=row.name,
-            roles=tuple(row.roles.split(",")),
-            status=row.status,
-            key_id=row.current_key_id,
-            public_key=row.current_public_key,
-            admitted_seq=row.admitted_seq,
-            netting_consent=row.netting_consent,
+        member = MEMBERS.from_row(
+            dict(row._mapping)
+            | {
+                "id": row.member_id,
+                "key_id": row.current_key_id,
+                "public_key": row.current_public_key,
+            }
         )
-        return _key(row._mapping), member
+        return KEYS.from_row(row._mapping), member
 
     def members(self, member_ids: Iterable[str]) -> dict[str, Member]:
         ids = sorted(set(member_ids))
         if not ids:
             return {}
         rows = self.conn.execute(_MEMBERS, {"ids": ids})
-        return {row.id: _member(row._mapping) for row in rows}
+        return {row.id: MEMBERS.from_row(row._mapping) for row in rows}
 
     # -- certificates, invoices, limits ------------------------------------------------
 
@@ -215,7 +212,7 @@ class Repository:
         if not wanted:
             return {}
         rows = self.conn.execute(_CERTIFICATES, {"ids": wanted})
-        return {row.id: _certificate(row) for row in rows}
+        return {row.id: CERTIFICATES.from_row(row._mapping) for row in rows}
 
     def buyer_invoices(self, buyer: str, numbers: Iterable[str]) -> dict[InvoiceKey, Invoice]:
         """Every invoice of ``buyer`` with one of ``numbers``, whatever its seller, and the
@@ -224,12 +221,11 @@ class Repository:
         if not wanted:
             return {}
         rows = self.conn.execute(_INVOICES, {"buyers": [buyer, LEGACY], "numbers": wanted})
+        found = (INVOICES.from_row(row._mapping) for row in rows)
         return {
-            InvoiceKey(row.buyer, row.seller, row.no): Invoice(
-                InvoiceKey(row.buyer, row.seller, row.no), row.amount_fen, row.used_fen
-            )
-            for row in rows
-            if row.buyer == buyer or row.seller == LEGACY
+            invoice.key: invoice
+            for invoice in found
+            if invoice.key.buyer == buyer or invoice.key.seller == LEGACY
         }
 
     def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
@@ -240,10 +236,7 @@ class Repository:
         buyers = sorted({key.buyer for key in wanted})
         numbers = sorted({key.no for key in wanted})
         rows = self.conn.execute(_INVOICES, {"buyers": buyers, "numbers": numbers})
-        found = (
-            Invoice(InvoiceKey(row.buyer, row.seller, row.no), row.amount_fen, row.used_fen)
-            for row in rows
-        )
+        found = (INVOICES.from_row(row._mapping) for row in rows)
         return {invoice.key: invoice for invoice in found if invoice.key in wanted}
 
     def issuance_limits(self, members: Iterable[str]) -> dict[str, IssuanceLimit]:
@@ -251,7 +244,7 @@ class Repository:
         if not wanted:
             return {}
         rows = self.conn.execute(_LIMITS, {"ids": wanted})
-        return {r.member: IssuanceLimit(r.member, r.limit_fen, r.outstanding_fen) for r in rows}
+        return {row.member: LIMITS.from_row(row._mapping) for row in rows}
 
     def root_faces(self, root_ids: Iterable[str]) -> dict[str, int]:
         """The face (``amount_fen``) of each root, by id (one query on the primary key)."""
@@ -312,11 +305,11 @@ class Repository:
         if not wanted:
             return {}
         rows = self.conn.execute(_OBLIGATIONS, {"ids": wanted})
-        return {row.id: _obligation(row) for row in rows}
+        return {row.id: OBLIGATIONS.from_row(row._mapping) for row in rows}
 
     def obligation(self, obligation_id: str) -> Obligation | None:
         row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()
-        return _obligation(row) if row else None
+        return OBLIGATIONS.from_row(row._mapping) if row else None
 
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
         """Live pieces and confirmed obligations between active members who consented
@@ -324,12 +317,12 @@ class Repository:
         c, o, m = models.certificates, models.obligations, models.members
         consenting = (
             select(m.c.id)
-            .where(m.c.netting_consent.is_(True), m.c.status == "active")
+            .where(m.c.netting_consent.is_(True), m.c.status == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
         pieces = self.conn.execute(
             select(c)
-            .where(c.c.state.in_(["active", "overdue"]))
+            .where(c.c.state.in_([ACTIVE, OVERDUE]))
             .where(c.c.issuer.in_(consenting), c.c.holder.in_(consenting))
             .order_by(c.c.id)
         )
@@ -340,7 +333,10 @@ class Repository:
             .where(o.c.debtor.in_(consenting), o.c.creditor.in_(consenting))
             .order_by(o.c.id)
         )
-        return [_certificate(row) for row in pieces], [_obligation(row) for row in owed]
+        return (
+            [CERTIFICATES.from_row(row._mapping) for row in pieces],
+            [OBLIGATIONS.from_row(row._mapping) for row in owed],
+        )
 
     def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
         """Pending pieces whose deadline has passed, oldest deadline first."""
@@ -349,7 +345,7 @@ class Repository:
         if ids:
             query = query.where(c.c.id.in_(sorted(set(ids))))
         rows = self.conn.execute(query.order_by(c.c.expires_at, c.c.id).limit(limit))
-        return [_certificate(row) for row in rows]
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
 
     def tree(self, root_id: str) -> list[Certificate]:
         """Every piece of a root (for checks and tools; reads page with tree_page)."""
@@ -357,7 +353,7 @@ class Repository:
         rows = self.conn.execute(
             select(c).where(c.c.root_id == root_id).order_by(c.c.created_seq, c.c.id)
         )
-        return [_certificate(row) for row in rows]
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
 
     def tree_page(
         self, root_id: str, after: tuple[int, str] | None, limit: int
@@ -368,7 +364,7 @@ class Repository:
         if after is not None:
             query = query.where(tuple_(c.c.created_seq, c.c.id) > tuple_(*after))
         rows = self.conn.execute(query.order_by(c.c.created_seq, c.c.id).limit(limit))
-        return [_certificate(row) for row in rows]
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
 
     def flagged_roots(self, flag: str, after_seq: int | None, limit: int) -> list[Certificate]:
         """Roots carrying ``flag`` of which some value is still held, oldest first."""
@@ -385,7 +381,7 @@ class Repository:
         if after_seq is not None:
             query = query.where(c.c.created_seq > after_seq)
         rows = self.conn.execute(query.order_by(c.c.created_seq).limit(limit))
-        return [_certificate(row) for row in rows]
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
 
     def outstanding_by_root(self, root_ids: Iterable[str]) -> dict[str, int]:
         """The value still held (not settled, not ended) of each root, in one query."""
@@ -413,7 +409,7 @@ class Repository:
         if after is not None:
             query = query.where(tuple_(c.c.created_seq, c.c.id) > tuple_(*after))
         rows = self.conn.execute(query.order_by(c.c.created_seq, c.c.id).limit(limit))
-        return [_certificate(row) for row in rows]
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
 
     def wallet_totals(self, member: str) -> list[tuple[str, str, str, int]]:
         """(issuer, maturity, state, amount_fen) over what the member holds."""
@@ -459,72 +455,3 @@ def stored_entry(row: Any) -> StoredEntry:
         entry_hash=row.entry_hash,
     )
     return StoredEntry(entry, row.type, row.signer, row.nonce, row.command, row.effects)
-
-
-def _member(row: Any) -> Member:
-    return Member(
-        id=row["id"],
-        name=row["name"],
-        roles=tuple(row["roles"].split(",")),
-        status=row["status"],
-        key_id=row["key_id"],
-        public_key=row["public_key"],
-        admitted_seq=row["admitted_seq"],
-        netting_consent=row["netting_consent"],
-    )
-
-
-def _key(row: Any) -> Key:
-    return Key(
-        key_id=row["key_id"],
-        member=row["member_id"],
-        public_key=row["public_key"],
-        added_seq=row["added_seq"],
-        retired_seq=row["retired_seq"],
-    )
-
-
-def _certificate(row: Any) -> Certificate:
-    return Certificate(
-        id=row.id,
-        root_id=row.root_id,
-        parent_ids=tuple(parse_json(row.parent_ids)),
-        issuer=row.issuer,
-        holder=row.holder,
-        sender=row.sender,
-        amount_fen=row.amount_fen,
-        maturity=date.fromisoformat(row.maturity),
-        state=row.state,
-        level=row.level,
-        trade=parse_json(row.trade),
-        invoice_uses=tuple(
-            InvoiceUse(
-                use["no"],
-                parse_amount(use["amount"]),
-                use.get("buyer", LEGACY),
-                use.get("seller", LEGACY),
-            )
-            for use in parse_json(row.invoice_uses)
-        ),
-        expires_at=row.expires_at,
-        flags=tuple(parse_json(row.flags)),
-        memo=row.memo,
-        created_seq=row.created_seq,
-    )
-
-
-def _obligation(row: Any) -> Obligation:
-    return Obligation(
-        id=row.id,
-        debtor=row.debtor,
-        creditor=row.creditor,
-        amount_fen=row.amount_fen,
-        outstanding_fen=row.outstanding_fen,
-        due_date=date.fromisoformat(row.due_date),
-        state=ObligationState(row.state),
-        reference=row.reference,
-        payment_ref=row.payment_ref,
-        created_seq=row.created_seq,
-        claimed_fen=row.claimed_fen,
-        claim_ref=row.claim_ref,
-    )

@@ -26,6 +26,7 @@ from ledger.canonical import JsonError, canonical_text, hash_value
 from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
 from ledger.keys import verify as verify_signature
+from ledger.members import MemberStatus
 from ledger.projections import PROJECTIONS, Row, rows_of
 from ledger.repository import Repository, StoredEntry, stored_entry
 from ledger.system import SYSTEM_ENTRIES
@@ -160,7 +161,7 @@ def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Pr
     if key["retired_seq"] is not None and key["retired_seq"] < position:
         return Problem(position, f"signed with a key retired at seq {key['retired_seq']}")
     signer = replayed["members"].get((command.get("signer"),))
-    if signer is None or signer["status"] != "active":
+    if signer is None or signer["status"] != MemberStatus.ACTIVE:
         return Problem(position, "signed by a member that was not active")
     signature = item.entry.signature
     if signature is None or not verify_signature(

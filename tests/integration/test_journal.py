@@ -251,3 +251,15 @@ def test_the_migrations_build_exactly_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_the_migrations_key_each_entity_table_as_declared(engine: Engine) -> None:
+    # compare_metadata does not compare primary keys: the upserts' conflict targets do.
+    from sqlalchemy import inspect
+
+    from ledger.entities import ENTITIES
+
+    inspector = inspect(engine)
+    for entity in ENTITIES.values():
+        migrated = inspector.get_pk_constraint(entity.table.name)["constrained_columns"]
+        assert migrated == list(entity.key_columns), entity.collection

@@ -1,0 +1,384 @@
+"""Entities: one declaration per projected thing, from which everything else is derived.
+
+A certificate (a member, a key, an invoice, a limit, an obligation) has four shapes:
+the frozen domain object the rules work on, its wire shape in a journal entry's effects,
+its row in a projection table, and the table itself. Each entity lists its fields once,
+each with its column type and a :class:`Codec` saying how its value reads in each
+shape; the :class:`Entity` derives the ``Table`` and the three conversions from that
+list, so a new field is one edit::
+
+    >>> wire = LIMITS.to_wire(IssuanceLimit("C", 500_00, 120_00))
+    >>> wire
+    {'member': 'C', 'kind': 'issuance', 'limit': '500.00', 'outstanding': '120.00'}
+    >>> row = LIMITS.to_row(wire)
+    >>> row
+    {'member': 'C', 'limit_fen': 50000, 'outstanding_fen': 12000}
+    >>> LIMITS.from_row(row)
+    IssuanceLimit(member='C', limit_fen=50000, outstanding_fen=12000)
+
+Wire shapes are hashed into the journal, so they never change: a field an older entry
+lacks names the value it had then (``legacy``), and a field that older shapes left out
+is left out again for those values (``omit``). Every table carries ``updated_seq``, the
+entry that last wrote the row; the projection (``ledger.projections``) stamps it.
+
+The schema itself only changes through Alembic migrations: a test holds these tables
+to what the migrations build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    false,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from ledger.canonical import canonical_text, parse_json
+from ledger.certificates import Certificate, CertificateState
+from ledger.credit import ISSUANCE, IssuanceLimit
+from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
+from ledger.members import Key, Member, MemberStatus
+from ledger.money import format_fen, parse_amount
+from ledger.obligations import Obligation, ObligationState
+
+T = TypeVar("T")
+_Convert = Callable[[Any], Any]  # one value from one shape to another
+
+metadata = MetaData()  # every table of the ledger (``ledger.models`` adds the journal's)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How a field's value goes between its three shapes (None passes untouched in a
+    nullable field)."""
+
+    to_column: _Convert = _same  # wire -> column
+    to_object: _Convert = _same  # column -> domain object
+    to_wire: _Convert = _same  # domain object -> wire
+
+
+PLAIN = Codec()
+# Money: a decimal string on the wire, integer fen in the column and the object.
+FEN = Codec(to_column=lambda text: parse_amount(text, allow_zero=True), to_wire=format_fen)
+# A date: ISO text on the wire and in the column.
+ISO_DATE = Codec(to_object=date.fromisoformat, to_wire=date.isoformat)
+BOOL = Codec(to_column=bool)
+# A list of strings: JSON on the wire, canonical JSON text in the column, a tuple inside.
+JSON_LIST = Codec(
+    to_column=canonical_text, to_object=lambda text: tuple(parse_json(text)), to_wire=list
+)
+# A JSON object kept as it is (a certificate's trade), canonical JSON text in the column.
+JSON_OBJECT = Codec(to_column=canonical_text, to_object=parse_json)
+# A sorted list of names, comma-separated in its column.
+COMMA_LIST = Codec(to_column=",".join, to_object=lambda text: tuple(text.split(",")), to_wire=list)
+INVOICE_USES = Codec(
+    to_column=canonical_text,
+    to_object=lambda text: tuple(InvoiceUse.from_wire(use) for use in parse_json(text)),
+    to_wire=lambda uses: [use.wire() for use in uses],
+)
+
+
+def state_codec(states: type[StrEnum]) -> Codec:
+    """A state of one state machine: its value on the wire and in the column, the enum
+    member inside. A value the machine does not know is refused (``ValueError``)."""
+    return Codec(
+        to_column=lambda text: states(text).value,
+        to_object=states,
+        to_wire=str,  # a StrEnum's str() is its value, as a plain str
+    )
+
+
+_REQUIRED: Any = object()  # no legacy value: every entry carries the field
+_NEVER: Any = object()  # never left out of the wire shape
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an entity: a domain attribute, a wire key and a column."""
+
+    name: str  # the domain object's attribute (and its constructor's argument)
+    # The column's type; None for a field only on the wire (see :func:`constant`).
+    type_: TypeEngine[Any] | type[TypeEngine[Any]] | None
+    codec: Codec = PLAIN
+    nullable: bool = False
+    wire: str = ""  # the wire key, when it is not ``name``
+    column: str = ""  # the column, when it is not ``name``
+    get: _Convert | None = None  # reads it from the object, when not ``name``
+    legacy: Any = _REQUIRED  # the value of an entry written before the field existed
+    omit: Any = _NEVER  # the value for which the wire shape leaves the field out
+    server_default: ColumnElement[Any] | None = None
+
+    @property
+    def wire_key(self) -> str:
+        return self.wire or self.name
+
+    @property
+    def column_name(self) -> str:
+        return self.column or self.name
+
+    @property
+    def getter(self) -> _Convert:
+        return self.get or attrgetter(self.name)
+
+
+def _convert(convert: _Convert, nullable: bool) -> _Convert | None:
+    """``convert``, letting None through in a nullable field; None for the identity."""
+    if convert is _same:
+        return None
+    if not nullable:
+        return convert
+    return lambda value: None if value is None else convert(value)
+
+
+def fen(name: str, *, nullable: bool = False, legacy: Any = _REQUIRED) -> Field:
+    """An amount: ``amount_fen`` inside and in its column, ``amount`` on the wire."""
+    return Field(
+        name, BigInteger, FEN, nullable=nullable, wire=name.removesuffix("_fen"), legacy=legacy
+    )
+
+
+def constant(name: str, value: Any) -> Field:
+    """A key every wire shape of the entity carries with the same value, kept nowhere."""
+    return Field(name, None, get=lambda _: value)
+
+
+@dataclass(frozen=True)
+class Entity(Generic[T]):
+    """One kind of projected thing: its table, and its conversions between shapes."""
+
+    collection: str  # the key of its rows in an entry's effects
+    table: Table
+    key_columns: tuple[str, ...]
+    fields: tuple[Field, ...]  # in the order of the wire shape
+    make: Callable[..., T]  # builds the domain object from its fields by name
+    # The conversions, worked out once from ``fields`` (the write path runs them for
+    # every row of every entry): (column, wire key, legacy value, convert) ...
+    _to_row: tuple[tuple[str, str, Any, _Convert | None], ...] = field(init=False, repr=False)
+    _from_row: tuple[tuple[str, str, _Convert | None], ...] = field(init=False, repr=False)
+    _to_wire: tuple[tuple[str, _Convert, _Convert | None, Any], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        stored = [f for f in self.fields if f.type_ is not None]
+        plans = {
+            "_to_row": tuple(
+                (f.column_name, f.wire_key, f.legacy, _convert(f.codec.to_column, f.nullable))
+                for f in stored
+            ),
+            "_from_row": tuple(
+                (f.name, f.column_name, _convert(f.codec.to_object, f.nullable)) for f in stored
+            ),
+            "_to_wire": tuple(
+                (f.wire_key, f.getter, _convert(f.codec.to_wire, f.nullable), f.omit)
+                for f in self.fields
+            ),
+        }
+        for name, plan in plans.items():
+            object.__setattr__(self, name, plan)
+
+    def to_row(self, wire: Mapping[str, Any]) -> dict[str, Any]:
+        """Wire shape -> columns (without ``updated_seq``)."""
+        row: dict[str, Any] = {}
+        for column, key, legacy, convert in self._to_row:
+            value = wire[key] if legacy is _REQUIRED else wire.get(key, legacy)
+            row[column] = value if convert is None else convert(value)
+        return row
+
+    def from_row(self, row: Mapping[Any, Any]) -> T:
+        """Columns (a dict, or a result row's ``_mapping``) -> domain object."""
+        return self.make(
+            **{
+                name: row[column] if convert is None else convert(row[column])
+                for name, column, convert in self._from_row
+            }
+        )
+
+    def to_wire(self, obj: T) -> dict[str, Any]:
+        """Domain object -> wire shape, in its published key order."""
+        wire: dict[str, Any] = {}
+        for key, get, convert, omit in self._to_wire:
+            value = get(obj)
+            if omit is _NEVER or value != omit:
+                wire[key] = value if convert is None else convert(value)
+        return wire
+
+    def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The primary key of a column row."""
+        return tuple(row[column] for column in self.key_columns)
+
+
+def entity(
+    collection: str,
+    table_name: str,
+    make: Callable[..., T],
+    key: Sequence[str],
+    fields: Sequence[Field],
+    indexes: Sequence[Sequence[str]] = (),
+) -> Entity[T]:
+    """Declare an entity; its table (on :data:`metadata`) gets a column per stored field,
+    then ``updated_seq``, the primary key ``key`` and an index ``ix_<table>_<columns>``
+    per entry of ``indexes``."""
+    columns = [
+        Column(f.column_name, f.type_, nullable=f.nullable, server_default=f.server_default)
+        for f in fields
+        if f.type_ is not None
+    ]
+    table = Table(
+        table_name,
+        metadata,
+        *columns,
+        Column("updated_seq", BigInteger, nullable=False),
+        PrimaryKeyConstraint(*key),
+        *(Index(f"ix_{table_name}_{'_'.join(index)}", *index) for index in indexes),
+    )
+    return Entity(collection, table, tuple(key), tuple(fields), make)
+
+
+MEMBER_ID = 18  # a unified social credit code
+ID = 32  # an id derived from an entry
+REFERENCE = 100
+
+MEMBERS: Entity[Member] = entity(
+    "members",
+    "members",
+    Member,
+    key=("id",),
+    fields=(
+        Field("id", String(MEMBER_ID)),
+        Field("name", String(200)),
+        Field("roles", String(64), COMMA_LIST),
+        Field("status", String(16), state_codec(MemberStatus)),
+        Field("key_id", String(ID)),
+        Field("public_key", String(64)),
+        Field("admitted_seq", BigInteger),
+        # Entries written before netting existed carry no consent: it defaults to no.
+        Field("netting_consent", Boolean, BOOL, legacy=False, server_default=false()),
+    ),
+)
+
+KEYS: Entity[Key] = entity(
+    "keys",
+    "member_keys",
+    Key,
+    key=("key_id",),
+    fields=(
+        Field("key_id", String(ID)),
+        Field("member", String(MEMBER_ID), column="member_id"),
+        Field("public_key", String(64)),
+        Field("added_seq", BigInteger),
+        Field("retired_seq", BigInteger, nullable=True),
+    ),
+    indexes=(("member_id",),),
+)
+
+CERTIFICATES: Entity[Certificate] = entity(
+    "certificates",
+    "certificates",
+    Certificate,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("root_id", String(ID)),
+        Field("parent_ids", Text, JSON_LIST),
+        Field("issuer", String(MEMBER_ID)),
+        Field("holder", String(MEMBER_ID)),
+        fen("amount_fen"),
+        Field("maturity", String(10), ISO_DATE),
+        Field("state", String(16), state_codec(CertificateState)),
+        Field("level", Integer),
+        Field("trade", Text, JSON_OBJECT),
+        Field("sender", String(MEMBER_ID), nullable=True),
+        Field("expires_at", String(40), nullable=True),  # RFC 3339 UTC
+        Field("invoice_uses", Text, INVOICE_USES),
+        Field("flags", Text, JSON_LIST),
+        Field("memo", Text, nullable=True),
+        Field("created_seq", BigInteger),
+    ),
+    indexes=(("holder", "state"), ("sender", "state"), ("root_id",), ("state", "expires_at")),
+)
+
+
+def _invoice(buyer: str, seller: str, no: str, amount_fen: int, used_fen: int) -> Invoice:
+    return Invoice(InvoiceKey(buyer, seller, no), amount_fen, used_fen)
+
+
+# An invoice is its trade's: keyed by buyer (the payer, who cites it), number (normal
+# form) and seller (the payee), in that order so a payment's look-up is a key prefix.
+# Invoices from before invoices had parties have an empty buyer and seller (LEGACY),
+# and their wire shape names neither.
+INVOICES: Entity[Invoice] = entity(
+    "invoices",
+    "invoices",
+    _invoice,
+    key=("buyer", "no", "seller"),
+    fields=(
+        Field("no", String(40), get=attrgetter("key.no")),
+        fen("amount_fen"),
+        fen("used_fen"),
+        Field("buyer", String(MEMBER_ID), get=attrgetter("key.buyer"), legacy=LEGACY, omit=LEGACY),
+        Field(
+            "seller", String(MEMBER_ID), get=attrgetter("key.seller"), legacy=LEGACY, omit=LEGACY
+        ),
+    ),
+)
+
+LIMITS: Entity[IssuanceLimit] = entity(
+    "limits",
+    "issuance_limits",
+    IssuanceLimit,
+    key=("member",),
+    fields=(
+        Field("member", String(MEMBER_ID)),
+        constant("kind", ISSUANCE),
+        fen("limit_fen"),
+        fen("outstanding_fen"),
+    ),
+)
+
+OBLIGATIONS: Entity[Obligation] = entity(
+    "obligations",
+    "obligations",
+    Obligation,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("debtor", String(MEMBER_ID)),
+        Field("creditor", String(MEMBER_ID)),
+        fen("amount_fen"),
+        fen("outstanding_fen"),
+        Field("due_date", String(10), ISO_DATE),
+        Field("state", String(24), state_codec(ObligationState)),
+        Field("reference", String(REFERENCE)),
+        Field("payment_ref", String(REFERENCE), nullable=True),  # the last confirmed payment
+        Field("created_seq", BigInteger),
+        # A payment the debtor claims and the creditor has not yet confirmed or disputed;
+        # entries written before settlement claims existed carry none.
+        fen("claimed_fen", nullable=True, legacy=None),
+        Field("claim_ref", String(REFERENCE), nullable=True, legacy=None),
+    ),
+    indexes=(("state",), ("debtor",)),
+)
+
+ENTITIES: dict[str, Entity[Any]] = {
+    e.collection: e for e in (MEMBERS, KEYS, CERTIFICATES, INVOICES, LIMITS, OBLIGATIONS)
+}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,20 +12,8 @@ from api.bodies import BodyLimit
 from api.capacity import Capacity
 from api.routes import certificates, commands, ledger_routes, members, netting
 from ledger.db import make_engine
+from ledger.jobs import sweeper
 from ledger.service import Ledger
-
-log = logging.getLogger("dcc.sweeper")
-
-
-def _sweeper(ledger: Ledger, interval_s: float, stop: threading.Event) -> None:
-    """Expire due pending pieces every ``interval_s`` until ``stop`` is set."""
-    while not stop.wait(interval_s):
-        try:
-            written = ledger.sweep_all()
-            if written:
-                log.info("sweep wrote %d expiry entries", written)
-        except Exception:  # a failed sweep is retried at the next tick; the server stays up
-            log.exception("sweep failed")
 
 
 def create_app(
@@ -47,16 +33,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         capacity.reset()
-        stop = threading.Event()
-        if background_sweep and ledger.settings.sweep_interval_s > 0:
-            threading.Thread(
-                target=_sweeper,
-                args=(ledger, ledger.settings.sweep_interval_s, stop),
-                name="dcc-sweeper",
-                daemon=True,
-            ).start()
+        stop = sweeper.start(ledger) if background_sweep else None
         yield
-        stop.set()
+        if stop is not None:
+            stop.set()
+        # What is queued is applied and answered before the process goes.
+        ledger.stop_sequencer()
 
     app = FastAPI(
         title="dcc — digital credit certificates",

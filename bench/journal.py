@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, text
 
-from ledger.commands import parse_envelope, signed_bytes
+from ledger.catalog import parse
+from ledger.commands import signed_bytes
 from ledger.db import make_engine
 from ledger.keys import generate_private_key, public_key_b64, verify
 from ledger.service import Ledger
@@ -163,10 +164,22 @@ def threaded(ledger: Ledger, envelopes: list[dict[str, object]], threads: int) -
     return len(envelopes) / timed(run)
 
 
+def batched(ledger: Ledger, envelopes: list[dict[str, object]], size: int) -> float:
+    """Commands handed to the sequencer ``size`` at a time (``Ledger.execute_together``):
+    what one sequencer applies when ``size`` requests are waiting for it."""
+
+    def run() -> None:
+        for start in range(0, len(envelopes), size):
+            outcomes = ledger.execute_together(envelopes[start : start + size])
+            assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+
+    return len(envelopes) / timed(run)
+
+
 def pre_lock_cpu(envelopes: list[dict[str, object]], public_key: str) -> float:
     def run() -> None:
         for envelope in envelopes:
-            cmd = parse_envelope(envelope)
+            cmd = parse(envelope)
             assert verify(public_key, cmd.signature, signed_bytes(cmd.raw))
 
     return len(envelopes) / timed(run)
@@ -181,11 +194,15 @@ def measure(name: str, url: str, count: int, runs: int) -> list[tuple[str, str, 
         issues = issue_envelopes(core, supplier, count)
         splits = split_envelopes(ledger, core, supplier, count)
         more_issues = issue_envelopes(core, supplier, count)
+        batch_issues = issue_envelopes(core, supplier, count)
+        batch_splits = split_envelopes(ledger, core, supplier, count)
         samples = {
             "baseline: 1 INSERT + COMMIT per command": floor,
             "certificate.issue, 1 client": sequential(ledger, issues),
             "certificate.transfer (split), 1 client": sequential(ledger, splits),
             "certificate.issue, 4 client threads": threaded(ledger, more_issues, 4),
+            "certificate.issue, batches of 64": batched(ledger, batch_issues, 64),
+            "certificate.transfer (split), batches of 64": batched(ledger, batch_splits, 64),
             "pre-lock CPU only (parse + JCS + verify)": pre_lock_cpu(
                 issue_envelopes(core, supplier, count), public_key_b64(core.key.public_key())
             ),
@@ -193,6 +210,7 @@ def measure(name: str, url: str, count: int, runs: int) -> list[tuple[str, str, 
         for label, value in samples.items():
             results.setdefault(label, []).append(value)
         assert ledger.verify().ok
+        ledger.close()
         engine.dispose()
     base = statistics.median(results["baseline: 1 INSERT + COMMIT per command"])
     return [

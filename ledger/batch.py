@@ -69,7 +69,8 @@ class Batch:
         self._before: dict[str, dict[Key_, Any]] = defaultdict(dict)  # pending rows as found
         self._entries: list[Row] = []
         self._parties: list[Row] = []
-        self._nonces: dict[tuple[str, str], StoredEntry] = {}
+        self._nonces: dict[tuple[str, str], StoredEntry] = {}  # recorded
+        self._unused_nonces: set[tuple[str, str]] = set()  # not recorded when the batch began
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
@@ -88,9 +89,26 @@ class Batch:
 
     # -- what loaders ask (ledger.handlers.Loads) -----------------------------------
 
+    def prefetch(self, nonces: Iterable[tuple[str, str]], key_ids: Iterable[str]) -> None:
+        """Read what the batch's commands will ask first, for all of them at once: whether
+        their nonces were used, and their keys with their signers."""
+        wanted = set(nonces) - self._nonces.keys()
+        self._nonces.update(self.repo.entries_by_nonce(wanted))
+        self._unused_nonces.update(wanted - self._nonces.keys())
+        keys, members = self._known["keys"], self._known["members"]
+        missing = [key_id for key_id in set(key_ids) if (key_id,) not in keys]
+        found = self.repo.keys_with_members(missing)
+        for key_id in missing:
+            key, member = found.get(key_id, (None, None))
+            keys[(key_id,)] = key
+            if member is not None:
+                members.setdefault((member.id,), member)
+
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
         found = self._nonces.get((signer, nonce))
-        return found if found is not None else self.repo.entry_by_nonce(signer, nonce)
+        if found is not None or (signer, nonce) in self._unused_nonces:
+            return found
+        return self.repo.entry_by_nonce(signer, nonce)
 
     def member(self, member_id: str) -> Member | None:
         return self.members([member_id]).get(member_id)

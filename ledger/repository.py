@@ -50,23 +50,24 @@ _UPDATE_HEAD = update(models.ledger_head).where(models.ledger_head.c.id == HEAD_
 _MEMBER = select(_m).where(_m.c.id == bindparam("id"))
 _MEMBERS = select(_m).where(_m.c.id.in_(bindparam("ids", expanding=True)))
 _KEY = select(_k).where(_k.c.key_id == bindparam("key_id"))
-_KEY_WITH_MEMBER = (
-    select(
-        _k.c.key_id,
-        _k.c.member_id,
-        _k.c.public_key,
-        _k.c.added_seq,
-        _k.c.retired_seq,
-        _m.c.name,
-        _m.c.roles,
-        _m.c.status,
-        _m.c.key_id.label("current_key_id"),
-        _m.c.public_key.label("current_public_key"),
-        _m.c.admitted_seq,
-        _m.c.netting_consent,
-    )
-    .join(_m, _m.c.id == _k.c.member_id)
-    .where(_k.c.key_id == bindparam("key_id"))
+_KEY_WITH_MEMBER = select(
+    _k.c.key_id,
+    _k.c.member_id,
+    _k.c.public_key,
+    _k.c.added_seq,
+    _k.c.retired_seq,
+    _m.c.name,
+    _m.c.roles,
+    _m.c.status,
+    _m.c.key_id.label("current_key_id"),
+    _m.c.public_key.label("current_public_key"),
+    _m.c.admitted_seq,
+    _m.c.netting_consent,
+).join(_m, _m.c.id == _k.c.member_id)
+_KEYS_WITH_MEMBERS = _KEY_WITH_MEMBER.where(_k.c.key_id.in_(bindparam("key_ids", expanding=True)))
+_KEY_WITH_MEMBER = _KEY_WITH_MEMBER.where(_k.c.key_id == bindparam("key_id"))
+_ENTRIES_BY_NONCE = select(_e).where(
+    tuple_(_e.c.signer, _e.c.nonce).in_(bindparam("pairs", expanding=True))
 )
 _CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
 _INVOICES = select(_i).where(
@@ -77,6 +78,17 @@ _OBLIGATIONS = select(models.obligations).where(
     models.obligations.c.id.in_(bindparam("ids", expanding=True))
 )
 _LIMITS = select(_l).where(_l.c.member.in_(bindparam("ids", expanding=True)))
+
+
+_HELD = select(_c.c.holder.label("member"), func.count().label("n")).where(
+    _c.c.holder.in_(bindparam("ids", expanding=True)),
+    _c.c.state.in_(sorted(HOLDING - {PENDING})),
+)
+_SENT = select(_c.c.sender.label("member"), func.count().label("n")).where(
+    _c.c.sender.in_(bindparam("ids", expanding=True)), _c.c.state == PENDING
+)
+_BOTH = union_all(_HELD.group_by(_c.c.holder), _SENT.group_by(_c.c.sender)).subquery()
+_LIVE_PIECES = select(_BOTH.c.member, func.sum(_BOTH.c.n)).group_by(_BOTH.c.member)
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,16 @@ class Repository:
         row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
         return stored_entry(row) if row else None
 
+    def entries_by_nonce(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredEntry]:
+        """The entries of the (signer, nonce) ``pairs`` that are recorded (one query)."""
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_ENTRIES_BY_NONCE, {"pairs": wanted})
+        return {(row.signer, row.nonce): stored_entry(row) for row in rows}
+
     def ledger_id(self) -> str | None:
         """The id of this ledger: the hash of its genesis entry (None before ``dcc init``)."""
         return self.conn.execute(
@@ -183,17 +205,15 @@ class Repository:
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None:
         """A key and the member it belongs to, in one query (authentication)."""
         row = self.conn.execute(_KEY_WITH_MEMBER, {"key_id": key_id}).first()
-        if row is None:
-            return None
-        member = MEMBERS.from_row(
-            dict(row._mapping)
-            | {
-                "id": row.member_id,
-                "key_id": row.current_key_id,
-                "public_key": row.current_public_key,
-            }
-        )
-        return KEYS.from_row(row._mapping), member
+        return None if row is None else _key_and_member(row)
+
+    def keys_with_members(self, key_ids: Iterable[str]) -> dict[str, tuple[Key, Member]]:
+        """:meth:`key_with_member` of each of ``key_ids`` that exists, in one query."""
+        wanted = sorted(set(key_ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_KEYS_WITH_MEMBERS, {"key_ids": wanted})
+        return {row.key_id: _key_and_member(row) for row in rows}
 
     def members(self, member_ids: Iterable[str]) -> dict[str, Member]:
         ids = sorted(set(member_ids))
@@ -260,18 +280,10 @@ class Repository:
         has accepted (active, locked, overdue), and the pending pieces it sent — not the
         pending pieces sent to it, which count once it accepts them (one query, two
         indexed halves)."""
-        c = models.certificates
         wanted = sorted(set(member_ids))
         if not wanted:
             return {}
-        held = select(c.c.holder.label("member"), func.count().label("n")).where(
-            c.c.holder.in_(wanted), c.c.state.in_(sorted(HOLDING - {PENDING}))
-        )
-        sent = select(c.c.sender.label("member"), func.count().label("n")).where(
-            c.c.sender.in_(wanted), c.c.state == PENDING
-        )
-        both = union_all(held.group_by(c.c.holder), sent.group_by(c.c.sender)).subquery()
-        rows = self.conn.execute(select(both.c.member, func.sum(both.c.n)).group_by(both.c.member))
+        rows = self.conn.execute(_LIVE_PIECES, {"ids": wanted})
         counts = dict.fromkeys(wanted, 0)
         counts.update({row[0]: int(row[1]) for row in rows})
         return counts
@@ -442,6 +454,15 @@ class Repository:
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]
+
+
+def _key_and_member(row: Any) -> tuple[Key, Member]:
+    """A row of a key joined to its member's row."""
+    member = MEMBERS.from_row(
+        dict(row._mapping)
+        | {"id": row.member_id, "key_id": row.current_key_id, "public_key": row.current_public_key}
+    )
+    return KEYS.from_row(row._mapping), member
 
 
 def stored_entry(row: Any) -> StoredEntry:

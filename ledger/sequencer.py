@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -48,6 +48,7 @@ Apply = Callable[[Batch], Any]
 @dataclass
 class _Item:
     apply: Apply
+    hint: Any = None  # what ``prefetch`` may read ahead for this item
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -64,9 +65,11 @@ class Sequencer:
         connect: Callable[[], AbstractContextManager[Connection]],
         batch_max: int,
         queue_max: int,
+        prefetch: Callable[[Batch, list[Any]], None] | None = None,
     ) -> None:
         assert batch_max >= 1 and queue_max >= 1, (batch_max, queue_max)
         self._connect = connect
+        self._prefetch = prefetch
         self._batch_max = batch_max
         self._queue_max = queue_max
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -74,23 +77,23 @@ class Sequencer:
         self._start_lock = threading.Lock()
         self._carried: Any = None  # queued work taken but left for the next batch
 
-    def submit(self, apply: Apply) -> Future[Any]:
+    def submit(self, apply: Apply, hint: Any = None) -> Future[Any]:
         """Queue ``apply`` (run in the sequencer with the batch); its future answers
-        once the batch is committed."""
+        once the batch is committed. ``hint`` goes to ``prefetch`` with the batch's."""
         if self._queue.qsize() >= self._queue_max:
             raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
         self._ensure_started()
-        item = _Item(apply)
+        item = _Item(apply, hint)
         self._queue.put(item)
         return item.future
 
-    def submit_group(self, applies: list[Apply]) -> list[Future[Any]]:
+    def submit_group(self, applies: Sequence[Apply], hints: Sequence[Any]) -> list[Future[Any]]:
         """Queue ``applies`` to be applied together, in order, in one batch (however
         many they are); each has its own future and its own outcome."""
         if self._queue.qsize() >= self._queue_max:
             raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
         self._ensure_started()
-        items = [_Item(apply) for apply in applies]
+        items = [_Item(apply, hint) for apply, hint in zip(applies, hints, strict=True)]
         self._queue.put(items)
         return [item.future for item in items]
 
@@ -159,6 +162,8 @@ class Sequencer:
         with self._connect() as conn, conn.begin():
             repo = Repository(conn)
             batch = Batch(repo, repo.head(lock=True))
+            if self._prefetch is not None:
+                self._prefetch(batch, [item.hint for item in items if item.hint is not None])
             for item in items:
                 try:
                     outcomes.append((True, item.apply(batch)))

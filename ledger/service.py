@@ -120,9 +120,7 @@ class Ledger:
     def close(self) -> None:
         """Stop the sequencer (once what is queued is applied) and dispose of the engines
         this ledger made (not the one it was given)."""
-        if self._sequencer is not None:
-            self._sequencer.close()
-            self._sequencer = None
+        self.stop_sequencer()
         self._write_engine = None
         for engine in self._owned:
             engine.dispose()
@@ -153,7 +151,8 @@ class Ledger:
             if isinstance(ready, Prepared):
                 prepared.append(ready)
             outcomes.append(ready)
-        futures = iter(self.sequencer.submit_group([partial(self._apply, p) for p in prepared]))
+        applies = [partial(self._apply, p) for p in prepared]
+        futures = iter(self.sequencer.submit_group(applies, prepared))
         return [_outcome(next(futures)) if isinstance(o, Prepared) else o for o in outcomes]
 
     def parse(self, data: bytes | dict[str, Any]) -> Command:
@@ -195,7 +194,7 @@ class Ledger:
     def sequence(self, prepared: Prepared) -> Future[Receipt]:
         """Queue a prepared command; its future answers after the commit that made its
         entry durable (or with its refusal)."""
-        return self.sequencer.submit(partial(self._apply, prepared))
+        return self.sequencer.submit(partial(self._apply, prepared), prepared)
 
     @property
     def sequencer(self) -> Sequencer:
@@ -204,6 +203,7 @@ class Ledger:
                 self._write_connection,
                 self.settings.sequencer_batch_max,
                 self.settings.sequencer_queue_max,
+                _prefetch,
             )
         return self._sequencer
 
@@ -213,6 +213,13 @@ class Ledger:
         if self._write_engine is None:
             self._write_engine = self._engine_like(1, pre_ping=False)
         return self._write_engine.connect().execution_options(**{WRITE_OPTION: True})
+
+    def stop_sequencer(self) -> None:
+        """Apply and answer what is queued, then stop the sequencer's thread (the next
+        write starts a new one)."""
+        if self._sequencer is not None:
+            self._sequencer.close()
+            self._sequencer = None
 
     def ledger_id(self) -> str:
         """This ledger's id: its genesis entry's hash, which every signature must name.
@@ -392,6 +399,13 @@ class Ledger:
     def verify(self) -> VerifyReport:
         with snapshot(self.read_engine) as conn, conn.begin():
             return verify_journal(Repository(conn))
+
+
+def _prefetch(batch: Batch, commands: list[Prepared]) -> None:
+    """What every command in a batch asks first, read for all of them at once."""
+    batch.prefetch(
+        ((p.cmd.signer, p.cmd.nonce) for p in commands), (p.cmd.key_id for p in commands)
+    )
 
 
 def _outcome(future: Future[Receipt]) -> Receipt | Refusal:

@@ -13,14 +13,13 @@ before the batch touched it, plus what it counts for now. Questions a batch cann
 answer from rows by key (the whole debt graph for netting, the pieces due to expire)
 flush first and then ask the database, which then holds the batch's rows.
 
-    >>> from ledger.certificates import live_counters
-    >>> callable(live_counters)
-    True
+Rows a command writes are kept as rows, and made objects only if a later command in
+the batch reads them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.entities import ENTITIES
 from ledger.errors import Refusal
+from ledger.handlers import Needs
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
@@ -43,7 +43,43 @@ from ledger.repository import HEAD_ROW_ID, Head, Repository, StoredEntry
 
 Key_ = tuple[Any, ...]
 CREATED_AT = {"certificates": "created_seq", "obligations": "created_seq"}
-COUNTED = ("certificates", "obligations")  # collections whose rows a count depends on
+
+
+def _live_pieces(value: Any) -> tuple[str, ...]:
+    """Whose live pieces a certificate (object or row) counts in."""
+    if isinstance(value, dict):
+        return live_counters(value["state"], value["holder"], value["sender"])
+    piece: Certificate = value
+    return live_counters(piece.state, piece.holder, piece.sender)
+
+
+def _open_obligations(value: Any) -> tuple[str, ...]:
+    """Whose open obligations an obligation (object or row) counts in: its debtor's."""
+    state, debtor = (
+        (value["state"], value["debtor"])
+        if isinstance(value, dict)
+        else (
+            value.state,
+            value.debtor,
+        )
+    )
+    return (debtor,) if state in OPEN_OBLIGATION_STATES else ()
+
+
+# The collections whose rows counts depend on, and the members each row counts for.
+COUNTERS: dict[str, Callable[[Any], tuple[str, ...]]] = {
+    "certificates": _live_pieces,
+    "obligations": _open_obligations,
+}
+
+
+class _Row:
+    """A row the batch wrote and no command has read yet (made an object on reading)."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
 
 
 @dataclass(frozen=True)
@@ -66,11 +102,13 @@ class Batch:
         self.head = head
         self._known: dict[str, dict[Key_, Any]] = defaultdict(dict)  # object, or None: absent
         self._pending: dict[str, dict[Key_, Row]] = defaultdict(dict)  # rows to write
-        self._before: dict[str, dict[Key_, Any]] = defaultdict(dict)  # pending rows as found
+        # What the rows written since the last flush add to each member's counts.
+        self._deltas: dict[str, Counter[str]] = defaultdict(Counter)
         self._entries: list[Row] = []
         self._parties: list[Row] = []
         self._nonces: dict[tuple[str, str], StoredEntry] = {}  # recorded
         self._unused_nonces: set[tuple[str, str]] = set()  # not recorded when the batch began
+        self._cited: set[tuple[str, str]] = set()  # (buyer, number): all its invoices known
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
@@ -89,9 +127,17 @@ class Batch:
 
     # -- what loaders ask (ledger.handlers.Loads) -----------------------------------
 
-    def prefetch(self, nonces: Iterable[tuple[str, str]], key_ids: Iterable[str]) -> None:
+    def prefetch(
+        self, nonces: Iterable[tuple[str, str]], key_ids: Iterable[str], needs: Iterable[Needs]
+    ) -> None:
         """Read what the batch's commands will ask first, for all of them at once: whether
-        their nonces were used, and their keys with their signers."""
+        their nonces were used, their keys with their signers, and what their loaders
+        declared they need (``ledger.handlers.Needs``)."""
+        wanted_needs = list(needs)
+        self._read_invoices(pair for need in wanted_needs for pair in need.invoices)
+        for collection in ("members", "certificates", "obligations"):
+            ids = {i for need in wanted_needs for i in getattr(need, collection)}
+            self._by_id(collection, ids, convert=False)
         wanted = set(nonces) - self._nonces.keys()
         self._nonces.update(self.repo.entries_by_nonce(wanted))
         self._unused_nonces.update(wanted - self._nonces.keys())
@@ -156,24 +202,32 @@ class Batch:
         """As :meth:`Repository.buyer_invoices`: the database's answer, with the invoices
         the batch knows put over it (and those it registered added)."""
         wanted = set(numbers)
+        self._read_invoices((buyer, no) for no in wanted)
         known = self._known["invoices"]
-        for invoice in self.repo.buyer_invoices(buyer, wanted).values():
+        cited = [key for key in known if _cited_by(_key_of(key), buyer, wanted)]
+        return {invoice.key: invoice for invoice in self._get("invoices", cited).values()}
+
+    def _read_invoices(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Know every invoice a (buyer, number) of ``pairs`` may cite (one query for all
+        not known yet); those the batch wrote stay as the batch wrote them."""
+        missing = set(pairs) - self._cited
+        if not missing:
+            return
+        found = self.repo.invoices_cited((b for b, _ in missing), (no for _, no in missing))
+        known = self._known["invoices"]
+        for invoice in found:
             known.setdefault(_invoice_key(invoice.key), invoice)
-        return {
-            invoice.key: invoice
-            for invoice in known.values()
-            if invoice is not None and _cited_by(invoice.key, buyer, wanted)
-        }
+        self._cited |= missing
 
     def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
         counts = self._counted("certificates", member_ids, self.repo.live_pieces)
-        return self._corrected("certificates", counts, live_counters)
+        return self._corrected("certificates", counts)
 
     def live_obligations(self, debtor: str) -> int:
         counts = self._counted(
             "obligations", [debtor], lambda ids: {i: self.repo.live_obligations(i) for i in ids}
         )
-        return self._corrected("obligations", counts, _open_debtor)[debtor]
+        return self._corrected("obligations", counts)[debtor]
 
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
         self.flush()
@@ -243,12 +297,15 @@ class Batch:
             return
         projection = PROJECTIONS[collection]
         pending, known = self._pending[collection], self._known[collection]
+        counters = COUNTERS.get(collection)
         for row in rows:
             key = projection.key_of(row)
-            if collection in COUNTED and key not in pending:
-                self._before[collection][key] = self._found(collection, key, row, seq)
+            if counters is not None:
+                was = pending[key] if key in pending else self._found(collection, key, row, seq)
+                self._deltas[collection].subtract(counters(was) if was is not None else ())
+                self._deltas[collection].update(counters(row))
             pending[key] = row
-            known[key] = ENTITIES[collection].from_row(row)
+            known[key] = _Row(row)
 
     def _found(self, collection: str, key: Key_, row: Row, seq: int) -> Any:
         """A row as it is in the database, before the batch writes it (None if new)."""
@@ -276,12 +333,14 @@ class Batch:
             conn.execute(table.update().where(table.c.id == HEAD_ROW_ID), head)
         self._entries, self._parties = [], []
         self._pending.clear()
-        self._before.clear()
+        self._deltas.clear()
         self._counts.clear()  # the database's counts now include what was written
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _get(self, collection: str, keys: Iterable[Key_]) -> dict[Key_, Any]:
+    def _get(
+        self, collection: str, keys: Iterable[Key_], *, convert: bool = True
+    ) -> dict[Key_, Any]:
         known = self._known[collection]
         wanted = list(dict.fromkeys(keys))
         missing = [key for key in wanted if key not in known]
@@ -289,10 +348,22 @@ class Batch:
             found = self._fetch[collection](missing)
             for key in missing:
                 known[key] = found.get(key)
-        return {key: known[key] for key in wanted if known[key] is not None}
+        if not convert:
+            return {}
+        result = {}
+        for key in wanted:
+            value = known[key]
+            if isinstance(value, _Row):
+                value = known[key] = ENTITIES[collection].from_row(value.row)
+            if value is not None:
+                result[key] = value
+        return result
 
-    def _by_id(self, collection: str, ids: Iterable[str]) -> dict[str, Any]:
-        return {key[0]: value for key, value in self._get(collection, [(i,) for i in ids]).items()}
+    def _by_id(
+        self, collection: str, ids: Iterable[str], *, convert: bool = True
+    ) -> dict[str, Any]:
+        found = self._get(collection, [(i,) for i in ids], convert=convert)
+        return {key[0]: value for key, value in found.items()}
 
     def _counted(
         self, collection: str, ids: Iterable[str], count: Callable[[list[str]], dict[str, int]]
@@ -304,24 +375,10 @@ class Batch:
             cached.update(dict.fromkeys(missing, 0) | count(missing))
         return {member: cached[member] for member in wanted}
 
-    def _corrected(
-        self, collection: str, counts: dict[str, int], counters: Callable[[Any], Iterable[str]]
-    ) -> dict[str, int]:
+    def _corrected(self, collection: str, counts: dict[str, int]) -> dict[str, int]:
         """``counts`` as the database has them, corrected by the rows written since."""
-        before, known = self._before[collection], self._known[collection]
-        for key in self._pending[collection]:
-            for member in counters(before[key]) if before[key] is not None else ():
-                if member in counts:
-                    counts[member] -= 1
-            for member in counters(known[key]):
-                if member in counts:
-                    counts[member] += 1
-        return counts
-
-
-def _open_debtor(obligation: Obligation) -> tuple[str, ...]:
-    """The member whose count of open obligations ``obligation`` is in, if any."""
-    return (obligation.debtor,) if obligation.state in OPEN_OBLIGATION_STATES else ()
+        delta = self._deltas[collection]
+        return {member: count + delta[member] for member, count in counts.items()}
 
 
 def _cited_by(key: InvoiceKey, buyer: str, numbers: set[str]) -> bool:

@@ -24,12 +24,13 @@ Adding a command type is adding one entry here (and its body model, loader and r
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ledger import certificates, credit, handlers, members, netting_run, obligations
 from ledger.commands import Command, WireModel, parse_envelope
-from ledger.handlers import Plan, Run
+from ledger.handlers import Needs, Plan, Run
 
 # What any command may be refused with, before or around its rule: its shape, its
 # signature and freshness, the signer's standing, and the size of the entry it writes.
@@ -69,6 +70,7 @@ class CommandType:
     refusals: frozenset[str]
     summary: str
     plan: Plan | None = None
+    needs: Callable[[Command], Needs] | None = None  # what to read ahead for a batch
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "refusals", self.refusals | COMMON_REFUSALS)
@@ -142,6 +144,7 @@ _DECLARED = (
             "holder-pieces-exceeded",
         },
         "Issue a certificate to a supplier, citing the trade it pays",
+        needs=handlers.issue_needs,
     ),
     CommandType(
         "certificate.accept",
@@ -150,6 +153,7 @@ _DECLARED = (
         handlers.accept,
         _PENDING | {"holder-pieces-exceeded"},
         "Accept a pending certificate sent to the signer",
+        needs=handlers.piece_needs,
     ),
     CommandType(
         "certificate.reject",
@@ -158,6 +162,7 @@ _DECLARED = (
         handlers.reject,
         _PENDING,
         "Reject a pending certificate: its value goes back to the sender",
+        needs=handlers.piece_needs,
     ),
     CommandType(
         "certificate.cancel",
@@ -166,6 +171,7 @@ _DECLARED = (
         handlers.cancel,
         _PENDING | {"not-issuer"},
         "Cancel a root certificate its recipient has not yet accepted",
+        needs=handlers.piece_needs,
     ),
     CommandType(
         "certificate.transfer",
@@ -189,6 +195,7 @@ _DECLARED = (
             "max-level-exceeded",
         },
         "Split whole input pieces into outputs to others and change to the signer",
+        needs=handlers.transfer_needs,
     ),
     CommandType(
         "obligation.register",
@@ -197,6 +204,7 @@ _DECLARED = (
         handlers.obligation_register,
         _RECIPIENT | {"obligation-too-large", "member-obligations-exceeded"},
         "Register a trade payable the signer owes a creditor",
+        needs=handlers.creditor_needs,
     ),
     CommandType(
         "obligation.confirm",
@@ -205,6 +213,7 @@ _DECLARED = (
         handlers.obligation_confirm,
         _OBLIGATION,
         "The creditor confirms a registered obligation",
+        needs=handlers.obligation_needs,
     ),
     CommandType(
         "obligation.reject",
@@ -213,6 +222,7 @@ _DECLARED = (
         handlers.obligation_reject,
         _OBLIGATION,
         "The creditor rejects a registered obligation",
+        needs=handlers.obligation_needs,
     ),
     CommandType(
         "obligation.settle",
@@ -221,6 +231,7 @@ _DECLARED = (
         handlers.obligation_settle,
         _OBLIGATION | {"settlement-too-large"},
         "The debtor claims a payment outside the ledger, for the creditor to confirm",
+        needs=handlers.obligation_needs,
     ),
     CommandType(
         "obligation.confirm_settlement",
@@ -229,6 +240,7 @@ _DECLARED = (
         handlers.confirm_settlement,
         _OBLIGATION,
         "The creditor confirms the claimed payment",
+        needs=handlers.obligation_needs,
     ),
     CommandType(
         "obligation.dispute_settlement",
@@ -237,6 +249,7 @@ _DECLARED = (
         handlers.dispute_settlement,
         _OBLIGATION,
         "The creditor disputes the claimed payment",
+        needs=handlers.obligation_needs,
     ),
     CommandType(
         "netting.run",

@@ -254,14 +254,18 @@ def check_live_pieces(member: str, live: int, gained: int, ctx: Context) -> None
 # -- issue, accept, reject, cancel, expire ------------------------------------------------
 
 
-def live_counters(piece: Certificate) -> tuple[str, ...]:
-    """The members whose count of live pieces (``Settings.holder_pieces_max``) ``piece``
-    is in: its holder once it has accepted it, the sender while it is pending.
-    ``Repository.live_pieces`` counts the same in SQL; the batch corrects that count with
-    this (``ledger.batch``), and a test checks the two agree."""
-    if piece.state == PENDING:
-        return (piece.sender,) if piece.sender else ()
-    return (piece.holder,) if piece.state in HOLDING else ()
+def live_counters(state: str, holder: str, sender: str | None) -> tuple[str, ...]:
+    """The members whose count of live pieces (``Settings.holder_pieces_max``) a piece
+    in ``state`` is in: its holder once it has accepted it, the sender while it is
+    pending. ``Repository.live_pieces`` counts the same in SQL; the batch corrects that
+    count with this (``ledger.batch``), and its equivalence test holds the two together.
+
+    >>> live_counters("pending", "S2", "S1"), live_counters("active", "S2", "S1")
+    (('S1',), ('S2',))
+    """
+    if state == PENDING:
+        return (sender,) if sender else ()
+    return (holder,) if state in HOLDING else ()
 
 
 @dataclass(frozen=True)

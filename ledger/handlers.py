@@ -12,6 +12,7 @@ serves which command type is declared in ``ledger.catalog``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from ledger import certificates, credit, members, netting_run, obligations
@@ -46,6 +47,44 @@ class Loads(Protocol):
     def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]: ...
     def live_obligations(self, debtor: str) -> int: ...
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]: ...
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a loader will read first, by key: the sequencer reads it for a whole batch
+    at once (one ``IN (…)`` query per collection) before the loaders run. A hint only:
+    what a loader reads that is not here is read when it asks."""
+
+    members: tuple[str, ...] = ()
+    certificates: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
+    invoices: tuple[tuple[str, str], ...] = ()  # (buyer, normalised number)
+
+
+def issue_needs(cmd: Command) -> Needs:
+    invoices = tuple((cmd.signer, no) for no in cmd.body.trade.numbers())
+    return Needs(members=(cmd.body.to,), invoices=invoices)
+
+
+def transfer_needs(cmd: Command) -> Needs:
+    body = cmd.body
+    return Needs(
+        members=tuple(output.to for output in body.outputs),
+        certificates=tuple(body.inputs),
+        invoices=tuple((cmd.signer, no) for no in body.trade.numbers()),
+    )
+
+
+def piece_needs(cmd: Command) -> Needs:
+    return Needs(certificates=(cmd.body.id,))
+
+
+def obligation_needs(cmd: Command) -> Needs:
+    return Needs(obligations=(cmd.body.id,))
+
+
+def creditor_needs(cmd: Command) -> Needs:
+    return Needs(members=(cmd.body.creditor,))
 
 
 Run = Callable[..., Effects]  # (Loads, Command, Member, Context[, planned=…]) -> Effects

@@ -248,6 +248,15 @@ class Repository:
             if invoice.key.buyer == buyer or invoice.key.seller == LEGACY
         }
 
+    def invoices_cited(self, buyers: Iterable[str], numbers: Iterable[str]) -> list[Invoice]:
+        """Every invoice of one of ``buyers`` (and every legacy invoice) with one of
+        ``numbers``, whatever its seller (one query)."""
+        wanted_buyers, wanted_numbers = sorted(set(buyers) | {LEGACY}), sorted(set(numbers))
+        if not wanted_numbers:
+            return []
+        rows = self.conn.execute(_INVOICES, {"buyers": wanted_buyers, "numbers": wanted_numbers})
+        return [INVOICES.from_row(row._mapping) for row in rows]
+
     def invoices(self, keys: Iterable[InvoiceKey]) -> dict[InvoiceKey, Invoice]:
         """The registered invoices among ``keys`` (one query, on the primary key's prefix)."""
         wanted = set(keys)

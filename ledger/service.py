@@ -404,7 +404,9 @@ class Ledger:
 def _prefetch(batch: Batch, commands: list[Prepared]) -> None:
     """What every command in a batch asks first, read for all of them at once."""
     batch.prefetch(
-        ((p.cmd.signer, p.cmd.nonce) for p in commands), (p.cmd.key_id for p in commands)
+        ((p.cmd.signer, p.cmd.nonce) for p in commands),
+        (p.cmd.key_id for p in commands),
+        (p.kind.needs(p.cmd) for p in commands if p.kind.needs is not None),
     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.catalog import CATALOG
 from ledger.db import make_engine
 from ledger.errors import Refusal
 from ledger.projections import PROJECTIONS
@@ -268,6 +269,11 @@ SCRIPTED: dict[str, tuple[str | None, list[Step], list[Step]]] = {
         [("issue", 0, 3, 2)],
         [("issue", 0, 3, 3), ("issue", 0, 3, 3)],
     ),
+    "invoice given back, then cited": (
+        None,
+        [("issue", 0, 3, 3)],
+        [("reject", 0, 1, 0), ("issue", 0, 3, 4)],
+    ),
     "created then spent": (
         None,
         [],
@@ -286,14 +292,21 @@ SCRIPTED: dict[str, tuple[str | None, list[Step], list[Step]]] = {
 }
 
 
+@pytest.mark.parametrize("read_ahead", [True, False], ids=["read ahead", "read on asking"])
 @pytest.mark.parametrize(("reaches", "first", "second"), SCRIPTED.values(), ids=SCRIPTED.keys())
 def test_a_scripted_batch_applies_commands_as_one_per_batch_does(
     template: Template,
     directory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    read_ahead: bool,
     reaches: str | None,
     first: list[Step],
     second: list[Step],
 ) -> None:
+    """With the loaders' needs read ahead for the batch, and without (a hint only)."""
+    if not read_ahead:
+        for kind in list(CATALOG.values()):
+            monkeypatch.setitem(CATALOG, kind.type, replace(kind, needs=None))
     refusals = _compare(template, directory, first, second, jump=False, chunks=1)
     assert reaches is None or reaches in refusals, refusals
 

@@ -66,8 +66,10 @@ _KEY_WITH_MEMBER = select(
 ).join(_m, _m.c.id == _k.c.member_id)
 _KEYS_WITH_MEMBERS = _KEY_WITH_MEMBER.where(_k.c.key_id.in_(bindparam("key_ids", expanding=True)))
 _KEY_WITH_MEMBER = _KEY_WITH_MEMBER.where(_k.c.key_id == bindparam("key_id"))
+# Two IN lists, not a row-value IN: SQLite scans the whole journal for the latter.
 _ENTRIES_BY_NONCE = select(_e).where(
-    tuple_(_e.c.signer, _e.c.nonce).in_(bindparam("pairs", expanding=True))
+    _e.c.signer.in_(bindparam("signers", expanding=True)),
+    _e.c.nonce.in_(bindparam("nonces", expanding=True)),
 )
 _CERTIFICATES = select(_c).where(_c.c.id.in_(bindparam("ids", expanding=True)))
 _INVOICES = select(_i).where(
@@ -163,8 +165,10 @@ class Repository:
         wanted = sorted(set(pairs))
         if not wanted:
             return {}
-        rows = self.conn.execute(_ENTRIES_BY_NONCE, {"pairs": wanted})
-        return {(row.signer, row.nonce): stored_entry(row) for row in rows}
+        signers, nonces = sorted({s for s, _ in wanted}), sorted({n for _, n in wanted})
+        rows = self.conn.execute(_ENTRIES_BY_NONCE, {"signers": signers, "nonces": nonces})
+        found = {(row.signer, row.nonce): row for row in rows}
+        return {pair: stored_entry(found[pair]) for pair in wanted if pair in found}
 
     def ledger_id(self) -> str | None:
         """The id of this ledger: the hash of its genesis entry (None before ``dcc init``)."""

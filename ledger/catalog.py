@@ -256,7 +256,7 @@ _DECLARED = (
         netting_run.RunBody,
         OPERATOR,
         handlers.netting,
-        frozenset({"netting-too-large"}),
+        frozenset(),
         "Clear cycles of debt between consenting members by set-off",
         plan=handlers.netting_plan,
     ),

@@ -137,10 +137,10 @@ class Ledger:
 
     def execute_together(
         self, envelopes: Sequence[bytes | dict[str, Any]]
-    ) -> list[Receipt | Refusal]:
+    ) -> list[Receipt | Exception]:
         """Apply ``envelopes`` in order in one batch of the sequencer: each one's receipt,
-        or the refusal that turned it down alone."""
-        outcomes: list[Receipt | Refusal | Prepared] = []
+        or the refusal (or failure) that turned it down alone."""
+        outcomes: list[Receipt | Exception | Prepared] = []
         prepared: list[Prepared] = []
         for data in envelopes:
             try:
@@ -410,11 +410,11 @@ def _prefetch(batch: Batch, commands: list[Prepared]) -> None:
     )
 
 
-def _outcome(future: Future[Receipt]) -> Receipt | Refusal:
+def _outcome(future: Future[Receipt]) -> Receipt | Exception:
     try:
         return future.result()
-    except Refusal as refusal:
-        return refusal
+    except Exception as failure:  # a refusal, or a failure of this command alone
+        return failure
 
 
 def _due_ids(view: dict[str, Any], now_text: str) -> list[str]:

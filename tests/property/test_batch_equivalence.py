@@ -189,12 +189,11 @@ def _state(ledger: Ledger) -> dict[str, Any]:
     return {"entries": entries, "tables": tables}
 
 
-def _wire(outcome: Receipt | Refusal) -> Any:
-    return (
-        outcome.wire() | {"replayed": outcome.replayed}
-        if isinstance(outcome, Receipt)
-        else (outcome.type)
-    )
+def _wire(outcome: Receipt | Exception) -> Any:
+    if isinstance(outcome, Receipt):
+        return outcome.wire() | {"replayed": outcome.replayed}
+    assert isinstance(outcome, Refusal), outcome  # a refusal, never a failure
+    return outcome.type
 
 
 def _build(stack: ExitStack, template: Template, directory: Path) -> tuple[Ledger, Clock]:

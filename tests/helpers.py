@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from ledger.catalog import CATALOG, CommandType
+from ledger.commands import WireModel
 from ledger.repository import Repository
 from tests.conftest import World
 
@@ -61,3 +65,29 @@ def fen(amount: str) -> int:
     """A wire amount in fen."""
     yuan, _, cents = amount.partition(".")
     return int(yuan) * 100 + int(cents.ljust(2, "0"))
+
+
+class IdBody(WireModel):
+    id: str
+
+
+def _unprojectable(repo: Any, cmd: Any, signer: Any, ctx: Any) -> dict[str, Any]:
+    """Effects the database refuses when they are written (a member without a name)."""
+    row = {
+        "id": cmd.body.id,
+        "name": None,
+        "roles": ["supplier"],
+        "status": "active",
+        "key_id": "0" * 32,
+        "public_key": "x",
+        "admitted_seq": ctx.seq,
+    }
+    return {"members": [row]}
+
+
+def declare_unprojectable(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Declare, for one test, a command type ``test.broken`` that any member may submit
+    as ``{"id": …}`` and whose effects the database refuses; its type."""
+    kind = CommandType("test.broken", IdBody, frozenset(), _unprojectable, frozenset(), "x")
+    monkeypatch.setitem(CATALOG, kind.type, kind)
+    return kind.type

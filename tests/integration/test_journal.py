@@ -15,12 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from ledger.catalog import CATALOG, CommandType
-from ledger.commands import WireModel
 from ledger.errors import Refusal
 from ledger.models import metadata
 from ledger.service import Ledger
 from tests.conftest import ON_POSTGRES, World
+from tests.helpers import declare_unprojectable
 
 ENTRY_FIELDS = ("seq", "prev_hash", "recorded_at", "command", "signature", "effects")
 
@@ -186,31 +185,14 @@ def test_verify_cli_in_a_real_process(world: World, engine: Engine, database_url
     assert bad.stdout.startswith("seq 2: ")
 
 
-class _BrokenBody(WireModel):
-    id: str
-
-
 def test_a_failure_after_the_append_leaves_neither_entry_nor_projection(
     world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rule whose effects cannot be projected (NOT NULL violated) rolls back the entry."""
 
-    def broken(repo: Any, cmd: Any, signer: Any, ctx: Any) -> dict[str, Any]:
-        row = {
-            "id": cmd.body.id,
-            "name": None,
-            "roles": ["supplier"],
-            "status": "active",
-            "key_id": "0" * 32,
-            "public_key": "x",
-            "admitted_seq": ctx.seq,
-        }
-        return {"members": [row]}
-
-    kind = CommandType("test.broken", _BrokenBody, frozenset(), broken, frozenset(), "broken")
-    monkeypatch.setitem(CATALOG, "test.broken", kind)
+    broken = declare_unprojectable(monkeypatch)
     before = stored_rows(engine)
-    envelope = world.client(world.operator).envelope("test.broken", {"id": "someone"})
+    envelope = world.client(world.operator).envelope(broken, {"id": "someone"})
     with pytest.raises(DBAPIError):
         world.ledger.execute(envelope)
     assert stored_rows(engine) == before

@@ -10,30 +10,12 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from ledger.catalog import CATALOG, CommandType
-from ledger.commands import WireModel
 from ledger.errors import Refusal
 from ledger.repository import Repository
 from ledger.sequencer import Sequencer
 from ledger.service import Receipt
 from tests.conftest import World
-
-
-class _IdBody(WireModel):
-    id: str
-
-
-def _unprojectable(repo: Any, cmd: Any, signer: Any, ctx: Any) -> dict[str, Any]:
-    """Effects the database refuses when the batch is written (a NOT NULL name)."""
-    row = {
-        "id": cmd.body.id,
-        "name": None,
-        "roles": ["supplier"],
-        "status": "active",
-        "key_id": "0" * 32,
-        "public_key": "x",
-        "admitted_seq": ctx.seq,
-    }
-    return {"members": [row]}
+from tests.helpers import IdBody, declare_unprojectable
 
 
 def _admit(world: World, name: str) -> dict[str, Any]:
@@ -47,14 +29,13 @@ def _admit(world: World, name: str) -> dict[str, Any]:
 def test_a_batch_the_database_refuses_is_applied_again_one_command_at_a_time(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kind = CommandType("test.broken", _IdBody, frozenset(), _unprojectable, frozenset(), "x")
-    monkeypatch.setitem(CATALOG, "test.broken", kind)
+    broken = declare_unprojectable(monkeypatch)
     operator = world.client(world.operator)
     before = world.ledger.head()
     assert before is not None
     envelopes = [
         _admit(world, "First"),
-        operator.envelope("test.broken", {"id": "someone"}),
+        operator.envelope(broken, {"id": "someone"}),
         _admit(world, "Third"),
     ]
     first, broken, third = world.ledger.execute_together(envelopes)
@@ -71,7 +52,7 @@ def test_a_refusal_a_command_type_did_not_declare_is_an_assertion(
     def refuses(repo: Any, cmd: Any, signer: Any, ctx: Any) -> dict[str, Any]:
         raise Refusal("invoice-overused", "a refusal this type never declared")
 
-    kind = CommandType("test.undeclared", _IdBody, frozenset(), refuses, frozenset(), "x")
+    kind = CommandType("test.undeclared", IdBody, frozenset(), refuses, frozenset(), "x")
     monkeypatch.setitem(CATALOG, "test.undeclared", kind)
     before = world.ledger.head()
     envelope = world.client(world.operator).envelope("test.undeclared", {"id": "x"})

@@ -64,6 +64,7 @@ SHARED_INVOICE = "400.00"  # the amount of an invoice cited again and again
 EXAMPLES = (12 if ON_POSTGRES else 40) if PROFILE == "ci" else 300
 
 # A step: (kind, a, b, c) — small integers the interpreter maps onto what exists.
+Step = tuple[str, int, int, int]
 KINDS = ("issue", "accept", "reject", "cancel", "transfer", "register", "confirm", "settle")
 steps = st.lists(
     st.tuples(
@@ -108,7 +109,7 @@ class Workload:
             nonce=f"batch-{next(self.nonces):010d}",
         )
 
-    def envelope(self, step: tuple[str, int, int, int]) -> dict[str, Any]:
+    def envelope(self, step: Step) -> dict[str, Any]:
         kind, a, b, c = step
         members = self.cores + self.suppliers
         amount = f"{AMOUNTS_FEN[c] // 100}.{AMOUNTS_FEN[c] % 100:02d}"
@@ -242,8 +243,8 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_one_batch_applies_commands_as_one_per_batch_does(
     template: Template,
     directory: Path,
-    first: list[tuple[str, int, int, int]],
-    second: list[tuple[str, int, int, int]],
+    first: list[Step],
+    second: list[Step],
     jump: bool,
     chunks: int,
 ) -> None:
@@ -252,7 +253,6 @@ def test_one_batch_applies_commands_as_one_per_batch_does(
 
 # Workloads that reach, inside one batch, each thing a batch must get right: a count it
 # corrects, an invoice cited twice, a piece created and then spent, a due piece touched.
-Step = tuple[str, int, int, int]
 # name: (a refusal the batch must reach, or None; the steps before it; the batch)
 SCRIPTED: dict[str, tuple[str | None, list[Step], list[Step]]] = {
     "holder pieces": ("holder-pieces-exceeded", [], [("issue", 0, 2, 1)] * 5),
@@ -313,8 +313,8 @@ def test_a_scripted_batch_applies_commands_as_one_per_batch_does(
 def _compare(
     template: Template,
     directory: Path,
-    first: list[tuple[str, int, int, int]],
-    second: list[tuple[str, int, int, int]],
+    first: list[Step],
+    second: list[Step],
     jump: bool,
     chunks: int,
 ) -> list[str]:

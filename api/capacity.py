@@ -11,6 +11,7 @@ queued without bound. ``/healthz`` has a thread of its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -72,13 +73,13 @@ async def read_touching(
     app_state: Any, view: Callable[..., dict[str, Any]], *args: Any
 ) -> dict[str, Any]:
     """:meth:`Ledger.read_touching`, with the read on a read thread and the expiry of
-    the due pieces it found (a write, which waits for the write lock) on a write thread:
-    however long that wait, it holds no read thread and no read connection."""
+    the due pieces it found (a write, for the sequencer) awaited on the event loop:
+    however long that wait, it holds no thread and no connection."""
     ledger: Ledger = app_state.ledger
     capacity = capacity_of(app_state)
     result: dict[str, Any] = await capacity.read(ledger.read, view, *args)
     due = ledger.due_ids(result)
     if due:  # re-read even if a concurrent sweep expired them first
-        await capacity.write(ledger.sweep, due)
+        await asyncio.wrap_future(ledger.submit_sweep(due))
         result = await capacity.read(ledger.read, view, *args)
     return result

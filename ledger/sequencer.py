@@ -16,8 +16,11 @@ IMMEDIATE`` on SQLite), each reading the head it extends inside the lock.
 
 A refused item is dropped alone, answered with its refusal; the batch goes on (a rule
 refuses before anything is taken into the batch). If the batch's transaction itself
-fails (a database error while writing or committing), nothing of it was applied, and
-each of its items is tried again alone, so one bad item cannot fail the others.
+fails (a database error while writing or committing), each of its items is tried again
+alone, so one bad item cannot fail the others; should the commit have succeeded all
+the same (its answer lost with the connection), the retries find their nonces recorded
+and answer the original receipts. An item whose future its waiter cancelled while it
+was queued is not applied.
 
 The queue is bounded (``sequencer_queue_max``): past it, work is refused at once as
 ``unavailable`` rather than waiting without bound.
@@ -73,51 +76,61 @@ class Sequencer:
         self._batch_max = batch_max
         self._queue_max = queue_max
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # guards what follows
+        self._queued = 0  # items queued and not yet taken
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._closed = False
         self._carried: Any = None  # queued work taken but left for the next batch
 
     def submit(self, apply: Apply, hint: Any = None) -> Future[Any]:
         """Queue ``apply`` (run in the sequencer with the batch); its future answers
         once the batch is committed. ``hint`` goes to ``prefetch`` with the batch's."""
-        if self._queue.qsize() >= self._queue_max:
-            raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
-        self._ensure_started()
         item = _Item(apply, hint)
-        self._queue.put(item)
+        self._put([item], item)
         return item.future
 
     def submit_group(self, applies: Sequence[Apply], hints: Sequence[Any]) -> list[Future[Any]]:
         """Queue ``applies`` to be applied together, in order, in one batch (however
         many they are); each has its own future and its own outcome."""
-        if self._queue.qsize() >= self._queue_max:
-            raise Refusal("unavailable", f"{self._queue_max} writes are already queued; retry")
-        self._ensure_started()
         items = [_Item(apply, hint) for apply, hint in zip(applies, hints, strict=True)]
-        self._queue.put(items)
+        self._put(items, items)
         return [item.future for item in items]
 
-    def close(self) -> None:
-        """Apply what is queued, then stop the thread."""
-        with self._start_lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join()
-
-    def _ensure_started(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
+    def _put(self, items: list[_Item], queued: _Item | list[_Item]) -> None:
+        with self._lock:
+            if self._closed:
+                raise Refusal("unavailable", "the ledger is stopping; retry")
+            if self._queued + len(items) > self._queue_max and self._queued > 0:
+                raise Refusal("unavailable", f"{self._queued} writes are already queued; retry")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="dcc-sequencer", daemon=True)
                 self._thread.start()
+            self._queued += len(items)
+            self._queue.put(queued)
+
+    def close(self) -> None:
+        """Apply and answer what is queued, then stop the thread; later work is refused."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)  # after everything queued: nothing can follow it
+        if thread is not None:
+            thread.join()
 
     def _run(self) -> None:
         while True:
             items, stop = self._take()
-            if items:
+            # A future its waiter cancelled while it was queued is not applied; one taken
+            # into a batch can no longer be cancelled.
+            items = [item for item in items if item.future.set_running_or_notify_cancel()]
+            try:
                 self._apply(items)
+            except BaseException as exc:  # our bug: answer the batch, keep the thread
+                log.exception("the sequencer failed a batch")
+                for item in items:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
             if stop:
                 return
 
@@ -128,7 +141,7 @@ class Sequencer:
         self._carried = None
         if first is _STOP:
             return [], True
-        items = _items(first)
+        items, stop = _items(first), False
         while len(items) < self._batch_max:
             try:
                 queued = self._queue.get_nowait()
@@ -138,9 +151,13 @@ class Sequencer:
                 self._carried = queued  # the first of the next batch
                 break
             items.extend(_items(queued))
-        return items, False
+        with self._lock:
+            self._queued -= len(items)
+        return items, stop
 
     def _apply(self, items: list[_Item]) -> None:
+        if not items:
+            return
         try:
             outcomes = self._transaction(items)
         except Exception as exc:  # the transaction failed: nothing of it was applied

@@ -25,6 +25,7 @@ is ever applied.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ class Ledger:
         self._health_engine: Engine | None = None
         self._write_engine: Engine | None = None
         self._sequencer: Sequencer | None = None
+        self._sequencer_lock = threading.Lock()
 
     def _engine_like(
         self, pool_max: int, timeout_s: float | None = None, *, pre_ping: bool = True
@@ -131,6 +133,7 @@ class Ledger:
     def execute(self, data: bytes | dict[str, Any]) -> Receipt:
         """Verify and apply one signed command envelope; return its receipt."""
         prepared = self.prepare(self.parse(data))
+        assert prepared is not None  # it may block
         if isinstance(prepared, Receipt):
             return prepared
         return self.sequence(prepared).result()
@@ -148,32 +151,35 @@ class Ledger:
             except Refusal as refusal:
                 outcomes.append(refusal)
                 continue
+            assert ready is not None  # it may block
             if isinstance(ready, Prepared):
                 prepared.append(ready)
             outcomes.append(ready)
         applies = [partial(self._apply, p) for p in prepared]
-        futures = iter(self.sequencer.submit_group(applies, prepared))
+        try:
+            futures = iter(self.sequencer.submit_group(applies, prepared))
+        except Refusal as refusal:  # the queue is full: none of them was queued
+            return [refusal if isinstance(o, Prepared) else o for o in outcomes]
         return [_outcome(next(futures)) if isinstance(o, Prepared) else o for o in outcomes]
 
     def parse(self, data: bytes | dict[str, Any]) -> Command:
         """Parse an envelope of a declared command type (no database, no signature)."""
         return parse(data)
 
-    def ready(self, cmd: Command) -> bool:
-        """Whether :meth:`prepare` can run without the database (the ledger's id and the
-        key are known, the command is fresh, its type has no plan): then it costs a
-        signature check, and an event loop may run it itself."""
-        return (
-            self._ledger_id is not None
-            and cmd.key_id in self._keys
-            and self._is_fresh(cmd)
-            and CATALOG[cmd.type].plan is None
-        )
-
-    def prepare(self, cmd: Command) -> Prepared | Receipt:
+    def prepare(self, cmd: Command, *, may_block: bool = True) -> Prepared | Receipt | None:
         """Everything before the sequencer; a Receipt when ``cmd`` is an old, identical
-        retry of a recorded command."""
+        retry of a recorded command. Unless it ``may_block``, None as soon as it would
+        need the database (a key not seen yet, an old command, a plan): an event loop
+        runs it itself, and hands only those to a thread."""
         kind = CATALOG[cmd.type]
+        fresh = self._is_fresh(cmd)
+        if not may_block and (
+            self._ledger_id is None
+            or cmd.key_id not in self._keys
+            or not fresh
+            or kind.plan is not None
+        ):
+            return None
         if cmd.ledger != self.ledger_id():
             raise Refusal("bad-signature", OTHER_LEDGER)
         # The signature is checked before anything is looked up by signer and nonce, so
@@ -181,7 +187,7 @@ class Ledger:
         public_key = self._public_key(cmd)
         if not verify(public_key, cmd.signature, cmd.signed):
             raise Refusal("bad-signature", BAD_SIGNATURE)
-        if not self._is_fresh(cmd):
+        if not fresh:
             # An old command may still be an identical retry: it gets its receipt.
             prior = self._prior(cmd)
             if prior is not None:
@@ -198,28 +204,31 @@ class Ledger:
 
     @property
     def sequencer(self) -> Sequencer:
-        if self._sequencer is None:
-            self._sequencer = Sequencer(
-                self._write_connection,
-                self.settings.sequencer_batch_max,
-                self.settings.sequencer_queue_max,
-                _prefetch,
-            )
-        return self._sequencer
+        """This ledger's one sequencer (made at first use, by whichever thread)."""
+        with self._sequencer_lock:
+            if self._sequencer is None:
+                self._write_engine = self._write_engine or self._engine_like(1, pre_ping=False)
+                self._sequencer = Sequencer(
+                    self._write_connection,
+                    self.settings.sequencer_batch_max,
+                    self.settings.sequencer_queue_max,
+                    _prefetch,
+                )
+            return self._sequencer
 
     def _write_connection(self) -> Connection:
         """The sequencer's connection: from a pool of one, without a ping per checkout
         (a dead connection fails its batch, whose items are then tried again alone)."""
-        if self._write_engine is None:
-            self._write_engine = self._engine_like(1, pre_ping=False)
+        assert self._write_engine is not None
         return self._write_engine.connect().execution_options(**{WRITE_OPTION: True})
 
     def stop_sequencer(self) -> None:
         """Apply and answer what is queued, then stop the sequencer's thread (the next
         write starts a new one)."""
-        if self._sequencer is not None:
-            self._sequencer.close()
-            self._sequencer = None
+        with self._sequencer_lock:
+            sequencer, self._sequencer = self._sequencer, None
+        if sequencer is not None:
+            sequencer.close()
 
     def ledger_id(self) -> str:
         """This ledger's id: its genesis entry's hash, which every signature must name.
@@ -319,14 +328,20 @@ class Ledger:
     def sweep(self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX) -> Receipt | None:
         """Expire pending pieces past their deadline (all due ones, or those of ``ids``),
         as one unsigned system entry ``certificate.expire``; None when nothing is due."""
+        result: Receipt | None = self.submit_sweep(ids, batch_max).result()
+        return result
+
+    def submit_sweep(
+        self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX
+    ) -> Future[Receipt | None]:
+        """:meth:`sweep`, queued: its future answers once the expiry is committed."""
 
         def expire(batch: Batch) -> Receipt | None:
             if batch.head is None:
                 return None
             return system.expiry(batch, self.clock(), self.settings, ids, batch_max)
 
-        result: Receipt | None = self.sequencer.submit(expire).result()
-        return result
+        return self.sequencer.submit(expire)
 
     def sweep_all(self) -> int:
         """Sweep until nothing is due; the number of system entries written."""

@@ -23,40 +23,71 @@ from typing import Any
 from ledger import certificates, members
 from ledger.batch import Batch, Receipt
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
-from ledger.certificates import Certificate
+from ledger.certificates import Certificate, CertificateState
 from ledger.chain import EXPIRE_TYPE, GENESIS_TYPE
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
+from ledger.entities import CERTIFICATES, INVOICES, LIMITS
 from ledger.errors import Refusal
 from ledger.settings import Settings
 
 # The projections replayed so far, by collection and key (``ledger.verify``).
 Replayed = Mapping[str, Mapping[Any, Mapping[str, Any]]]
-Check = Callable[[int, Mapping[str, Any], Replayed], str | None]
+# (seq, command, effects, the projections replayed before it) -> why the service could
+# not have written this entry, or None
+Check = Callable[[int, dict[str, Any], dict[str, Any], Replayed], str | None]
 
 
 @dataclass(frozen=True)
 class SystemEntry:
     type: str
     summary: str
-    check: Check  # why the entry could not have been written by the service, or None
+    check: Check  # re-derives the entry's effects from its command and the state before
 
 
-def _check_genesis(seq: int, command: Mapping[str, Any], replayed: Replayed) -> str | None:
-    return None if seq == 1 else "a genesis entry after seq 1"
+def _context(seq: int, command: Mapping[str, Any]) -> Context:
+    """The context the service decided the entry in, rebuilt from the entry alone."""
+    now = datetime.fromisoformat(str(command["issued_at"]))
+    return Context(seq, now, sha256_hex(canonical_bytes(command)), Settings())
 
 
-def _check_expiry(seq: int, command: Mapping[str, Any], replayed: Replayed) -> str | None:
-    """An expiry may only end pieces that were pending and past their deadline."""
+def _check_genesis(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    if seq != 1:
+        return "a genesis entry after seq 1"
+    body = validate_model(members.GenesisBody, command.get("body"), "")
+    if members.genesis(body, _context(seq, command)) != effects:
+        return "the genesis entry's effects do not follow from its command"
+    return None
+
+
+def _check_expiry(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    """An expiry may only end pieces that were pending and past their deadline, and only
+    as the rule does: its effects are decided again from the state before it."""
     issued_at = command.get("issued_at")
+    due: list[Certificate] = []
     for certificate_id in command.get("body", {}).get("ids", []):
         row = replayed["certificates"].get((certificate_id,))
-        if (
-            row is None
-            or row["state"] != certificates.PENDING
-            or not row["expires_at"] <= issued_at
-        ):
+        pending = row is not None and row["state"] == CertificateState.PENDING
+        if row is None or not pending or not row["expires_at"] <= issued_at:
             return f"expiry of {certificate_id}, which was not due"
+        due.append(CERTIFICATES.from_row(row))
+    keys = {use.key for piece in due for use in piece.invoice_uses}
+    registered = {
+        key: INVOICES.from_row(row)
+        for key in keys
+        if (row := replayed["invoices"].get((key.buyer, key.no, key.seller))) is not None
+    }
+    limits = {
+        piece.issuer: LIMITS.from_row(row)
+        for piece in due
+        if piece.is_root and (row := replayed["limits"].get((piece.issuer,))) is not None
+    }
+    if certificates.expire(due, registered, limits, _context(seq, command)) != effects:
+        return "the expiry's effects do not follow from the pieces it names"
     return None
 
 

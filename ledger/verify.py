@@ -25,6 +25,7 @@ from typing import Any
 from ledger.canonical import JsonError, canonical_text, hash_value
 from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
 from ledger.commands import signed_bytes
+from ledger.errors import Refusal
 from ledger.keys import verify as verify_signature
 from ledger.members import MemberStatus
 from ledger.projections import PROJECTIONS, Row, rows_of
@@ -148,7 +149,10 @@ def _check_entry(
         return Problem(1, "the first entry is not an unsigned genesis entry")
     declared = SYSTEM_ENTRIES.get(str(command.get("type")))
     if declared is not None and entry.signature is None:  # written by the service itself
-        why = declared.check(position, command, replayed)
+        try:
+            why = declared.check(position, command, entry.effects, replayed)
+        except Refusal as refusal:  # a body the service would not have written
+            why = f"{command.get('type')} entry the service could not have written ({refusal})"
         return None if why is None else Problem(position, why)
     return _check_signature(position, item, replayed)
 

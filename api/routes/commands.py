@@ -65,10 +65,10 @@ async def submit(request: Request) -> JSONResponse:
     cmd = ledger.parse(body)
     # Checking the signature of a command whose key is known costs less than a hop to a
     # thread; a look-up in the database (a new key, an old retry, a plan) takes the hop.
-    if ledger.ready(cmd):
-        prepared = ledger.prepare(cmd)
-    else:
+    prepared = ledger.prepare(cmd, may_block=False)
+    if prepared is None:
         prepared = await capacity_of(request.app.state).write(ledger.prepare, cmd)
+    assert prepared is not None
     receipt = prepared if isinstance(prepared, Receipt) else await _sequenced(ledger, prepared)
     return JSONResponse(receipt.wire(), status_code=200 if receipt.replayed else 201)
 

@@ -252,3 +252,38 @@ def test_db_upgrade_then_init_once(tmp_path: Path) -> None:
     assert "already-initialised" in second.output
     code, lines = verify_output(url)
     assert code == 0 and lines[0].startswith("ok: 1 entries"), lines
+
+
+def test_an_expiry_whose_effects_do_not_follow_from_its_pieces_is_found(
+    chain: Any, engine: Engine, database_url: str
+) -> None:
+    """Nobody signs a system entry: the auditor decides its effects again instead."""
+    assert chain.issue("100.00").status_code == 201  # pending until its deadline
+    chain.clock.advance(seconds=chain.ledger.settings.pending_expiry_s + 1)
+    receipt = chain.ledger.sweep()
+    assert receipt is not None
+    _drop_trigger(engine)
+    effects = stored_rows(engine)[receipt.seq - 1].effects
+    # The issuer's limit back to where it was, yet still counting the expired root.
+    forged = effects.replace('"outstanding":"0.00"', '"outstanding":"100.00"')
+    assert forged != effects
+    rehash_from(engine, receipt.seq, {"effects": forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert (
+        lines[0]
+        == f"seq {receipt.seq}: the expiry's effects do not follow from the pieces it names"
+    ), lines
+
+
+def test_a_genesis_whose_effects_do_not_follow_from_its_command_is_found(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    _drop_trigger(engine)
+    effects = stored_rows(engine)[0].effects
+    forged = effects.replace('"roles":["operator"]', '"roles":["bank","operator"]')
+    assert forged != effects
+    rehash_from(engine, 1, {"effects": forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == "seq 1: the genesis entry's effects do not follow from its command", lines

@@ -108,3 +108,34 @@ def test_in_one_batch_a_resubmission_gets_the_receipt_and_a_reused_nonce_is_refu
     assert again.replayed and (again.seq, again.entry_hash) == (first.seq, first.entry_hash)
     assert isinstance(reused, Refusal) and reused.type == "replayed-nonce"
     assert world.ledger.head().seq == first.seq  # type: ignore[union-attr]
+
+
+def test_a_command_cancelled_while_queued_is_not_applied_and_the_others_are(
+    world: World,
+) -> None:
+    release, started = threading.Event(), threading.Event()
+
+    def blocks(batch: Any) -> None:
+        started.set()
+        release.wait(10)
+
+    ledger = world.ledger
+    before = ledger.head()
+    assert before is not None
+    running = ledger.sequencer.submit(blocks)
+    assert started.wait(10)
+    cancelled, kept = (_admit(world, name) for name in ("Cancelled", "Kept"))
+    first = ledger.sequence(_prepared(world, cancelled))
+    second = ledger.sequence(_prepared(world, kept))
+    assert first.cancel()
+    release.set()
+    running.result(10)
+    assert second.result(10).seq == before.seq + 1
+    assert ledger.execute(_admit(world, "After")).seq == before.seq + 2  # still serving
+    assert ledger.verify().ok
+
+
+def _prepared(world: World, envelope: dict[str, Any]) -> Any:
+    prepared = world.ledger.prepare(world.ledger.parse(envelope))
+    assert prepared is not None and not isinstance(prepared, Receipt)
+    return prepared

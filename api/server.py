@@ -49,7 +49,13 @@ import asyncio
 import functools
 import json
 import logging
+import multiprocessing
 import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -58,6 +64,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.errors import PROBLEM_JSON, status_of
+from ledger import remote
 from ledger.db import database_url
 from ledger.errors import PROBLEMS
 from ledger.settings import Settings
@@ -250,7 +257,9 @@ def worker_app() -> Any:
     settings = process_settings()
     pool = pool_options(settings.db_write_pool_max, settings.db_pool_timeout_s)
     engine = make_engine(database_url(), **pool)
-    return create_app(Ledger(engine, settings), background_sweep=True)
+    address, key = os.environ.get(remote.SOCKET_ENV), os.environ.get(remote.KEY_ENV)
+    link = remote.RemoteSequencer(address, bytes.fromhex(key)) if address and key else None
+    return create_app(Ledger(engine, settings, remote=link), background_sweep=True)
 
 
 def uvicorn_options(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
@@ -280,4 +289,29 @@ def run(url: str, host: str, port: int, workers: int = 1) -> None:
     SQLite)."""
     assert workers >= 1
     os.environ["DCC_DATABASE_URL"] = url  # read by every worker's worker_app()
-    uvicorn.run(**uvicorn_options(process_settings(), host, port, workers))
+    with sequencer_process(url):
+        uvicorn.run(**uvicorn_options(process_settings(), host, port, workers))
+
+
+@contextmanager
+def sequencer_process(url: str) -> Iterator[None]:
+    """Run the ledger's sequencer in a process of its own (``ledger.remote``) while the
+    block runs, and tell the workers where it listens."""
+    context = multiprocessing.get_context("spawn")
+    directory = tempfile.mkdtemp(prefix="dcc-")
+    address, key = os.path.join(directory, "sequencer.sock"), secrets.token_bytes(32)
+    ready = context.Event()
+    process = context.Process(
+        target=remote.serve, args=(url, address, key, ready), name="dcc-sequencer", daemon=True
+    )
+    process.start()
+    if not ready.wait(60):
+        process.kill()
+        raise RuntimeError("the sequencer process did not start")
+    os.environ[remote.SOCKET_ENV], os.environ[remote.KEY_ENV] = address, key.hex()
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.join(10)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -25,6 +25,10 @@ class Refusal(Exception):
         self.detail = detail
         self.extra = extra
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (to and from the sequencer process, ledger.remote).
+        return (_refusal, (self.type, self.detail, self.extra))
+
     @property
     def title(self) -> str:
         return PROBLEMS[self.type].title
@@ -32,6 +36,10 @@ class Refusal(Exception):
     @property
     def status(self) -> int:
         return PROBLEMS[self.type].status
+
+
+def _refusal(type_: str, detail: str, extra: dict[str, Any]) -> Refusal:
+    return Refusal(type_, detail, **extra)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from ledger.handlers import Loads
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
 from ledger.members import Key, Member
+from ledger.remote import RemoteSequencer
 from ledger.repository import Head, Repository, StoredEntry
 from ledger.sequencer import Sequencer
 from ledger.settings import Settings
@@ -95,6 +96,7 @@ class Ledger:
         clock: Clock = utc_now,
         *,
         read_engine: Engine | None = None,
+        remote: RemoteSequencer | None = None,
     ):
         self.engine = engine
         self.settings = settings or Settings.from_env()
@@ -107,6 +109,8 @@ class Ledger:
         self._write_engine: Engine | None = None
         self._sequencer: Sequencer | None = None
         self._sequencer_lock = threading.Lock()
+        # Under `dcc serve`, the sequencer runs in a process of its own (ledger.remote).
+        self._remote = remote
 
     def _engine_like(
         self, pool_max: int, timeout_s: float | None = None, *, pre_ping: bool = True
@@ -200,6 +204,9 @@ class Ledger:
     def sequence(self, prepared: Prepared) -> Future[Receipt]:
         """Queue a prepared command; its future answers after the commit that made its
         entry durable (or with its refusal)."""
+        if self._remote is not None:
+            future: Future[Receipt] = self._remote.command(prepared)
+            return future
         return self.sequencer.submit(partial(self._apply, prepared), prepared)
 
     @property
@@ -335,6 +342,10 @@ class Ledger:
         self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX
     ) -> Future[Receipt | None]:
         """:meth:`sweep`, queued: its future answers once the expiry is committed."""
+
+        if self._remote is not None:
+            swept: Future[Receipt | None] = self._remote.sweep(ids, batch_max)
+            return swept
 
         def expire(batch: Batch) -> Receipt | None:
             if batch.head is None:

@@ -135,10 +135,20 @@ def _connections_on_every_worker(server: Server) -> dict[int, list[http.client.H
 
 
 def _workers(pid: int) -> list[int]:
-    """The server processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    """The server processes uvicorn spawned (not multiprocessing's resource tracker, nor
+    the sequencer process, which was started before the workers were told where it
+    listens)."""
     with open(f"/proc/{pid}/task/{pid}/children") as children:
         pids = [int(child) for child in children.read().split()]
-    return [child for child in pids if b"spawn_main" in _cmdline(child)]
+    spawned = [child for child in pids if b"spawn_main" in _cmdline(child)]
+    workers = [child for child in spawned if b"DCC_SEQUENCER_SOCKET=" in _environ(child)]
+    assert len(spawned) == len(workers) + 1, "one sequencer process besides the workers"
+    return workers
+
+
+def _environ(pid: int) -> bytes:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        return environ.read()
 
 
 def _cmdline(pid: int) -> bytes:

@@ -54,6 +54,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,6 +71,7 @@ from ledger.errors import PROBLEMS
 from ledger.settings import Settings
 
 log = logging.getLogger("dcc.server")
+SEQUENCER_CHECK_S = 0.5  # how often dcc serve checks that its sequencer process runs
 
 # Answered even at the connection cap: the health check and the liveness probe.
 ALWAYS_ANSWERED_PATHS = frozenset({"/healthz", "/livez"})
@@ -296,22 +298,40 @@ def run(url: str, host: str, port: int, workers: int = 1) -> None:
 @contextmanager
 def sequencer_process(url: str) -> Iterator[None]:
     """Run the ledger's sequencer in a process of its own (``ledger.remote``) while the
-    block runs, and tell the workers where it listens."""
+    block runs, tell the workers where it listens, and start another should it end."""
     context = multiprocessing.get_context("spawn")
     directory = tempfile.mkdtemp(prefix="dcc-")
     address, key = os.path.join(directory, "sequencer.sock"), secrets.token_bytes(32)
-    ready = context.Event()
-    process = context.Process(
-        target=remote.serve, args=(url, address, key, ready), name="dcc-sequencer", daemon=True
-    )
-    process.start()
-    if not ready.wait(60):
-        process.kill()
-        raise RuntimeError("the sequencer process did not start")
+
+    def start() -> Any:
+        ready = context.Event()
+        process = context.Process(
+            target=remote.serve, args=(url, address, key, ready), name="dcc-sequencer"
+        )
+        process.start()
+        if not ready.wait(60):
+            process.kill()
+            raise RuntimeError("the sequencer process did not start")
+        return process
+
+    running = [start()]
+    stop = threading.Event()
+
+    def supervise() -> None:
+        while not stop.wait(SEQUENCER_CHECK_S):
+            if not running[0].is_alive():
+                log.error("the sequencer process ended (%s); starting another", running[0].exitcode)
+                try:
+                    running[0] = start()
+                except Exception:  # tried again at the next check
+                    log.exception("the sequencer process did not start")
+
+    threading.Thread(target=supervise, name="dcc-sequencer-supervisor", daemon=True).start()
     os.environ[remote.SOCKET_ENV], os.environ[remote.KEY_ENV] = address, key.hex()
     try:
         yield
     finally:
-        process.terminate()
-        process.join(10)
+        stop.set()
+        running[0].terminate()
+        running[0].join(10)
         shutil.rmtree(directory, ignore_errors=True)

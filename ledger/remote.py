@@ -15,7 +15,8 @@ prepared)`` or ``(id, "sweep", ids, batch_max)``; the answer ``(id, ok, value)``
 receipt or the refusal. If the sequencer process goes away, every command waiting for
 it is answered ``unavailable`` (nothing of it was acknowledged; a client retries the
 identical envelope and gets its receipt if it was in fact committed), and the next one
-connects again. The sequencer process ends with its parent.
+connects again. The sequencer process ends with its parent; ``dcc serve`` starts
+another should it end first.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def serve(url: str, address: str, authkey: bytes, ready: Any) -> None:
 
     _end_with_parent()
     ledger = Ledger(make_engine(url, pool_size=1, max_overflow=0))
+    if os.path.exists(address):  # left by a sequencer process that ended
+        os.unlink(address)
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     ready.set()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -24,9 +24,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-
-from ledger import models
 from ledger.certificates import Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
@@ -38,8 +35,8 @@ from ledger.handlers import Needs
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
-from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, upsert_statement
-from ledger.repository import HEAD_ROW_ID, Head, Repository, StoredEntry
+from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, write_rows
+from ledger.repository import Head, Repository, StoredEntry, entry_row
 
 Key_ = tuple[Any, ...]
 CREATED_AT = {"certificates": "created_seq", "obligations": "created_seq"}
@@ -270,18 +267,7 @@ class Batch:
         signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
         command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
         self._entries.append(
-            {
-                "seq": entry.seq,
-                "prev_hash": entry.prev_hash,
-                "entry_hash": entry.entry_hash,
-                "recorded_at": entry.recorded_at,
-                "type": str(raw["type"]),
-                "signer": signer,
-                "nonce": nonce,
-                "command": command_text,
-                "signature": entry.signature,
-                "effects": effects_text,
-            }
+            entry_row(entry, command_text, effects_text, signer, nonce, str(raw["type"]))
         )
         for collection, rows in rows_of(raw, effects, entry.seq).items():
             self._take(collection, rows, entry.seq)
@@ -315,22 +301,13 @@ class Batch:
 
     def flush(self) -> None:
         """Write what the batch holds: one statement per table, then move the head."""
-        conn = self.repo.conn
         if not self._entries:
             return
-        conn.execute(insert(models.entries), self._entries)
+        conn = self.repo.conn
+        self.repo.append_rows(self._entries)
         for collection, rows in self._pending.items():
-            if rows:
-                conn.execute(upsert_statement(conn, PROJECTIONS[collection]), list(rows.values()))
-        if self._parties:
-            conn.execute(upsert_statement(conn, PROJECTIONS[PARTIES]), self._parties)
-        assert self.head is not None
-        head = {"seq": self.head.seq, "entry_hash": self.head.entry_hash}
-        if self._entries[0]["seq"] == 1:
-            conn.execute(insert(models.ledger_head), {"id": HEAD_ROW_ID, **head})
-        else:
-            table = models.ledger_head
-            conn.execute(table.update().where(table.c.id == HEAD_ROW_ID), head)
+            write_rows(conn, collection, list(rows.values()))
+        write_rows(conn, PARTIES, self._parties)
         self._entries, self._parties = [], []
         self._pending.clear()
         self._deltas.clear()

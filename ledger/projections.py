@@ -2,9 +2,10 @@
 
 Every rule returns effects as ``{collection: [full new row in wire shape, ...]}``.
 Applying an entry means upserting those rows; replaying the journal means applying
-every entry in order. The same :data:`PROJECTIONS` drive the writer
-(:func:`apply_effects`) and the auditor (``ledger.verify``), so what ``dcc verify``
-rebuilds is by construction what the service wrote — unless someone edited a row.
+every entry in order. The same :data:`PROJECTIONS` drive the writer (:func:`write_rows`,
+which the sequencer's batch calls once per table) and the auditor (``ledger.verify``), so
+what ``dcc verify`` rebuilds is by construction what the service wrote — unless someone
+edited a row.
 
 One index is derived from the whole entry rather than from one collection:
 ``entry_parties`` (member, seq) lists every member an entry touched, for wallet history.
@@ -91,6 +92,13 @@ def apply_effects(
 ) -> None:
     """Upsert the rows of one entry (one statement per collection)."""
     for collection, rows in rows_of(command, effects, seq).items():
+        write_rows(conn, collection, rows)
+
+
+def write_rows(conn: Connection, collection: str, rows: list[Row]) -> None:
+    """Upsert ``rows`` of a collection (from :func:`rows_of`; at most one per key) in one
+    statement: how the sequencer writes a batch, and :func:`apply_effects` one entry."""
+    if rows:
         conn.execute(upsert_statement(conn, PROJECTIONS[collection]), rows)
 
 

@@ -129,30 +129,22 @@ class Repository:
         nonce: str | None,
         type_: str,
     ) -> None:
-        """Insert an entry (``stored``: its command and effects as canonical bytes) and
+        """Insert one entry (``stored``: its command and effects as canonical bytes) and
         move the head to it."""
         command_bytes, effects_bytes = stored
-        self.conn.execute(
-            _INSERT_ENTRY,
-            {
-                "seq": entry.seq,
-                "prev_hash": entry.prev_hash,
-                "entry_hash": entry.entry_hash,
-                "recorded_at": entry.recorded_at,
-                "type": type_,
-                "signer": signer,
-                "nonce": nonce,
-                "command": command_bytes.decode(),
-                "signature": entry.signature,
-                "effects": effects_bytes.decode(),
-            },
-        )
-        if entry.seq == 1:
-            self.conn.execute(
-                _INSERT_HEAD, {"id": HEAD_ROW_ID, "seq": 1, "entry_hash": entry.entry_hash}
-            )
+        row = entry_row(entry, command_bytes.decode(), effects_bytes.decode(), signer, nonce, type_)
+        self.append_rows([row])
+
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert entry rows (:func:`entry_row`, in seq order, the first extending the
+        head) in one statement, and move the head to the last."""
+        self.conn.execute(_INSERT_ENTRY, rows)
+        first, last = rows[0], rows[-1]
+        head = {"seq": last["seq"], "entry_hash": last["entry_hash"]}
+        if first["seq"] == 1:
+            self.conn.execute(_INSERT_HEAD, {"id": HEAD_ROW_ID, **head})
         else:
-            self.conn.execute(_UPDATE_HEAD, {"seq": entry.seq, "entry_hash": entry.entry_hash})
+            self.conn.execute(_UPDATE_HEAD, head)
 
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
         row = self.conn.execute(_ENTRY_BY_NONCE, {"signer": signer, "nonce": nonce}).first()
@@ -467,6 +459,30 @@ class Repository:
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]
+
+
+def entry_row(
+    entry: Entry,
+    command_text: str,
+    effects_text: str,
+    signer: str | None,
+    nonce: str | None,
+    type_: str,
+) -> dict[str, Any]:
+    """The ``entries`` row of an entry: its command and effects as their canonical text,
+    and the columns that repeat fields of its command so they can be indexed."""
+    return {
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+        "recorded_at": entry.recorded_at,
+        "type": type_,
+        "signer": signer,
+        "nonce": nonce,
+        "command": command_text,
+        "signature": entry.signature,
+        "effects": effects_text,
+    }
 
 
 def _key_and_member(row: Any) -> tuple[Key, Member]:

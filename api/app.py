@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.bodies import BodyLimit
 from api.capacity import Capacity
-from api.routes import certificates, commands, ledger_routes, members, netting
+from api.routes import certificates, commands, financing, ledger_routes, members, netting
 from ledger.db import make_engine
 from ledger.jobs import sweeper
 from ledger.service import Ledger
@@ -65,5 +65,6 @@ def create_app(
     app.include_router(members.router)
     app.include_router(certificates.router)
     app.include_router(netting.router)
+    app.include_router(financing.router)
     app.include_router(ledger_routes.router)
     return app

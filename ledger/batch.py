@@ -31,6 +31,7 @@ from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.entities import ENTITIES
 from ledger.errors import Refusal
+from ledger.financing import CreditLine, Financing
 from ledger.handlers import Needs
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member
@@ -63,10 +64,16 @@ def _open_obligations(value: Any) -> tuple[str, ...]:
     return (debtor,) if state in OPEN_OBLIGATION_STATES else ()
 
 
+def _lines_held(value: Any) -> tuple[str, ...]:
+    """Whose count of credit lines a line counts in: its bank's."""
+    return (value["bank"] if isinstance(value, dict) else value.bank,)
+
+
 # The collections whose rows counts depend on, and the members each row counts for.
 COUNTERS: dict[str, Callable[[Any], tuple[str, ...]]] = {
     "certificates": _live_pieces,
     "obligations": _open_obligations,
+    "credit_lines": _lines_held,
 }
 
 
@@ -113,6 +120,8 @@ class Batch:
             "certificates": lambda keys: _by_first(repo.certificates(k[0] for k in keys)),
             "obligations": lambda keys: _by_first(repo.obligations(k[0] for k in keys)),
             "limits": lambda keys: _by_first(repo.issuance_limits(k[0] for k in keys)),
+            "credit_lines": lambda keys: dict(repo.credit_lines(keys)),
+            "financings": lambda keys: _by_first(repo.financings(k[0] for k in keys)),
             "invoices": lambda keys: {
                 _invoice_key(i.key): i for i in repo.invoices(_key_of(k) for k in keys).values()
             },
@@ -234,6 +243,21 @@ class Batch:
         self.flush()
         return self.repo.due_pending(now_text, limit, ids)
 
+    def credit_lines(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CreditLine]:
+        found = self._get("credit_lines", pairs)
+        return {(key[0], key[1]): line for key, line in found.items()}
+
+    def lines_held(self, bank: str) -> int:
+        counts = self._counted("credit_lines", [bank], self.repo.bank_lines)
+        return self._corrected("credit_lines", counts)[bank]
+
+    def financing(self, financing_id: str) -> Financing | None:
+        return self._by_id("financings", [financing_id]).get(financing_id)
+
+    def due_financings(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Financing]:
+        self.flush()
+        return self.repo.due_financings(now_text, limit, ids)
+
     # -- the append --------------------------------------------------------------------
 
     def append(
@@ -295,7 +319,8 @@ class Batch:
 
     def _found(self, collection: str, key: Key_, row: Row, seq: int) -> Any:
         """A row as it is in the database, before the batch writes it (None if new)."""
-        if row[CREATED_AT[collection]] == seq:
+        created = CREATED_AT.get(collection)
+        if created is not None and row[created] == seq:
             return None
         return self._get(collection, [key]).get(key)
 

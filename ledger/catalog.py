@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import certificates, credit, handlers, members, netting_run, obligations
+from ledger import certificates, credit, financing, handlers, members, netting_run, obligations
 from ledger.commands import Command, WireModel, parse_envelope
 from ledger.handlers import Needs, Plan, Run
 
@@ -55,6 +55,7 @@ _PENDING = frozenset({"certificate-not-found", "not-holder", "not-pending", "cer
 _RECIPIENT = frozenset({"recipient-not-admitted", "recipient-suspended"})
 _TRADE = frozenset({"invoice-overused", "invoice-conflict"})
 _OBLIGATION = frozenset({"obligation-not-found", "invalid-obligation-state"})
+_FINANCING = frozenset({"financing-not-found", "financing-expired", "already-decided"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class CommandType:
 
 OPERATOR: frozenset[str] = frozenset({"operator"})
 CORE: frozenset[str] = frozenset({"core"})
+BANK: frozenset[str] = frozenset({"bank"})
 ANY_MEMBER: frozenset[str] = frozenset()
 
 _DECLARED = (
@@ -250,6 +252,70 @@ _DECLARED = (
         _OBLIGATION,
         "The creditor disputes the claimed payment",
         needs=handlers.obligation_needs,
+    ),
+    CommandType(
+        "member.set_tier",
+        financing.SetTierBody,
+        OPERATOR,
+        handlers.set_tier,
+        frozenset({"member-not-found", "role-mismatch"}),
+        "Rate a supplier A, B or C: its tier multiplies the rate it is quoted",
+    ),
+    CommandType(
+        "credit_line.set",
+        financing.CreditLineBody,
+        BANK,
+        handlers.credit_line_set,
+        frozenset(
+            {"member-not-found", "role-mismatch", "credit-line-below-use", "credit-lines-exceeded"}
+        ),
+        "Set or replace the bank's credit line and agreed rate for a core enterprise's paper",
+    ),
+    CommandType(
+        "financing.apply",
+        financing.ApplyBody,
+        ANY_MEMBER,
+        handlers.financing_apply,
+        _PENDING
+        | {
+            "not-spendable",
+            "certificate-overdue",
+            "certificate-matured",
+            "not-a-bank",
+            "recipient-suspended",
+            "no-credit-line",
+            "credit-line-expired",
+            "credit-line-exceeded",
+            "insufficient-amount",
+            "piece-too-small",
+            "root-pieces-exceeded",
+            "holder-pieces-exceeded",
+        },
+        "Ask a bank to finance a piece (or part of it): the financed piece is locked",
+        needs=handlers.apply_needs,
+    ),
+    CommandType(
+        "financing.decide",
+        financing.DecideBody,
+        BANK,
+        handlers.financing_decide,
+        _FINANCING
+        | {
+            "certificate-matured",
+            "credit-line-expired",
+            "registration-required",
+            "rate-above-quote",
+            "holder-pieces-exceeded",
+        },
+        "The bank approves (the piece becomes its own) or rejects an application",
+    ),
+    CommandType(
+        "financing.cancel",
+        financing.FinancingRef,
+        ANY_MEMBER,
+        handlers.financing_cancel,
+        _FINANCING,
+        "The applicant withdraws an application the bank has not decided",
     ),
     CommandType(
         "netting.run",

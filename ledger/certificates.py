@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
@@ -132,6 +132,7 @@ class IssueBody(WireModel):
     maturity: Date
     trade: Trade
     memo: Memo | None = None
+    interest_payer: Literal["holder", "issuer"] = "holder"
 
 
 class Output(WireModel):
@@ -167,6 +168,10 @@ class Certificate:
     flags: tuple[str, ...]
     memo: str | None
     created_seq: int
+    # Who pays a financing's interest: the holder, or the issuer (buyer-pays, 买方付息),
+    # as the root was issued; every piece of the root carries it.
+    interest_payer: str = "holder"
+    financing: str | None = None  # the financing a locked piece is under (or came by)
 
     @property
     def is_root(self) -> bool:
@@ -315,6 +320,7 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
         flags=flags,
         memo=body.memo,
         created_seq=ctx.seq,
+        interest_payer=body.interest_payer,
     )
     return {
         "certificates": [root.wire()],
@@ -561,6 +567,7 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
         trade=body.trade.wire(),
         memo=None,
         created_seq=ctx.seq,
+        financing=None,
     )
     created: list[Certificate] = []
     for index, output in enumerate(body.outputs):

@@ -25,6 +25,7 @@ GENESIS_PREV_HASH = "0" * 64
 GENESIS_TYPE = "ledger.genesis"
 # Entries the service writes itself, unsigned, are declared in ``ledger.system``.
 EXPIRE_TYPE = "certificate.expire"
+FINANCING_EXPIRE_TYPE = "financing.expire"
 
 
 @dataclass(frozen=True)

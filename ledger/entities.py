@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
@@ -53,10 +54,12 @@ from sqlalchemy.types import TypeEngine
 from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import Certificate, CertificateState
 from ledger.credit import ISSUANCE, IssuanceLimit
+from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
+from ledger.pricing import InterestPayer
 
 T = TypeVar("T")
 _Convert = Callable[[Any], Any]  # one value from one shape to another
@@ -84,6 +87,8 @@ FEN = Codec(to_column=lambda text: parse_amount(text, allow_zero=True), to_wire=
 # A date: ISO text on the wire and in the column.
 ISO_DATE = Codec(to_object=date.fromisoformat, to_wire=date.isoformat)
 BOOL = Codec(to_column=bool)
+# A rate: a decimal string on the wire and in the column, a Decimal inside.
+DECIMAL = Codec(to_object=Decimal, to_wire=str)
 # A list of strings: JSON on the wire, canonical JSON text in the column, a tuple inside.
 JSON_LIST = Codec(
     to_column=canonical_text, to_object=lambda text: tuple(parse_json(text)), to_wire=list
@@ -127,7 +132,7 @@ class Field:
     get: _Convert | None = None  # reads it from the object, when not ``name``
     legacy: Any = _REQUIRED  # the value of an entry written before the field existed
     omit: Any = _NEVER  # the value for which the wire shape leaves the field out
-    server_default: ColumnElement[Any] | None = None
+    server_default: ColumnElement[Any] | str | None = None
 
     @property
     def wire_key(self) -> str:
@@ -273,6 +278,8 @@ MEMBERS: Entity[Member] = entity(
         Field("admitted_seq", BigInteger),
         # Entries written before netting existed carry no consent: it defaults to no.
         Field("netting_consent", Boolean, BOOL, legacy=False, server_default=false()),
+        # A supplier's rating for discounting; unrated (C) until the operator sets one.
+        Field("tier", String(1), nullable=True, legacy=None, omit=None),
     ),
 )
 
@@ -313,6 +320,16 @@ CERTIFICATES: Entity[Certificate] = entity(
         Field("flags", Text, JSON_LIST),
         Field("memo", Text, nullable=True),
         Field("created_seq", BigInteger),
+        # Entries written before discounting name neither: the holder paid any interest,
+        # and no piece was financed.
+        Field(
+            "interest_payer",
+            String(8),
+            legacy="holder",
+            omit="holder",
+            server_default="holder",
+        ),
+        Field("financing", String(ID), nullable=True, legacy=None, omit=None),
     ),
     indexes=(("holder", "state"), ("sender", "state"), ("root_id",), ("state", "expires_at")),
 )
@@ -379,6 +396,62 @@ OBLIGATIONS: Entity[Obligation] = entity(
     indexes=(("state",), ("debtor",)),
 )
 
+RATE = 12  # "0.036" … "0.360000"
+
+CREDIT_LINES: Entity[CreditLine] = entity(
+    "credit_lines",
+    "credit_lines",
+    CreditLine,
+    key=("bank", "core"),
+    fields=(
+        Field("bank", String(MEMBER_ID)),
+        Field("core", String(MEMBER_ID)),
+        fen("amount_fen"),
+        Field("annual_rate", String(RATE), DECIMAL),
+        Field("expires_on", String(10), ISO_DATE),
+        fen("used_fen"),
+        fen("pending_fen"),
+    ),
+)
+
+FINANCINGS: Entity[Financing] = entity(
+    "financings",
+    "financings",
+    Financing,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("certificate", String(ID)),
+        Field("applicant", String(MEMBER_ID)),
+        Field("bank", String(MEMBER_ID)),
+        Field("core", String(MEMBER_ID)),
+        fen("face_fen"),
+        Field("state", String(16), state_codec(FinancingState)),
+        Field("interest_payer", String(8), state_codec(InterestPayer)),
+        Field("quote", Text, JSON_OBJECT),
+        Field("expires_at", String(40)),  # RFC 3339 UTC
+        Field("created_seq", BigInteger),
+        Field("decided_seq", BigInteger, nullable=True),
+        Field("decided_on", String(10), ISO_DATE, nullable=True),
+        Field("terms", Text, JSON_OBJECT, nullable=True),
+        Field("registration_ref", String(REFERENCE), nullable=True),
+        Field("disbursement_ref", String(REFERENCE), nullable=True),
+        Field("reason", String(REFERENCE), nullable=True),
+        Field("obligation", String(ID), nullable=True),
+    ),
+    indexes=(("bank", "state"), ("applicant", "state"), ("state", "expires_at"), ("core",)),
+)
+
 ENTITIES: dict[str, Entity[Any]] = {
-    e.collection: e for e in (MEMBERS, KEYS, CERTIFICATES, INVOICES, LIMITS, OBLIGATIONS)
+    e.collection: e
+    for e in (
+        MEMBERS,
+        KEYS,
+        CERTIFICATES,
+        INVOICES,
+        LIMITS,
+        OBLIGATIONS,
+        CREDIT_LINES,
+        FINANCINGS,
+    )
 }

@@ -130,6 +130,22 @@ PROBLEMS: dict[str, Problem] = {
     "entry-too-large": Problem(
         "The command would write a journal entry beyond the size limit", 422
     ),
+    # discounting
+    "not-a-bank": Problem("The member applied to is not a bank", 422),
+    "no-credit-line": Problem("The bank has no credit line for this issuer's paper", 422),
+    "credit-line-expired": Problem("The bank's credit line for this issuer has expired", 422),
+    "credit-line-exceeded": Problem("The face is above what is left of the credit line", 422),
+    "credit-line-below-use": Problem("A credit line cannot go below what is in use", 409),
+    "credit-lines-exceeded": Problem("The bank holds as many credit lines as allowed", 422),
+    "certificate-overdue": Problem("The certificate is overdue", 409),
+    "financing-not-found": Problem("No such financing, or not this member's to act on", 404),
+    "financing-expired": Problem("The application expired undecided", 409),
+    "already-decided": Problem("The financing has already been decided", 409),
+    "registration-required": Problem(
+        "An approval names its filing in the financing registry", 422
+    ),
+    "rate-above-quote": Problem("The rate is above the one quoted", 422),
+    "ancestry-too-large": Problem("The piece descends from more pieces than one read returns", 422),
     # trade background
     "invoice-overused": Problem("The cited invoices cannot back this amount", 422),
     "invoice-conflict": Problem("The invoice is registered with a different amount", 409),

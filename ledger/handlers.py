@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ledger import certificates, credit, members, netting_run, obligations
+from ledger import certificates, credit, financing, members, netting_run, obligations
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
+from ledger.financing import ApplyState, CreditLine, DecideState, Financing
 from ledger.invoices import Invoice, InvoiceKey
 from ledger.keys import key_id_of
 from ledger.members import Key, Member
@@ -47,6 +48,11 @@ class Loads(Protocol):
     def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]: ...
     def live_obligations(self, debtor: str) -> int: ...
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]: ...
+    def credit_lines(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], CreditLine]: ...
+    def lines_held(self, bank: str) -> int: ...
+    def financing(self, financing_id: str) -> Financing | None: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,10 @@ def obligation_needs(cmd: Command) -> Needs:
 
 def creditor_needs(cmd: Command) -> Needs:
     return Needs(members=(cmd.body.creditor,))
+
+
+def apply_needs(cmd: Command) -> Needs:
+    return Needs(members=(cmd.body.bank,), certificates=(cmd.body.certificate,))
 
 
 Run = Callable[..., Effects]  # (Loads, Command, Member, Context[, planned=…]) -> Effects
@@ -191,6 +201,58 @@ def confirm_settlement(repo: Loads, cmd: Command, signer: Member, ctx: Context) 
 
 def dispute_settlement(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.dispute_settlement(repo.obligation(cmd.body.id), signer.id)
+
+
+def credit_line_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    core = cmd.body.core
+    current = repo.credit_lines([(signer.id, core)]).get((signer.id, core))
+    held = repo.lines_held(signer.id)
+    return financing.set_line(repo.member(core), signer.id, current, held, cmd.body, ctx)
+
+
+def set_tier(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return financing.set_tier(repo.member(cmd.body.id), cmd.body)
+
+
+def apply_state(repo: Loads, applicant: Member, body: financing.ApplyBody) -> ApplyState:
+    """What pricing and applying need (shared with the quote read)."""
+    piece = repo.certificate(body.certificate)
+    line = repo.credit_lines([(body.bank, piece.issuer)]).get((body.bank, piece.issuer)) if piece else None
+    return ApplyState(
+        piece=piece,
+        bank=repo.member(body.bank),
+        line=line,
+        applicant_tier=applicant.tier,
+        root_face_fen=repo.root_faces([piece.root_id])[piece.root_id] if piece else 0,
+        live_pieces=repo.live_pieces([applicant.id])[applicant.id],
+    )
+
+
+def financing_apply(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return financing.apply(apply_state(repo, signer, cmd.body), signer.id, cmd.body, ctx)
+
+
+def _decide_state(repo: Loads, financing_id: str) -> DecideState:
+    found = repo.financing(financing_id)
+    if found is None:
+        return DecideState(None, None, None, None, 0)
+    line = repo.credit_lines([(found.bank, found.core)]).get((found.bank, found.core))
+    applicant = repo.member(found.applicant)
+    return DecideState(
+        financing=found,
+        piece=repo.certificate(found.certificate),
+        line=line,
+        applicant_tier=applicant.tier if applicant else None,
+        live_pieces=repo.live_pieces([found.bank])[found.bank],
+    )
+
+
+def financing_decide(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return financing.decide(_decide_state(repo, cmd.body.id), signer.id, cmd.body, ctx)
+
+
+def financing_cancel(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return financing.cancel(_decide_state(repo, cmd.body.id), signer.id, ctx)
 
 
 def consent(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:

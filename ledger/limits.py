@@ -131,3 +131,22 @@ MEMBER_OBLIGATIONS_MAX = 10_000
 NETTING_COMPONENT_EDGES_MAX = 200_000
 NETTING_COMPONENT_MEMBERS_MAX = 50_000
 NETTING_COMPONENT_GROSS_FEN_MAX = 2**62
+
+# Discounting (ledger.financing, ledger.pricing). A tier multiplies the rate a bank
+# agreed with the core enterprise, in basis points of it (10,000 = × 1); an unrated
+# applicant is tier C. Rates are refused above ANNUAL_RATE_MAX (the judicial ceiling on
+# lending rates is far below it), which with the largest multiplier, the longest tenor
+# and the largest fee still leaves a positive disbursement.
+TIER_MULTIPLIER_A_BP = 12_000
+TIER_MULTIPLIER_B_BP = 14_000
+TIER_MULTIPLIER_C_BP = 16_000
+TIER_MULTIPLIER_BP_MAX = 20_000
+ANNUAL_RATE_MAX = "0.36"
+RATE_DECIMALS_MAX = 6  # "0.038500" at most: a hundredth of a basis point
+DAY_COUNT_BASIS = 360  # or 365, where a deployment's banks agree so
+FINANCING_FEE_BPS = 0  # the platform's fee on the financed face
+FINANCING_FEE_BPS_MAX = 1_000
+FINANCING_WINDOW_S = 24 * 3600  # an application not decided within this expires
+FINANCING_REGISTRATION_REQUIRED = 1  # an approval names its registry filing (1) or may not (0)
+CREDIT_LINES_PER_BANK_MAX = 1_000  # one per core enterprise it finances
+ANCESTRY_PIECES_MAX = 1_000  # pieces a due-diligence read walks from the root down

@@ -47,6 +47,7 @@ class Member:
     public_key: str
     admitted_seq: int
     netting_consent: bool = False
+    tier: str | None = None  # A, B or C for discounting (ledger.financing); None: unrated
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

@@ -25,10 +25,22 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from ledger.entities import CERTIFICATES, INVOICES, KEYS, LIMITS, MEMBERS, OBLIGATIONS, metadata
+from ledger.entities import (
+    CERTIFICATES,
+    CREDIT_LINES,
+    FINANCINGS,
+    INVOICES,
+    KEYS,
+    LIMITS,
+    MEMBERS,
+    OBLIGATIONS,
+    metadata,
+)
 
 __all__ = [
     "certificates",
+    "credit_lines",
+    "financings",
     "entries",
     "entry_parties",
     "invoices",
@@ -82,3 +94,5 @@ certificates = CERTIFICATES.table
 invoices = INVOICES.table
 issuance_limits = LIMITS.table
 obligations = OBLIGATIONS.table
+credit_lines = CREDIT_LINES.table
+financings = FINANCINGS.table

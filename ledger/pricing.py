@@ -31,7 +31,6 @@ from enum import StrEnum
 
 from ledger.money import format_fen, half_up, interest_fen
 
-TIER_MULTIPLIERS_BP = {"A": 12_000, "B": 14_000, "C": 16_000}  # × the agreed rate, in bp
 RATE_DECIMALS = Decimal("0.00000001")
 ROLL_DAYS_MAX = 31  # no PRC holiday run is longer; a calendar that says so is wrong
 
@@ -85,6 +84,14 @@ class Quote:
         }
 
 
+def charged_rate(terms: Terms, payer: InterestPayer) -> Decimal:
+    """The annual rate a quote charges: the agreed one when the issuer pays, else the
+    agreed one times the applicant's tier multiplier."""
+    if payer is InterestPayer.ISSUER:
+        return terms.annual_rate
+    return (terms.annual_rate * terms.multiplier_bp / 10_000).normalize()
+
+
 def payment_date(maturity: date, is_business_day: Callable[[date], bool]) -> date:
     """The maturity, or the next business day after it."""
     day = maturity
@@ -102,17 +109,19 @@ def quote(
     maturity: date,
     is_business_day: Callable[[date], bool],
     payer: InterestPayer = InterestPayer.HOLDER,
+    rate: Decimal | None = None,
 ) -> Quote:
+    """The price of ``face_fen`` paid on ``value_date``. ``rate``, when given, is the
+    rate a bank decided instead of the one the terms give (never above it: the caller
+    refuses that); the spread is still measured against the agreed rate."""
     assert face_fen > 0 and terms.basis_days in (360, 365), (face_fen, terms)
     pays_on = payment_date(maturity, is_business_day)
     days = max(1, (pays_on - value_date).days)
     agreed_fen = interest_fen(face_fen, terms.annual_rate, days, terms.basis_days)
-    if payer is InterestPayer.ISSUER:
-        rate, interest, spread = terms.annual_rate, agreed_fen, 0
-    else:
-        rate = terms.annual_rate * terms.multiplier_bp / 10_000
-        interest = interest_fen(face_fen, rate, days, terms.basis_days)
-        spread = interest - agreed_fen
+    if rate is None:
+        rate = charged_rate(terms, payer)
+    interest = interest_fen(face_fen, rate, days, terms.basis_days)
+    spread = 0 if payer is InterestPayer.ISSUER else interest - agreed_fen
     fee = half_up(Decimal(face_fen) * terms.fee_bp / 10_000)
     disbursement = face_fen - fee - (interest if payer is InterestPayer.HOLDER else 0)
     # The financing rule refuses terms that would leave nothing to disburse before it asks.

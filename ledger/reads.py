@@ -10,13 +10,20 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from calendar import monthrange
+from datetime import date, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from ledger import calendar, financing
 from ledger.certificates import Certificate
+from ledger.context import Context
+from ledger.financing import ApplyBody, Financing, FinancingState
 from ledger.errors import Refusal
-from ledger.limits import PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from ledger.limits import ANCESTRY_PIECES_MAX, PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.members import Member
-from ledger.money import format_fen
+from ledger.money import format_fen, parse_amount
 from ledger.projections import parties_of
 from ledger.repository import Repository
 from ledger.settings import Settings
@@ -235,3 +242,155 @@ def netting_preview(
     if mode not in ("setoff", "novation"):
         raise Refusal("validation", "mode must be setoff or novation")
     return preview(netting_state(repo), mode, settings)
+
+
+# -- discounting -------------------------------------------------------------------------
+
+
+def quote(
+    repo: Repository,
+    viewer: Member,
+    certificate_id: str,
+    bank: str,
+    amount: str | None,
+    now: datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    """What ``financing.apply`` would be quoted now (the holder), refused as it would be."""
+    from ledger.handlers import apply_state
+
+    try:
+        body = ApplyBody.model_validate(
+            {"certificate": certificate_id, "bank": bank}
+            | ({"amount": amount} if amount is not None else {})
+        )
+    except ValidationError as exc:
+        raise Refusal("validation", "certificate, bank and amount must be well formed") from exc
+    ctx = Context(0, now, "", settings)
+    try:
+        priced = financing.price(apply_state(repo, viewer, body), viewer.id, body, ctx)
+    except Refusal as refusal:
+        if refusal.type == "certificate-not-found":
+            raise _not_found("certificate") from refusal
+        raise
+    return {
+        "certificate": body.certificate,
+        "bank": body.bank,
+        "applicant": viewer.id,
+        **priced.wire(),
+        "provisional": calendar.is_provisional(priced.payment_date),
+    }
+
+
+def _visible_financing(repo: Repository, viewer: Member, financing_id: str) -> Financing:
+    found = repo.financing(_id_or_not_found(financing_id, "financing"))
+    if found is None or not (
+        viewer.has_role("operator") or viewer.id in (found.applicant, found.bank)
+    ):
+        raise _not_found("financing")
+    return found
+
+
+def financing_view(repo: Repository, viewer: Member, financing_id: str) -> dict[str, Any]:
+    """One financing (its applicant, its bank, the operator)."""
+    return _visible_financing(repo, viewer, financing_id).wire()
+
+
+def financings(
+    repo: Repository,
+    viewer: Member,
+    member: str,
+    state: str | None,
+    cursor: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """A member's financings, as applicant and as bank, oldest first (the member itself,
+    the operator)."""
+    _check_own(repo, viewer, member)
+    if state is not None and state not in set(FinancingState):
+        raise Refusal("validation", f"state must be one of {', '.join(FinancingState)}")
+    size = page_size(limit)
+    page = repo.financing_page(member, state, _piece_cursor(cursor), size + 1)
+    more = len(page) > size
+    last = page[size - 1] if more else None
+    return {
+        "member": member,
+        "financings": [f.wire() for f in page[:size]],
+        "next_cursor": encode_cursor(f"{last.created_seq}:{last.id}") if last else None,
+    }
+
+
+def ancestry(repo: Repository, viewer: Member, financing_id: str) -> dict[str, Any]:
+    """Due diligence (穿透): the financed piece and every piece it came from up to its
+    root, each with its trade background — not the branches beside them (the bank
+    applied to, the operator)."""
+    found = _visible_financing(repo, viewer, financing_id)
+    if viewer.id != found.bank and not viewer.has_role("operator"):
+        raise _not_found("financing")
+    pieces: dict[str, Certificate] = {}
+    wanted = [found.certificate]
+    while wanted:
+        if len(pieces) + len(wanted) > ANCESTRY_PIECES_MAX:
+            raise Refusal(
+                "ancestry-too-large",
+                f"the piece descends from more than {ANCESTRY_PIECES_MAX} pieces",
+            )
+        level = repo.certificates(wanted)
+        pieces.update(level)
+        wanted = sorted({p for piece in level.values() for p in piece.parent_ids} - set(pieces))
+    ordered = sorted(pieces.values(), key=lambda p: (p.created_seq, p.id))
+    return {"financing": found.id, "pieces": [piece.wire() for piece in ordered]}
+
+
+def exposure(repo: Repository, viewer: Member, bank: str, today: date) -> dict[str, Any]:
+    """A bank's credit lines, per core enterprise: line, rate, expiry, used, pending,
+    available (the bank itself, the operator)."""
+    _check_own(repo, viewer, bank)
+    lines = repo.lines_of(bank)
+    return {
+        "bank": bank,
+        "lines": [
+            line.wire()
+            | {
+                "available": format_fen(line.available_fen if today <= line.expires_on else 0),
+                "expired": today > line.expires_on,
+            }
+            for line in lines
+        ],
+    }
+
+
+_MONTH = re.compile(r"(20[0-9]{2})-(0[1-9]|1[0-2])")
+
+
+def financing_report(repo: Repository, viewer: Member, core: str, month: str) -> dict[str, Any]:
+    """What was financed of ``core``'s paper in a month (by decision date), by bank:
+    count, face, interest, spread, fees and what was paid out (the core itself, the
+    operator)."""
+    _check_own(repo, viewer, core)
+    matched = _MONTH.fullmatch(month or "")
+    if matched is None:
+        raise Refusal("validation", "month is YYYY-MM")
+    year, number = int(matched[1]), int(matched[2])
+    last_day = monthrange(year, number)[1]
+    first, last = f"{month}-01", f"{month}-{last_day:02d}"
+    sums: dict[str, list[int]] = {}
+    for found in repo.approved_financings(core, first, last):
+        assert found.terms is not None, found
+        row = sums.setdefault(found.bank, [0, 0, 0, 0, 0, 0])
+        terms = [parse_amount(found.terms[k], allow_zero=True) for k in _REPORTED]
+        for index, value in enumerate([1, found.face_fen, *terms]):
+            row[index] += value
+    keys = ("count", "face", *_REPORTED)
+    return {
+        "core": core,
+        "month": month,
+        "banks": [
+            {"bank": bank}
+            | {k: (v if k == "count" else format_fen(v)) for k, v in zip(keys, row, strict=True)}
+            for bank, row in sorted(sums.items())
+        ],
+    }
+
+
+_REPORTED = ("interest", "spread", "fee", "disbursement")

@@ -57,8 +57,8 @@ class RemoteSequencer:
     def command(self, prepared: Any) -> Future[Any]:
         return self._send("command", prepared)
 
-    def sweep(self, ids: Sequence[str], batch_max: int) -> Future[Any]:
-        return self._send("sweep", list(ids), batch_max)
+    def sweep(self, ids: Sequence[str], batch_max: int, financings: Sequence[str]) -> Future[Any]:
+        return self._send("sweep", list(ids), batch_max, list(financings))
 
     def _send(self, kind: str, *payload: Any) -> Future[Any]:
         future: Future[Any] = Future()

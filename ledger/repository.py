@@ -25,7 +25,17 @@ from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
-from ledger.entities import CERTIFICATES, INVOICES, KEYS, LIMITS, MEMBERS, OBLIGATIONS
+from ledger.entities import (
+    CERTIFICATES,
+    CREDIT_LINES,
+    FINANCINGS,
+    INVOICES,
+    KEYS,
+    LIMITS,
+    MEMBERS,
+    OBLIGATIONS,
+)
+from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
@@ -51,18 +61,11 @@ _MEMBER = select(_m).where(_m.c.id == bindparam("id"))
 _MEMBERS = select(_m).where(_m.c.id.in_(bindparam("ids", expanding=True)))
 _KEY = select(_k).where(_k.c.key_id == bindparam("key_id"))
 _KEY_WITH_MEMBER = select(
-    _k.c.key_id,
-    _k.c.member_id,
-    _k.c.public_key,
-    _k.c.added_seq,
-    _k.c.retired_seq,
-    _m.c.name,
-    _m.c.roles,
-    _m.c.status,
+    *_k.c,
+    # The member's own columns, but for those a key's row has too (under other names).
+    *(column for column in _m.c if column.name not in ("id", "key_id", "public_key", "updated_seq")),
     _m.c.key_id.label("current_key_id"),
     _m.c.public_key.label("current_public_key"),
-    _m.c.admitted_seq,
-    _m.c.netting_consent,
 ).join(_m, _m.c.id == _k.c.member_id)
 _KEYS_WITH_MEMBERS = _KEY_WITH_MEMBER.where(_k.c.key_id.in_(bindparam("key_ids", expanding=True)))
 _KEY_WITH_MEMBER = _KEY_WITH_MEMBER.where(_k.c.key_id == bindparam("key_id"))
@@ -363,6 +366,83 @@ class Repository:
             query = query.where(c.c.id.in_(sorted(set(ids))))
         rows = self.conn.execute(query.order_by(c.c.expires_at, c.c.id).limit(limit))
         return [CERTIFICATES.from_row(row._mapping) for row in rows]
+
+    # -- discounting ----------------------------------------------------------------
+
+    def credit_lines(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CreditLine]:
+        """Credit lines by (bank, core)."""
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return {}
+        cl = models.credit_lines
+        rows = self.conn.execute(select(cl).where(tuple_(cl.c.bank, cl.c.core).in_(wanted)))
+        return {(row.bank, row.core): CREDIT_LINES.from_row(row._mapping) for row in rows}
+
+    def bank_lines(self, banks: Iterable[str]) -> dict[str, int]:
+        """How many credit lines each bank holds."""
+        cl = models.credit_lines
+        rows = self.conn.execute(
+            select(cl.c.bank, func.count())
+            .where(cl.c.bank.in_(sorted(set(banks))))
+            .group_by(cl.c.bank)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def lines_held(self, bank: str) -> int:
+        return self.bank_lines([bank]).get(bank, 0)
+
+    def lines_of(self, bank: str) -> list[CreditLine]:
+        cl = models.credit_lines
+        rows = self.conn.execute(select(cl).where(cl.c.bank == bank).order_by(cl.c.core))
+        return [CREDIT_LINES.from_row(row._mapping) for row in rows]
+
+    def financings(self, ids: Iterable[str]) -> dict[str, Financing]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        f = models.financings
+        rows = self.conn.execute(select(f).where(f.c.id.in_(wanted)))
+        return {row.id: FINANCINGS.from_row(row._mapping) for row in rows}
+
+    def financing(self, financing_id: str) -> Financing | None:
+        return self.financings([financing_id]).get(financing_id)
+
+    def due_financings(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Financing]:
+        """Applications undecided past their window, oldest deadline first."""
+        f = models.financings
+        query = select(f).where(
+            f.c.state == FinancingState.REQUESTED.value, f.c.expires_at <= now_text
+        )
+        if ids:
+            query = query.where(f.c.id.in_(sorted(set(ids))))
+        rows = self.conn.execute(query.order_by(f.c.expires_at, f.c.id).limit(limit))
+        return [FINANCINGS.from_row(row._mapping) for row in rows]
+
+    def financing_page(
+        self, member: str, state: str | None, after: tuple[int, str] | None, limit: int
+    ) -> list[Financing]:
+        """A member's financings, as applicant or as bank, by creation."""
+        f = models.financings
+        query = select(f).where(or_(f.c.applicant == member, f.c.bank == member))
+        if state is not None:
+            query = query.where(f.c.state == state)
+        if after is not None:
+            query = query.where(tuple_(f.c.created_seq, f.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(f.c.created_seq, f.c.id).limit(limit))
+        return [FINANCINGS.from_row(row._mapping) for row in rows]
+
+    def approved_financings(self, core: str, first: str, last: str) -> Iterator[Financing]:
+        """The approved financings of ``core``'s paper decided between two ISO dates."""
+        f = models.financings
+        rows = self.conn.execute(
+            select(f)
+            .where(f.c.core == core, f.c.state == FinancingState.APPROVED.value)
+            .where(f.c.decided_on >= first, f.c.decided_on <= last)
+            .order_by(f.c.bank, f.c.id)
+            .execution_options(yield_per=500)
+        )
+        for row in rows:
+            yield FINANCINGS.from_row(row._mapping)
 
     def tree(self, root_id: str) -> list[Certificate]:
         """Every piece of a root (for checks and tools; reads page with tree_page)."""

@@ -43,6 +43,7 @@ from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
 from ledger.db import WRITE_OPTION, engine_like, is_memory, pool_options, snapshot
 from ledger.errors import Refusal
+from ledger.financing import REQUESTED
 from ledger.handlers import Loads
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
@@ -272,6 +273,10 @@ class Ledger:
                 # expiry it found is recorded as its own (system) entry.
                 ids = [refusal.extra["expired_id"]]
                 system.expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
+            elif "expired_financing" in refusal.extra and refusal.type == "financing-expired":
+                # An application past its window, found undecided: recorded as expired.
+                ids = [refusal.extra["expired_financing"]]
+                system.financing_expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
             raise
 
     def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
@@ -339,18 +344,28 @@ class Ledger:
         return result
 
     def submit_sweep(
-        self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX
+        self,
+        ids: Sequence[str] = (),
+        batch_max: int = SWEEP_BATCH_MAX,
+        financings: Sequence[str] = (),
     ) -> Future[Receipt | None]:
-        """:meth:`sweep`, queued: its future answers once the expiry is committed."""
+        """:meth:`sweep`, queued: its future answers once the expiry is committed. With
+        ``financings``, expire those applications (when due) instead."""
 
         if self._remote is not None:
-            swept: Future[Receipt | None] = self._remote.sweep(ids, batch_max)
+            swept: Future[Receipt | None] = self._remote.sweep(ids, batch_max, financings)
             return swept
 
         def expire(batch: Batch) -> Receipt | None:
             if batch.head is None:
                 return None
-            return system.expiry(batch, self.clock(), self.settings, ids, batch_max)
+            now = self.clock()
+            if financings:
+                return system.financing_expiry(batch, now, self.settings, financings, batch_max)
+            expired = system.expiry(batch, now, self.settings, ids, batch_max)
+            if expired is None and not ids:  # pieces first, then applications for financing
+                expired = system.financing_expiry(batch, now, self.settings, (), batch_max)
+            return expired
 
         return self.sequencer.submit(expire)
 
@@ -412,6 +427,14 @@ class Ledger:
             self.sweep(ids=due)
             result = self.read(view, *args)
         return result
+
+    def due_financings(self, view: dict[str, Any]) -> list[str]:
+        """Ids of applications a financing view shows undecided past their window."""
+        shown = view.get("financings") or ([view] if "quote" in view else [])
+        now_text = format_timestamp(self.clock())
+        return [
+            f["id"] for f in shown if f["state"] == REQUESTED and f["expires_at"] <= now_text
+        ]
 
     def due_ids(self, view: dict[str, Any]) -> list[str]:
         """Ids of the pending pieces a certificate, tree or wallet view shows past their

@@ -50,6 +50,15 @@ class Settings:
     db_write_pool_max: int = limits.DB_WRITE_POOL_MAX
     db_pool_timeout_s: int = limits.DB_POOL_TIMEOUT_S
     health_check_s_max: int = limits.HEALTH_CHECK_S_MAX
+    # Discounting (docs/api.md, "Discounting")
+    tier_multiplier_a_bp: int = limits.TIER_MULTIPLIER_A_BP
+    tier_multiplier_b_bp: int = limits.TIER_MULTIPLIER_B_BP
+    tier_multiplier_c_bp: int = limits.TIER_MULTIPLIER_C_BP
+    day_count_basis: int = limits.DAY_COUNT_BASIS
+    financing_fee_bps: int = limits.FINANCING_FEE_BPS
+    financing_window_s: int = limits.FINANCING_WINDOW_S
+    financing_registration_required: int = limits.FINANCING_REGISTRATION_REQUIRED
+    credit_lines_per_bank_max: int = limits.CREDIT_LINES_PER_BANK_MAX
 
     def __post_init__(self) -> None:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
@@ -81,6 +90,17 @@ class Settings:
         )
         assert min(positive) >= 1, positive
         assert self.http_write_queue_max >= 0 and self.db_pool_timeout_s >= 0
+        multipliers = (self.tier_multiplier_a_bp, self.tier_multiplier_b_bp)
+        multipliers += (self.tier_multiplier_c_bp,)
+        assert all(10_000 <= m <= limits.TIER_MULTIPLIER_BP_MAX for m in multipliers)
+        assert self.day_count_basis in (360, 365), self.day_count_basis
+        assert 0 <= self.financing_fee_bps <= limits.FINANCING_FEE_BPS_MAX
+        assert self.financing_window_s >= 1 and self.credit_lines_per_bank_max >= 1
+        assert self.financing_registration_required in (0, 1)
+
+    def tier_multiplier_bp(self, tier: str) -> int:
+        """The multiplier of tier ``A``, ``B`` or ``C`` on an agreed rate, in bp."""
+        return int(getattr(self, f"tier_multiplier_{tier.lower()}_bp"))
 
     @property
     def business_timezone(self) -> timezone:

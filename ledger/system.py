@@ -8,8 +8,10 @@ alone, since no signature vouches for it:
 * ``ledger.genesis`` (seq 1 only): admits the operator; its hash is the ledger's id.
 * ``certificate.expire``: ends pending pieces whose deadline had passed when it was
   written, giving each one's value back to its sender.
+* ``financing.expire``: ends applications for financing their bank left undecided past
+  their window, giving each locked piece back to its applicant.
 
-Financing and settlement will add their clock-driven entries here.
+Settlement will add its clock-driven entries here.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger import certificates, members
+from ledger import certificates, financing, members
 from ledger.batch import Batch, Receipt
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from ledger.certificates import Certificate, CertificateState
-from ledger.chain import EXPIRE_TYPE, GENESIS_TYPE
+from ledger.chain import EXPIRE_TYPE, FINANCING_EXPIRE_TYPE, GENESIS_TYPE
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
-from ledger.entities import CERTIFICATES, INVOICES, LIMITS
+from ledger.entities import CERTIFICATES, CREDIT_LINES, FINANCINGS, INVOICES, LIMITS
 from ledger.errors import Refusal
 from ledger.settings import Settings
 
@@ -91,12 +93,46 @@ def _check_expiry(
     return None
 
 
+def _check_financing_expiry(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    """A financing expiry may only end applications still requested past their window,
+    and only as the rule does."""
+    ctx = _context(seq, command)
+    due: list[financing.Financing] = []
+    for financing_id in command.get("body", {}).get("ids", []):
+        row = replayed["financings"].get((financing_id,))
+        if row is None or not financing.is_due(FINANCINGS.from_row(row), ctx.now):
+            return f"expiry of financing {financing_id}, which was not due"
+        due.append(FINANCINGS.from_row(row))
+    pieces = {
+        f.certificate: CERTIFICATES.from_row(row)
+        for f in due
+        if (row := replayed["certificates"].get((f.certificate,))) is not None
+    }
+    lines = {
+        (f.bank, f.core): CREDIT_LINES.from_row(row)
+        for f in due
+        if (row := replayed["credit_lines"].get((f.bank, f.core))) is not None
+    }
+    if len(pieces) != len(due) or len(lines) != len({(f.bank, f.core) for f in due}):
+        return "a financing expiry names an application whose piece or line is missing"
+    if financing.expire(due, pieces, lines, ctx) != effects:
+        return "the financing expiry's effects do not follow from the applications it names"
+    return None
+
+
 SYSTEM_ENTRIES: dict[str, SystemEntry] = {
     entry.type: entry
     for entry in (
         SystemEntry(GENESIS_TYPE, "Admit the operator: the ledger's first entry", _check_genesis),
         SystemEntry(
             EXPIRE_TYPE, "Return pending pieces past their deadline to their senders", _check_expiry
+        ),
+        SystemEntry(
+            FINANCING_EXPIRE_TYPE,
+            "Return pieces under applications left undecided past their window",
+            _check_financing_expiry,
         ),
     )
 }
@@ -145,6 +181,29 @@ def expiry(
     ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
     effects = certificates.expire(due, registered, limits, ctx)
     return batch.append(ctx, raw, None, effects, None)
+
+
+FINANCING_ROW_BYTES = 2_048  # a financing row and its piece's, generously
+
+
+def financing_expiry(
+    batch: Batch, now: datetime, settings: Settings, ids: Sequence[str], batch_max: int
+) -> Receipt | None:
+    """Expire applications past their window (all due ones, or those of ``ids``, at
+    most ``batch_max`` and as many as fit the entry); None when none is due."""
+    room = max(1, settings.entry_bytes_max // 2 // FINANCING_ROW_BYTES)
+    due = batch.due_financings(format_timestamp(now), min(batch_max, room), ids)
+    if not due:
+        return None
+    pieces = batch.certificates(f.certificate for f in due)
+    lines = batch.credit_lines((f.bank, f.core) for f in due)
+    raw = {
+        "type": FINANCING_EXPIRE_TYPE,
+        "issued_at": format_timestamp(now),
+        "body": {"ids": [f.id for f in due]},
+    }
+    ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
+    return batch.append(ctx, raw, None, financing.expire(due, pieces, lines, ctx), None)
 
 
 def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:

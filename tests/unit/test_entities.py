@@ -8,7 +8,9 @@ change the hash of every entry that carries it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,8 +19,11 @@ from ledger import models
 from ledger.canonical import canonical_bytes
 from ledger.certificates import Certificate, CertificateState
 from ledger.credit import IssuanceLimit
+from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.entities import (
     CERTIFICATES,
+    CREDIT_LINES,
+    FINANCINGS,
     ENTITIES,
     INVOICES,
     KEYS,
@@ -30,9 +35,11 @@ from ledger.entities import (
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import Obligation, ObligationState
+from ledger.pricing import InterestPayer
 from ledger.projections import PARTIES, PROJECTIONS
 
 CORE, SUPPLIER = "91110000MA0000000H", "91310000MA1FL0000B"
+BANK = "91110000100000000A"
 ID, ROOT = "a" * 32, "b" * 32
 
 MEMBER = Member(
@@ -130,6 +137,66 @@ OBLIGATION_WIRE = {
     "claim_ref": "TX-9",
 }
 
+RATED = replace(MEMBER, tier="B")
+RATED_WIRE = MEMBER_WIRE | {"tier": "B"}
+
+# Buyer-pays paper, locked under a financing: both fields appear only when not default.
+FINANCED = replace(CERTIFICATE, interest_payer="issuer", financing="f" * 32)
+FINANCED_WIRE = CERTIFICATE_WIRE | {"interest_payer": "issuer", "financing": "f" * 32}
+
+LINE = CreditLine(BANK, CORE, 1_000_000_00, Decimal("0.0385"), date(2027, 6, 30), 300_00, 50_00)
+LINE_WIRE = {
+    "bank": BANK,
+    "core": CORE,
+    "amount": "1000000.00",
+    "annual_rate": "0.0385",
+    "expires_on": "2027-06-30",
+    "used": "300.00",
+    "pending": "50.00",
+}
+
+QUOTE = {"face": "100.00", "rate": "0.0539", "days": 91}
+FINANCING = Financing(
+    id="f" * 32,
+    certificate=ID,
+    applicant=SUPPLIER,
+    bank=BANK,
+    core=CORE,
+    face_fen=100_00,
+    state=FinancingState.APPROVED,
+    interest_payer=InterestPayer.HOLDER,
+    quote=QUOTE,
+    expires_at="2026-01-02T03:04:05Z",
+    created_seq=20,
+    decided_seq=21,
+    decided_on=date(2026, 1, 2),
+    terms=QUOTE,
+    registration_ref="REG-1",
+    disbursement_ref=None,
+    reason=None,
+    obligation=None,
+)
+FINANCING_WIRE = {
+    "id": "f" * 32,
+    "certificate": ID,
+    "applicant": SUPPLIER,
+    "bank": BANK,
+    "core": CORE,
+    "face": "100.00",
+    "state": "approved",
+    "interest_payer": "holder",
+    "quote": QUOTE,
+    "expires_at": "2026-01-02T03:04:05Z",
+    "created_seq": 20,
+    "decided_seq": 21,
+    "decided_on": "2026-01-02",
+    "terms": QUOTE,
+    "registration_ref": "REG-1",
+    "disbursement_ref": None,
+    "reason": None,
+    "obligation": None,
+}
+
 CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (MEMBERS, MEMBER, MEMBER_WIRE),
     (KEYS, KEY, KEY_WIRE),
@@ -137,17 +204,22 @@ CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (INVOICES, INVOICE, INVOICE_WIRE),
     (LIMITS, LIMIT, LIMIT_WIRE),
     (OBLIGATIONS, OBLIGATION, OBLIGATION_WIRE),
+    (CREDIT_LINES, LINE, LINE_WIRE),
+    (FINANCINGS, FINANCING, FINANCING_WIRE),
 ]
+# Fields added later, left out of the wire shape at their old value (checked above).
+LATER_CASES = [(MEMBERS, RATED, RATED_WIRE), (CERTIFICATES, FINANCED, FINANCED_WIRE)]
 IDS = [entity.collection for entity, _, _ in CASES]
 
 
 def test_every_entity_is_declared_and_tested() -> None:
     assert set(ENTITIES) == set(IDS) == {
-        "members", "keys", "certificates", "invoices", "limits", "obligations"
+        "members", "keys", "certificates", "invoices", "limits", "obligations",
+        "credit_lines", "financings",
     }  # fmt: skip
 
 
-@pytest.mark.parametrize(("entity", "obj", "wire"), CASES, ids=IDS)
+@pytest.mark.parametrize(("entity", "obj", "wire"), CASES + LATER_CASES, ids=IDS + ["rated", "financed"])
 def test_the_wire_shape_is_the_published_one(
     entity: Entity[Any], obj: Any, wire: dict[str, Any]
 ) -> None:
@@ -160,7 +232,7 @@ def test_the_wire_shape_is_the_published_one(
         assert type(value) in (str, int, bool, list, dict, type(None)), value
 
 
-@pytest.mark.parametrize(("entity", "obj", "wire"), CASES, ids=IDS)
+@pytest.mark.parametrize(("entity", "obj", "wire"), CASES + LATER_CASES, ids=IDS + ["rated", "financed"])
 def test_object_wire_row_object_round_trips(
     entity: Entity[Any], obj: Any, wire: dict[str, Any]
 ) -> None:
@@ -171,7 +243,7 @@ def test_object_wire_row_object_round_trips(
     assert entity.key_of(row) == tuple(row[column] for column in entity.key_columns)
 
 
-@pytest.mark.parametrize(("entity", "obj", "wire"), CASES, ids=IDS)
+@pytest.mark.parametrize(("entity", "obj", "wire"), CASES + LATER_CASES, ids=IDS + ["rated", "financed"])
 def test_columns_hold_plain_values(entity: Entity[Any], obj: Any, wire: dict[str, Any]) -> None:
     for value in entity.to_row(wire).values():  # what the drivers bind: no enums, no lists
         assert type(value) in (str, int, bool, type(None)), value

@@ -1,0 +1,559 @@
+"""Discounting: a bank buys a piece today, at its face less interest, and is paid at maturity.
+
+A bank sets a **credit line** for a core enterprise's paper (``credit_line.set``): an
+amount, the annual rate it agreed with that core enterprise, and an expiry. The holder of
+a piece asks a bank to finance it (``financing.apply``), optionally only part of it: the
+piece is split first, exactly as a transfer to oneself, and the financed part is
+``locked`` — nobody can spend, split or finance it again — while its face is reserved
+on the line (``pending``)::
+
+    line 1 000 000.00 (used 0, pending 0)       piece P 300 000.00 active, S1
+    S1 applies for 100 000.00 of P              P spent; F 100 000.00 locked (financing f),
+                                                R 200 000.00 active, both S1's; pending 100 000.00
+    the bank approves f                         F active, the bank's; used 100 000.00, pending 0
+
+A decision is the bank's alone: approving passes the piece to it at once (no acceptance
+step: deciding was its acceptance) and is also the notice of assignment to the issuer;
+rejecting, a cancellation by the applicant, or an application left undecided past its
+window (``financing.expire``, a system entry) gives the piece back to the applicant,
+``active``. Every piece in the ``locked`` state names its financing.
+
+The price is :mod:`ledger.pricing`'s, on :mod:`ledger.calendar`'s business days: the
+line's agreed rate times the applicant's tier multiplier, from today to the payment
+date. When the core enterprise's paper is buyer-pays (``interest_payer: "issuer"``), the
+holder receives face less fee, and the interest at the agreed rate becomes a confirmed
+obligation of the issuer to the bank, due at maturity.
+
+These rules are pure: they take loaded state and return effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, StringConstraints
+
+from ledger import calendar, certificates, pricing
+from ledger.certificates import (
+    ACTIVE,
+    LOCKED,
+    OVERDUE,
+    SPENT,
+    Certificate,
+    CertificateId,
+    TransferBody,
+    TransferState,
+    business_today,
+    is_party,
+    refuse_if_due,
+)
+from ledger.commands import (
+    Amount,
+    AmountOrZero,
+    Date,
+    MemberId,
+    Reference,
+    WireModel,
+    format_timestamp,
+)
+from ledger.context import Context, Effects
+from ledger.errors import Refusal
+from ledger.limits import ANNUAL_RATE_MAX, RATE_DECIMALS_MAX
+from ledger.members import Member, MemberStatus
+from ledger.money import format_fen
+from ledger.obligations import Obligation, ObligationState
+from ledger.pricing import InterestPayer, Quote, Terms
+
+TIERS = ("A", "B", "C")
+UNRATED = "C"
+FINANCING_INDEX = 2  # derive_id index of a financing (0 and 1 are the split's pieces)
+INTEREST_INDEX = 3  # derive_id index of a buyer-pays interest obligation
+
+
+class FinancingState(StrEnum):
+    """``requested`` until the bank decides (``approved``, ``rejected``), the applicant
+    cancels (``cancelled``) or its window passes (``expired``)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+REQUESTED = FinancingState.REQUESTED
+
+
+def _rate(value: object) -> Decimal:
+    """A rate travels as a decimal string ("0.0385"): never a JSON number, never float."""
+    if not isinstance(value, str):
+        raise ValueError('a rate is a decimal string such as "0.0385", not a JSON number')
+    try:
+        rate = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not a decimal rate") from exc
+    exponent = rate.as_tuple().exponent
+    if not rate.is_finite() or not isinstance(exponent, int) or -exponent > RATE_DECIMALS_MAX:
+        raise ValueError(f"a rate has at most {RATE_DECIMALS_MAX} decimals")
+    if not Decimal(0) < rate <= Decimal(ANNUAL_RATE_MAX) or value != value.strip():
+        raise ValueError(f"a rate must be above 0 and at most {ANNUAL_RATE_MAX}")
+    return rate
+
+
+AnnualRate = Annotated[Decimal, BeforeValidator(_rate)]
+FinancingId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class CreditLineBody(WireModel):
+    core: MemberId
+    amount: AmountOrZero
+    annual_rate: AnnualRate
+    expires_on: Date
+
+
+class SetTierBody(WireModel):
+    id: MemberId
+    tier: Literal["A", "B", "C"]
+
+
+class ApplyBody(WireModel):
+    certificate: CertificateId
+    bank: MemberId
+    amount: Amount | None = None  # all of the piece when absent
+
+
+class DecideBody(WireModel):
+    id: FinancingId
+    approve: bool
+    annual_rate: AnnualRate | None = None  # the rate charged; at most the quoted one
+    registration_ref: Reference | None = None
+    disbursement_ref: Reference | None = None
+    reason: Reference | None = None
+
+
+class FinancingRef(WireModel):
+    id: FinancingId
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    bank: str
+    core: str
+    amount_fen: int
+    annual_rate: Decimal
+    expires_on: date
+    used_fen: int  # the face of approved financings not yet settled
+    pending_fen: int  # the face of applications awaiting the bank
+
+    @property
+    def available_fen(self) -> int:
+        return max(0, self.amount_fen - self.used_fen - self.pending_fen)
+
+    def wire(self) -> dict[str, Any]:
+        from ledger.entities import CREDIT_LINES  # which imports this module
+
+        return CREDIT_LINES.to_wire(self)
+
+
+@dataclass(frozen=True)
+class Financing:
+    id: str
+    certificate: str  # the financed (locked, then the bank's) piece
+    applicant: str
+    bank: str
+    core: str  # the piece's issuer, whose line it draws on
+    face_fen: int
+    state: FinancingState
+    interest_payer: InterestPayer
+    quote: dict[str, Any]  # as quoted at application (pricing.Quote.wire)
+    expires_at: str  # RFC 3339 UTC: undecided by then, it expires
+    created_seq: int
+    decided_seq: int | None = None
+    decided_on: date | None = None  # the decision's business date
+    terms: dict[str, Any] | None = None  # as approved (pricing.Quote.wire)
+    registration_ref: str | None = None
+    disbursement_ref: str | None = None
+    reason: str | None = None
+    obligation: str | None = None  # buyer-pays: the issuer's interest obligation
+
+    def wire(self) -> dict[str, Any]:
+        from ledger.entities import FINANCINGS  # which imports this module
+
+        return FINANCINGS.to_wire(self)
+
+
+# -- credit lines and tiers ----------------------------------------------------------
+
+
+def set_line(
+    core: Member | None,
+    bank: str,
+    current: CreditLine | None,
+    lines_held: int,
+    body: CreditLineBody,
+    ctx: Context,
+) -> Effects:
+    """``credit_line.set``: a bank's line for a core enterprise's paper, set or replaced.
+    ``lines_held``: how many lines the bank has now."""
+    if core is None:
+        raise Refusal("member-not-found", f"no member {body.core}")
+    if not core.has_role("core"):
+        raise Refusal("role-mismatch", f"{body.core} is not a core enterprise")
+    if body.expires_on < business_today(ctx):
+        raise Refusal("validation", "expires_on must be today or later")
+    if current is None and lines_held >= ctx.settings.credit_lines_per_bank_max:
+        raise Refusal(
+            "credit-lines-exceeded",
+            f"a bank may hold at most {ctx.settings.credit_lines_per_bank_max} credit lines",
+        )
+    used = current.used_fen + current.pending_fen if current else 0
+    if body.amount < used:
+        raise Refusal(
+            "credit-line-below-use",
+            f"{format_fen(used)} of the line is in use or reserved by pending applications; "
+            f"it cannot be set to {format_fen(body.amount)}",
+        )
+    line = CreditLine(
+        bank=bank,
+        core=body.core,
+        amount_fen=body.amount,
+        annual_rate=body.annual_rate,
+        expires_on=body.expires_on,
+        used_fen=current.used_fen if current else 0,
+        pending_fen=current.pending_fen if current else 0,
+    )
+    return {"credit_lines": [line.wire()]}
+
+
+def set_tier(member: Member | None, body: SetTierBody) -> Effects:
+    """``member.set_tier``: the operator rates a supplier A, B or C."""
+    if member is None:
+        raise Refusal("member-not-found", f"no member {body.id}")
+    if not member.has_role("supplier"):
+        raise Refusal("role-mismatch", f"{body.id} is not a supplier")
+    return {"members": [replace(member, tier=body.tier).wire()]}
+
+
+# -- the price -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyState:
+    piece: Certificate | None
+    bank: Member | None
+    line: CreditLine | None
+    applicant_tier: str | None
+    root_face_fen: int  # of the piece's root, for the split's smallest piece
+    live_pieces: int  # the applicant's own
+
+
+def _terms(line: CreditLine, tier: str | None, ctx: Context) -> Terms:
+    return Terms(
+        annual_rate=line.annual_rate,
+        multiplier_bp=ctx.settings.tier_multiplier_bp(tier or UNRATED),
+        basis_days=ctx.settings.day_count_basis,
+        fee_bp=ctx.settings.financing_fee_bps,
+    )
+
+
+def _financeable(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
+    if piece is None or not is_party(piece, signer):
+        raise Refusal("certificate-not-found", "no such certificate")
+    refuse_if_due(piece, now)  # a pending piece past its deadline: recorded as expired
+    if piece.holder != signer:
+        raise Refusal("not-holder", f"certificate {piece.id} is not held by {signer}")
+    if piece.state == OVERDUE:
+        raise Refusal("certificate-overdue", f"certificate {piece.id} is overdue")
+    if piece.state != ACTIVE:
+        raise Refusal("not-spendable", f"certificate {piece.id} is {piece.state}, not active")
+    return piece
+
+
+def _check_maturity(piece: Certificate, ctx: Context) -> None:
+    today = business_today(ctx)
+    if (piece.maturity - today).days < 1:
+        raise Refusal(
+            "certificate-matured",
+            f"the certificate matures on {piece.maturity.isoformat()}: a financing needs "
+            f"at least one day to maturity (today is {today.isoformat()})",
+        )
+
+
+def _line_for(bank_id: str, bank: Member | None, line: CreditLine | None, core: str, ctx: Context) -> CreditLine:
+    if bank is None or not bank.has_role("bank"):
+        raise Refusal("not-a-bank", f"{bank_id} is not a bank admitted to the platform")
+    if bank.status != MemberStatus.ACTIVE:
+        raise Refusal("recipient-suspended", f"{bank_id} is suspended")
+    if line is None or line.amount_fen == 0:
+        raise Refusal("no-credit-line", f"{bank_id} has no credit line for paper of {core}")
+    if business_today(ctx) > line.expires_on:
+        raise Refusal(
+            "credit-line-expired",
+            f"{bank_id}'s line for paper of {core} expired on {line.expires_on.isoformat()}",
+        )
+    return line
+
+
+def price(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Quote:
+    """What applying would be quoted now, every refusal of ``financing.apply`` included
+    (the quote read and the application share it)."""
+    piece = _financeable(state.piece, signer, ctx.now)
+    _check_maturity(piece, ctx)
+    line = _line_for(body.bank, state.bank, state.line, piece.issuer, ctx)
+    face = piece.amount_fen if body.amount is None else body.amount
+    if face > piece.amount_fen:
+        raise Refusal(
+            "insufficient-amount",
+            f"the piece holds {format_fen(piece.amount_fen)}; {format_fen(face)} was asked",
+        )
+    if face > line.available_fen:
+        raise Refusal(
+            "credit-line-exceeded",
+            f"{format_fen(face)} is more than the {format_fen(line.available_fen)} left on "
+            f"{body.bank}'s line for paper of {piece.issuer}, pending applications counted",
+        )
+    return pricing.quote(
+        face,
+        _terms(line, state.applicant_tier, ctx),
+        business_today(ctx),
+        piece.maturity,
+        calendar.is_business_day,
+        payer=InterestPayer(piece.interest_payer),
+    )
+
+
+def apply(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Effects:
+    """``financing.apply``: lock the piece (or the part asked for) and reserve its face."""
+    quoted = price(state, signer, body, ctx)
+    piece, line = state.piece, state.line
+    assert piece is not None and line is not None
+    financing_id = ctx.derive_id(FINANCING_INDEX)
+    pieces: list[Certificate]
+    if quoted.face_fen == piece.amount_fen:
+        pieces = [replace(piece, state=LOCKED, financing=financing_id)]
+    else:
+        pieces = _split(piece, quoted.face_fen, state, signer, ctx)
+        pieces[1] = replace(pieces[1], state=LOCKED, financing=financing_id)
+    financing = Financing(
+        id=financing_id,
+        certificate=pieces[-1].id if len(pieces) == 1 else pieces[1].id,
+        applicant=signer,
+        bank=body.bank,
+        core=piece.issuer,
+        face_fen=quoted.face_fen,
+        state=REQUESTED,
+        interest_payer=InterestPayer(piece.interest_payer),
+        quote=quoted.wire(),
+        expires_at=format_timestamp(ctx.now + timedelta(seconds=ctx.settings.financing_window_s)),
+        created_seq=ctx.seq,
+    )
+    reserved = replace(line, pending_fen=line.pending_fen + quoted.face_fen)
+    return {
+        "certificates": [p.wire() for p in pieces],
+        "credit_lines": [reserved.wire()],
+        "financings": [financing.wire()],
+    }
+
+
+def _split(
+    piece: Certificate, face_fen: int, state: ApplyState, signer: str, ctx: Context
+) -> list[Certificate]:
+    """Split ``piece`` into ``face_fen`` and the rest, both the signer's, exactly as a
+    transfer of it to the signer would (every limit on splitting applies): the spent
+    piece, the part to finance, the rest."""
+    trade = {"contract_no": piece.trade["contract_no"], "invoices": []}
+    body = TransferBody.model_validate(
+        {
+            "inputs": [piece.id],
+            "outputs": [{"to": signer, "amount": format_fen(face_fen)}],
+            "trade": trade,
+        },
+        strict=False,
+    )
+    transfer_state = TransferState(
+        inputs={piece.id: piece},
+        recipients={},
+        invoices={},
+        root_faces={piece.root_id: state.root_face_fen},
+        live_pieces=state.live_pieces,
+    )
+    effects = certificates.transfer(transfer_state, signer, body, ctx)
+    from ledger.entities import CERTIFICATES  # which imports this module
+
+    spent, part, rest = (CERTIFICATES.from_row(CERTIFICATES.to_row(w)) for w in effects["certificates"])
+    assert spent.state == SPENT and part.amount_fen == face_fen, (spent, part)
+    # Both halves keep the piece's own trade background, for the bank's due diligence.
+    return [spent, replace(part, trade=piece.trade), replace(rest, trade=piece.trade)]
+
+
+# -- decide, cancel, expire ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecideState:
+    financing: Financing | None
+    piece: Certificate | None  # the locked piece
+    line: CreditLine | None
+    applicant_tier: str | None
+    live_pieces: int  # the bank's own
+
+
+def is_due(financing: Financing, now: datetime) -> bool:
+    return financing.state == REQUESTED and financing.expires_at <= format_timestamp(now)
+
+
+def _open(financing: Financing | None, member: str, role: str, now: datetime) -> Financing:
+    """The financing ``member`` may act on as ``role`` (``bank`` or ``applicant``); any
+    other member hears what it would hear of an id that does not exist."""
+    if financing is None or getattr(financing, role) != member:
+        raise Refusal("financing-not-found", "no such financing")
+    if financing.state == FinancingState.EXPIRED or is_due(financing, now):
+        # Found due and undecided, the service records its expiry as its own entry.
+        due = {"expired_financing": financing.id} if is_due(financing, now) else {}
+        raise Refusal(
+            "financing-expired",
+            f"financing {financing.id} expired at {financing.expires_at} undecided",
+            **due,
+        )
+    if financing.state != REQUESTED:
+        raise Refusal("already-decided", f"financing {financing.id} is {financing.state}")
+    return financing
+
+
+def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> Effects:
+    """``financing.decide``: the bank approves (the piece is its, the line is used) or
+    rejects (the piece goes back to the applicant)."""
+    financing = _open(state.financing, signer, "bank", ctx.now)
+    piece, line = state.piece, state.line
+    assert piece is not None and line is not None and piece.state == LOCKED, (financing, piece)
+    if not body.approve:
+        return _release(financing, piece, line, FinancingState.REJECTED, ctx, reason=body.reason)
+    _check_maturity(piece, ctx)
+    if business_today(ctx) > line.expires_on:
+        raise Refusal(
+            "credit-line-expired",
+            f"the line for paper of {financing.core} expired on {line.expires_on.isoformat()}",
+        )
+    if ctx.settings.financing_registration_required and body.registration_ref is None:
+        raise Refusal(
+            "registration-required",
+            "an approval names the financing's filing in the movable-property financing "
+            "registry (registration_ref)",
+        )
+    payer = financing.interest_payer
+    terms = _terms(line, state.applicant_tier, ctx)
+    quoted_rate = Decimal(financing.quote["rate"])
+    if body.annual_rate is not None and body.annual_rate > quoted_rate:
+        raise Refusal(
+            "rate-above-quote",
+            f"the rate may not be above the {quoted_rate} quoted; {body.annual_rate} was given",
+        )
+    approved = pricing.quote(
+        financing.face_fen,
+        terms,
+        business_today(ctx),
+        piece.maturity,
+        calendar.is_business_day,
+        payer=payer,
+        rate=body.annual_rate if body.annual_rate is not None else quoted_rate,
+    )
+    certificates.check_live_pieces(signer, state.live_pieces, 1, ctx)
+    # The piece keeps naming its financing: the settlement of it restores the line.
+    assigned = replace(piece, holder=signer, state=ACTIVE, sender=None)
+    effects: Effects = {
+        "certificates": [assigned.wire()],
+        "credit_lines": [
+            replace(
+                line,
+                pending_fen=line.pending_fen - financing.face_fen,
+                used_fen=line.used_fen + financing.face_fen,
+            ).wire()
+        ],
+    }
+    obligation_id = None
+    if payer is InterestPayer.ISSUER and approved.interest_fen > 0:
+        obligation_id = ctx.derive_id(INTEREST_INDEX)
+        owed = Obligation(
+            id=obligation_id,
+            debtor=financing.core,
+            creditor=signer,
+            amount_fen=approved.interest_fen,
+            outstanding_fen=approved.interest_fen,
+            due_date=piece.maturity,
+            state=ObligationState.CONFIRMED,
+            reference=f"interest on financing {financing.id}",
+            payment_ref=None,
+            created_seq=ctx.seq,
+        )
+        effects["obligations"] = [owed.wire()]
+    decided = replace(
+        financing,
+        state=FinancingState.APPROVED,
+        decided_seq=ctx.seq,
+        decided_on=business_today(ctx),
+        terms=approved.wire(),
+        registration_ref=body.registration_ref,
+        disbursement_ref=body.disbursement_ref,
+        reason=body.reason,
+        obligation=obligation_id,
+    )
+    effects["financings"] = [decided.wire()]
+    return effects
+
+
+def cancel(state: DecideState, signer: str, ctx: Context) -> Effects:
+    """``financing.cancel``: the applicant withdraws before the bank decides."""
+    financing = _open(state.financing, signer, "applicant", ctx.now)
+    assert state.piece is not None and state.line is not None, financing
+    return _release(financing, state.piece, state.line, FinancingState.CANCELLED, ctx)
+
+
+def _release(
+    financing: Financing,
+    piece: Certificate,
+    line: CreditLine,
+    end: FinancingState,
+    ctx: Context,
+    reason: str | None = None,
+) -> Effects:
+    """End an application: the piece is the applicant's and active again, the reserve
+    on the line is freed."""
+    assert piece.state == LOCKED and piece.financing == financing.id, (piece, financing)
+    return {
+        "certificates": [replace(piece, state=ACTIVE, financing=None).wire()],
+        "credit_lines": [replace(line, pending_fen=line.pending_fen - financing.face_fen).wire()],
+        "financings": [
+            replace(
+                financing, state=end, decided_seq=ctx.seq, decided_on=business_today(ctx), reason=reason
+            ).wire()
+        ],
+    }
+
+
+def expire(
+    due: Sequence[Financing],
+    pieces: dict[str, Certificate],
+    lines: dict[tuple[str, str], CreditLine],
+    ctx: Context,
+) -> Effects:
+    """``financing.expire``: applications past their window give their pieces back."""
+    lines_now = dict(lines)
+    effects: Effects = {"certificates": [], "credit_lines": [], "financings": []}
+    for financing in due:
+        assert is_due(financing, ctx.now), financing
+        key = (financing.bank, financing.core)
+        released = _release(
+            financing, pieces[financing.certificate], lines_now[key], FinancingState.EXPIRED, ctx
+        )
+        effects["certificates"] += released["certificates"]
+        effects["financings"] += released["financings"]
+        lines_now[key] = replace(
+            lines_now[key], pending_fen=lines_now[key].pending_fen - financing.face_fen
+        )
+    effects["credit_lines"] = [lines_now[key].wire() for key in sorted({(f.bank, f.core) for f in due})]
+    return effects

@@ -141,9 +141,7 @@ PROBLEMS: dict[str, Problem] = {
     "financing-not-found": Problem("No such financing, or not this member's to act on", 404),
     "financing-expired": Problem("The application expired undecided", 409),
     "already-decided": Problem("The financing has already been decided", 409),
-    "registration-required": Problem(
-        "An approval names its filing in the financing registry", 422
-    ),
+    "registration-required": Problem("An approval names its filing in the financing registry", 422),
     "rate-above-quote": Problem("The rate is above the one quoted", 422),
     "ancestry-too-large": Problem("The piece descends from more pieces than one read returns", 422),
     # trade background

@@ -29,10 +29,11 @@ These rules are pure: they take loaded state and return effects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -89,18 +90,17 @@ class FinancingState(StrEnum):
 REQUESTED = FinancingState.REQUESTED
 
 
+_RATE = re.compile(rf"0\.[0-9]{{1,{RATE_DECIMALS_MAX}}}")
+
+
 def _rate(value: object) -> Decimal:
     """A rate travels as a decimal string ("0.0385"): never a JSON number, never float."""
     if not isinstance(value, str):
         raise ValueError('a rate is a decimal string such as "0.0385", not a JSON number')
-    try:
-        rate = Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a decimal rate") from exc
-    exponent = rate.as_tuple().exponent
-    if not rate.is_finite() or not isinstance(exponent, int) or -exponent > RATE_DECIMALS_MAX:
-        raise ValueError(f"a rate has at most {RATE_DECIMALS_MAX} decimals")
-    if not Decimal(0) < rate <= Decimal(ANNUAL_RATE_MAX) or value != value.strip():
+    if _RATE.fullmatch(value) is None:
+        raise ValueError(f'a rate is written "0." and at most {RATE_DECIMALS_MAX} decimals')
+    rate = Decimal(value)
+    if not Decimal(0) < rate <= Decimal(ANNUAL_RATE_MAX):
         raise ValueError(f"a rate must be above 0 and at most {ANNUAL_RATE_MAX}")
     return rate
 
@@ -284,7 +284,9 @@ def _check_maturity(piece: Certificate, ctx: Context) -> None:
         )
 
 
-def _line_for(bank_id: str, bank: Member | None, line: CreditLine | None, core: str, ctx: Context) -> CreditLine:
+def _line_for(
+    bank_id: str, bank: Member | None, line: CreditLine | None, core: str, ctx: Context
+) -> CreditLine:
     if bank is None or not bank.has_role("bank"):
         raise Refusal("not-a-bank", f"{bank_id} is not a bank admitted to the platform")
     if bank.status != MemberStatus.ACTIVE:
@@ -385,7 +387,9 @@ def _split(
     effects = certificates.transfer(transfer_state, signer, body, ctx)
     from ledger.entities import CERTIFICATES  # which imports this module
 
-    spent, part, rest = (CERTIFICATES.from_row(CERTIFICATES.to_row(w)) for w in effects["certificates"])
+    spent, part, rest = (
+        CERTIFICATES.from_row(CERTIFICATES.to_row(w)) for w in effects["certificates"]
+    )
     assert spent.state == SPENT and part.amount_fen == face_fen, (spent, part)
     # Both halves keep the piece's own trade background, for the bank's due diligence.
     return [spent, replace(part, trade=piece.trade), replace(rest, trade=piece.trade)]
@@ -529,7 +533,11 @@ def _release(
         "credit_lines": [replace(line, pending_fen=line.pending_fen - financing.face_fen).wire()],
         "financings": [
             replace(
-                financing, state=end, decided_seq=ctx.seq, decided_on=business_today(ctx), reason=reason
+                financing,
+                state=end,
+                decided_seq=ctx.seq,
+                decided_on=business_today(ctx),
+                reason=reason,
             ).wire()
         ],
     }
@@ -555,5 +563,7 @@ def expire(
         lines_now[key] = replace(
             lines_now[key], pending_fen=lines_now[key].pending_fen - financing.face_fen
         )
-    effects["credit_lines"] = [lines_now[key].wire() for key in sorted({(f.bank, f.core) for f in due})]
+    effects["credit_lines"] = [
+        lines_now[key].wire() for key in sorted({(f.bank, f.core) for f in due})
+    ]
     return effects

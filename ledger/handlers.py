@@ -217,7 +217,11 @@ def set_tier(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects
 def apply_state(repo: Loads, applicant: Member, body: financing.ApplyBody) -> ApplyState:
     """What pricing and applying need (shared with the quote read)."""
     piece = repo.certificate(body.certificate)
-    line = repo.credit_lines([(body.bank, piece.issuer)]).get((body.bank, piece.issuer)) if piece else None
+    line = (
+        repo.credit_lines([(body.bank, piece.issuer)]).get((body.bank, piece.issuer))
+        if piece
+        else None
+    )
     return ApplyState(
         piece=piece,
         bank=repo.member(body.bank),

@@ -40,9 +40,9 @@ from ledger.entities import (
 __all__ = [
     "certificates",
     "credit_lines",
-    "financings",
     "entries",
     "entry_parties",
+    "financings",
     "invoices",
     "issuance_limits",
     "ledger_head",

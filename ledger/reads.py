@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from ledger import calendar, financing
 from ledger.certificates import Certificate
 from ledger.context import Context
-from ledger.financing import ApplyBody, Financing, FinancingState
 from ledger.errors import Refusal
+from ledger.financing import ApplyBody, Financing, FinancingState
 from ledger.limits import ANCESTRY_PIECES_MAX, PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.members import Member
 from ledger.money import format_fen, parse_amount

@@ -63,7 +63,11 @@ _KEY = select(_k).where(_k.c.key_id == bindparam("key_id"))
 _KEY_WITH_MEMBER = select(
     *_k.c,
     # The member's own columns, but for those a key's row has too (under other names).
-    *(column for column in _m.c if column.name not in ("id", "key_id", "public_key", "updated_seq")),
+    *(
+        column
+        for column in _m.c
+        if column.name not in ("id", "key_id", "public_key", "updated_seq")
+    ),
     _m.c.key_id.label("current_key_id"),
     _m.c.public_key.label("current_public_key"),
 ).join(_m, _m.c.id == _k.c.member_id)

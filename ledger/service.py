@@ -432,9 +432,7 @@ class Ledger:
         """Ids of applications a financing view shows undecided past their window."""
         shown = view.get("financings") or ([view] if "quote" in view else [])
         now_text = format_timestamp(self.clock())
-        return [
-            f["id"] for f in shown if f["state"] == REQUESTED and f["expires_at"] <= now_text
-        ]
+        return [f["id"] for f in shown if f["state"] == REQUESTED and f["expires_at"] <= now_text]
 
     def due_ids(self, view: dict[str, Any]) -> list[str]:
         """Ids of the pending pieces a certificate, tree or wallet view shows past their

@@ -90,8 +90,8 @@ class Settings:
         )
         assert min(positive) >= 1, positive
         assert self.http_write_queue_max >= 0 and self.db_pool_timeout_s >= 0
-        multipliers = (self.tier_multiplier_a_bp, self.tier_multiplier_b_bp)
-        multipliers += (self.tier_multiplier_c_bp,)
+        multipliers = [self.tier_multiplier_a_bp, self.tier_multiplier_b_bp]
+        multipliers.append(self.tier_multiplier_c_bp)
         assert all(10_000 <= m <= limits.TIER_MULTIPLIER_BP_MAX for m in multipliers)
         assert self.day_count_basis in (360, 365), self.day_count_basis
         assert 0 <= self.financing_fee_bps <= limits.FINANCING_FEE_BPS_MAX

@@ -24,7 +24,9 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-async def _read(request: Request, view: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+async def _read(
+    request: Request, view: Callable[..., dict[str, Any]], *args: Any
+) -> dict[str, Any]:
     ledger = _ledger(request)
     return await capacity_of(request.app.state).read(ledger.read, view, *args)
 
@@ -83,9 +85,7 @@ async def list_financings(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
-    return await _read_touching(
-        request, reads.financings, viewer, member, state, cursor, limit
-    )
+    return await _read_touching(request, reads.financings, viewer, member, state, cursor, limit)
 
 
 @router.get("/banks/{bank}/exposure", summary="A bank's credit lines and their use")

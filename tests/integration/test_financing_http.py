@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Actor, Chain, business_date
+from tests.conftest import Actor, Chain, business_date, new_member_id
 from tests.helpers import certs, fen, ok, refused
 
 RATE = "0.0385"
@@ -39,7 +39,9 @@ def set_line(chain: Chain, amount: str = "500000.00", rate: str = RATE, **extra:
     return chain.client(chain.bank).submit("credit_line.set", body)
 
 
-def apply(chain: Chain, who: Actor, piece: str, amount: str | None = None, bank: Actor | None = None) -> Any:
+def apply(
+    chain: Chain, who: Actor, piece: str, amount: str | None = None, bank: Actor | None = None
+) -> Any:
     body: dict[str, Any] = {"certificate": piece, "bank": (bank or chain.bank).id}
     if amount is not None:
         body["amount"] = amount
@@ -94,7 +96,9 @@ def test_apply_for_part_of_a_piece_then_the_bank_approves(financed: Chain) -> No
     assert fen(quote["disbursement"]) == 40_000 - expected and quote["fee"] == "0.00"
     assert applied["effects"]["credit_lines"][0]["pending"] == "400.00"
 
-    waiting = ok(chain.client(chain.bank).get(f"/v1/financings?member={chain.bank.id}&state=requested"))
+    waiting = ok(
+        chain.client(chain.bank).get(f"/v1/financings?member={chain.bank.id}&state=requested")
+    )
     assert [f["id"] for f in waiting["financings"]] == [financing["id"]]
 
     decided = ok(decide(chain, financing["id"], disbursement_ref="TX-1"))
@@ -129,3 +133,277 @@ def test_a_rejection_gives_the_piece_back_and_frees_the_line(financed: Chain) ->
     assert line_of(chain)["pending"] == "0.00"
     refused(chain, decide(chain, financing["id"]), 409, "already-decided")
     assert chain.ledger.verify().ok
+
+
+def test_credit_line_rules(chain: Chain) -> None:
+    refused(chain, chain.client(chain.s1).submit("credit_line.set", {
+        "core": chain.core.id, "amount": "1.00", "annual_rate": RATE,
+        "expires_on": business_date(chain.clock, 30),
+    }), 403, "forbidden")  # fmt: skip
+    refused(chain, set_line(chain, core=chain.s1.id), 422, "role-mismatch")
+    refused(chain, set_line(chain, core=new_member_id()), 404, "member-not-found")
+    for bad in (0.0385, "0.37", "0", "-0.01", "0.0000001", "1e-2", " 0.03", "abc"):
+        refused(chain, set_line(chain, rate=bad), 422, "validation")  # type: ignore[arg-type]
+    refused(chain, set_line(chain, expires_on=business_date(chain.clock, -1)), 422, "validation")
+    ok(set_line(chain, amount="1000.00"))
+    ok(chain.client(chain.operator).submit("member.set_tier", {"id": chain.s1.id, "tier": "A"}))
+    refused(
+        chain,
+        chain.client(chain.operator).submit("member.set_tier", {"id": chain.core.id, "tier": "A"}),
+        422,
+        "role-mismatch",
+    )
+    refused(
+        chain,
+        chain.client(chain.operator).submit("member.set_tier", {"id": chain.s1.id, "tier": "D"}),
+        422,
+        "validation",
+    )
+    ok(apply(chain, chain.s1, chain.issued("600.00")))
+    # 600.00 is reserved by the pending application: the line cannot go below it.
+    refused(chain, set_line(chain, amount="599.99"), 409, "credit-line-below-use")
+    replaced = ok(set_line(chain, amount="600.00", rate="0.04"))["effects"]["credit_lines"][0]
+    assert (replaced["amount"], replaced["pending"], replaced["annual_rate"]) == (
+        "600.00",
+        "600.00",
+        "0.04",
+    )
+    assert chain.ledger.verify().ok
+
+
+def test_every_refusal_of_an_application(financed: Chain) -> None:
+    chain = financed
+    root = chain.issued("1000.00")
+    other_bank = chain.admit("bank", name="Other Bank")
+    refused(chain, apply(chain, chain.s1, root, bank=chain.s2), 422, "not-a-bank")
+    refused(chain, apply(chain, chain.s1, root, bank=other_bank), 422, "no-credit-line")
+    refused(chain, apply(chain, chain.s1, root, "1000.01"), 422, "insufficient-amount")
+    refused(chain, apply(chain, chain.core, root), 403, "not-holder")
+    refused(chain, apply(chain, chain.s2, root), 404, "certificate-not-found")
+    # Over what is left of the line, counting a pending application.
+    ok(set_line(chain, amount="1500.00"))
+    ok(apply(chain, chain.s1, root, "900.00"))
+    second = chain.issued("1000.00")
+    refused(chain, apply(chain, chain.s1, second, "600.01"), 422, "credit-line-exceeded")
+    # A locked piece is neither financeable again nor spendable.
+    locked = [
+        p["id"]
+        for p in ok(chain.client(chain.s1).get(f"/v1/wallets/{chain.s1.id}"))["certificates"]
+        if p["state"] == "locked"
+    ]
+    refused(chain, apply(chain, chain.s1, locked[0]), 409, "not-spendable")
+    refused(chain, chain.transfer(chain.s1, locked, [(chain.s2, "1.00")]), 409, "not-spendable")
+    # Maturity tomorrow is one day away: financeable today, not tomorrow.
+    soon = chain.issued("10.00", days=1)
+    quote = ok(
+        chain.client(chain.s1).get(f"/v1/financing/quote?certificate={soon}&bank={chain.bank.id}")
+    )
+    assert quote["days"] >= 1
+    chain.clock.advance(days=1)
+    refused(chain, apply(chain, chain.s1, soon), 409, "certificate-matured")
+    # An expired line finances nothing.
+    ok(set_line(chain, amount="1500.00", expires_on=business_date(chain.clock, 0)))
+    chain.clock.advance(days=1)
+    refused(chain, apply(chain, chain.s1, second, "10.00"), 422, "credit-line-expired")
+    assert chain.ledger.verify().ok
+
+
+def test_cancel_and_expiry_give_the_piece_back(financed: Chain) -> None:
+    chain = financed
+    first, second = chain.issued("100.00"), chain.issued("200.00")
+    one = ok(apply(chain, chain.s1, first))["effects"]["financings"][0]
+    two = ok(apply(chain, chain.s1, second))["effects"]["financings"][0]
+    # Only the applicant cancels; to anyone else the application does not exist.
+    bank_cancel = chain.client(chain.bank).submit("financing.cancel", {"id": one["id"]})
+    refused(chain, bank_cancel, 404, "financing-not-found")
+    refused(chain, decide_as(chain, chain.s2, one["id"]), 403, "forbidden")
+    cancelled = ok(chain.client(chain.s1).submit("financing.cancel", {"id": one["id"]}))
+    assert cancelled["effects"]["financings"][0]["state"] == "cancelled"
+    assert cancelled["effects"]["certificates"][0]["state"] == "active"
+    refused(chain, decide(chain, one["id"]), 409, "already-decided")
+    # The second is left undecided past its 24 h window: the first touch records its expiry.
+    chain.clock.advance(hours=24)
+    before = chain.ledger.head()
+    assert before is not None
+    refused(chain, decide(chain, two["id"]), 409, "financing-expired")
+    after = chain.ledger.head()
+    assert after is not None and after.seq == before.seq + 1  # the system entry, not the decision
+    shown = ok(chain.client(chain.s1).get(f"/v1/financings/{two['id']}"))
+    assert shown["state"] == "expired"
+    piece = ok(chain.client(chain.s1).get(f"/v1/certificates/{second}"))
+    assert (piece["state"], piece["holder"]) == ("active", chain.s1.id) and "financing" not in piece
+    assert line_of(chain)["pending"] == "0.00"
+    refused(
+        chain,
+        chain.client(chain.s1).submit("financing.cancel", {"id": two["id"]}),
+        409,
+        "financing-expired",
+    )
+    assert chain.ledger.verify().ok
+
+
+def test_the_sweep_expires_applications(financed: Chain) -> None:
+    chain = financed
+    ids = [
+        ok(apply(chain, chain.s1, chain.issued("10.00")))["effects"]["financings"][0]["id"]
+        for _ in range(3)
+    ]
+    chain.clock.advance(hours=23, minutes=59)
+    assert chain.ledger.sweep() is None  # not yet due
+    chain.clock.advance(minutes=1)
+    receipt = chain.ledger.sweep()
+    assert receipt is not None
+    assert sorted(f["id"] for f in receipt.effects["financings"]) == sorted(ids)
+    assert {f["state"] for f in receipt.effects["financings"]} == {"expired"}
+    assert line_of(chain)["pending"] == "0.00"
+    assert chain.ledger.verify().ok
+
+
+def decide_as(chain: Chain, who: Actor, financing: str) -> Any:
+    body = {"id": financing, "approve": True, "registration_ref": "R-1"}
+    return chain.client(who).submit("financing.decide", body)
+
+
+def test_decision_rules_rate_registration_and_other_banks(financed: Chain) -> None:
+    chain = financed
+    root = chain.issued("1000.00")
+    financing = ok(apply(chain, chain.s1, root))["effects"]["financings"][0]
+    other_bank = chain.admit("bank", name="Other Bank")
+    refused(chain, decide_as(chain, other_bank, financing["id"]), 404, "financing-not-found")
+    refused(chain, decide(chain, financing["id"], annual_rate="0.0540"), 422, "rate-above-quote")
+    no_registration = chain.client(chain.bank).submit(
+        "financing.decide", {"id": financing["id"], "approve": True}
+    )
+    refused(chain, no_registration, 422, "registration-required")
+    # The next day, at a lower rate: days count from the decision, so interest only falls.
+    chain.clock.advance(hours=23)
+    approved = ok(decide(chain, financing["id"], annual_rate="0.05"))
+    terms = approved["effects"]["financings"][0]["terms"]
+    assert (terms["rate"], terms["days"], terms["value_date"]) == ("0.05", DAYS - 1, "2026-03-03")
+    assert fen(terms["interest"]) == interest(100_000, "0.05", DAYS - 1)
+    assert fen(terms["spread"]) == interest(100_000, "0.05", DAYS - 1) - interest(
+        100_000, RATE, DAYS - 1
+    )
+    assert fen(terms["interest"]) < fen(financing["quote"]["interest"])
+    assert chain.ledger.verify().ok
+
+
+def test_buyer_pays_paper(financed: Chain) -> None:
+    chain = financed
+    issued = chain.issue("1000.00", interest_payer="issuer")
+    root = ok(issued)["effects"]["certificates"][0]
+    assert root["interest_payer"] == "issuer"
+    ok(chain.client(chain.s1).submit("certificate.accept", {"id": root["id"]}))
+    applied = ok(apply(chain, chain.s1, root["id"], "300.00"))
+    # Every piece of the root carries the payer.
+    assert {p["interest_payer"] for p in applied["effects"]["certificates"]} == {"issuer"}
+    quote = applied["effects"]["financings"][0]["quote"]
+    owed = interest(30_000, RATE, DAYS)  # the agreed rate: no tier multiplier
+    assert (quote["rate"], fen(quote["interest"]), quote["spread"]) == (RATE, owed, "0.00")
+    assert quote["disbursement"] == "300.00" and quote["interest_payer"] == "issuer"
+    decided = ok(decide(chain, applied["effects"]["financings"][0]["id"]))
+    (obligation,) = decided["effects"]["obligations"]
+    assert (obligation["debtor"], obligation["creditor"], obligation["state"]) == (
+        chain.core.id,
+        chain.bank.id,
+        "confirmed",
+    )
+    assert fen(obligation["amount"]) == owed and obligation["due_date"] == root["maturity"]
+    assert decided["effects"]["financings"][0]["obligation"] == obligation["id"]
+    assert chain.ledger.verify().ok
+
+
+def test_quote_read_matches_the_application(financed: Chain) -> None:
+    chain = financed
+    root = chain.issued("1000.00")
+    path = f"/v1/financing/quote?certificate={root}&bank={chain.bank.id}&amount=250.00"
+    quoted = ok(chain.client(chain.s1).get(path))
+    assert quoted["certificate"] == root and quoted["provisional"] is False
+    applied = ok(apply(chain, chain.s1, root, "250.00"))["effects"]["financings"][0]["quote"]
+    assert {k: v for k, v in quoted.items() if k in applied} == applied
+    from tests.helpers import assert_problem
+
+    assert_problem(chain.client(chain.s2).get(path), 404, "not-found")
+    assert_problem(chain.client(chain.s1).get(path.replace("250.00", "2.5.0")), 422, "validation")
+    assert_problem(chain.client(chain.s1).get(path), 409, "not-spendable")  # now split: spent
+
+
+def test_who_sees_financings_exposure_and_reports(financed: Chain) -> None:
+    chain = financed
+    from tests.helpers import assert_problem
+
+    root = chain.issued("1000.00")
+    financing = ok(apply(chain, chain.s1, root, "400.00"))["effects"]["financings"][0]
+    ok(decide(chain, financing["id"]))
+    other_bank = chain.admit("bank", name="Other Bank")
+    for who in (chain.s1, chain.bank, chain.operator):
+        assert (
+            ok(chain.client(who).get(f"/v1/financings/{financing['id']}"))["id"] == financing["id"]
+        )
+    for who in (chain.s2, other_bank, chain.core):
+        assert_problem(chain.client(who).get(f"/v1/financings/{financing['id']}"), 404, "not-found")
+        assert_problem(
+            chain.client(who).get(f"/v1/financings?member={chain.s1.id}"), 404, "not-found"
+        )
+        assert_problem(
+            chain.client(who).get(f"/v1/banks/{chain.bank.id}/exposure"), 404, "not-found"
+        )
+    assert_problem(
+        chain.client(chain.bank).get(f"/v1/financings?member={chain.bank.id}&state=bogus"),
+        422,
+        "validation",
+    )
+    mine = ok(chain.client(chain.s1).get(f"/v1/financings?member={chain.s1.id}&state=approved"))
+    assert [f["id"] for f in mine["financings"]] == [financing["id"]]
+    report_path = f"/v1/reports/financing?core={chain.core.id}&month=2026-03"
+    report = ok(chain.client(chain.core).get(report_path))
+    (row,) = report["banks"]
+    expected = interest(40_000, "0.0728", DAYS)  # unrated, tier C: 3.85 % × 1.6 = 6.16 %?
+    assert row["bank"] == chain.bank.id and row["count"] == 1 and row["face"] == "400.00"
+    assert fen(row["interest"]) == fen(financing["quote"]["interest"])
+    assert fen(row["disbursement"]) == 40_000 - fen(row["interest"]) and row["fee"] == "0.00"
+    del expected
+    assert ok(chain.client(chain.core).get(report_path.replace("03", "04")))["banks"] == []
+    assert_problem(chain.client(chain.s1).get(report_path), 404, "not-found")
+    assert_problem(
+        chain.client(chain.core).get(report_path.replace("2026-03", "2026-13")), 422, "validation"
+    )
+
+
+def test_due_diligence_reads_the_ancestry_not_the_siblings(financed: Chain) -> None:
+    chain = financed
+    from tests.helpers import assert_problem
+
+    root = chain.issued("1000.00")
+    paid = certs(chain.transfer(chain.s1, [root], [(chain.s2, "300.00")]))
+    to_s2 = next(p for p in paid if p["holder"] == chain.s2.id)
+    change = next(p for p in paid if p["holder"] == chain.s1.id and p["state"] == "active")
+    ok(chain.client(chain.s2).submit("certificate.accept", {"id": to_s2["id"]}))
+    financing = ok(apply(chain, chain.s2, to_s2["id"], "100.00"))["effects"]["financings"][0]
+    path = f"/v1/financings/{financing['id']}/ancestry"
+    pieces = ok(chain.client(chain.bank).get(path))["pieces"]
+    ids = [p["id"] for p in pieces]
+    assert ids[0] == root and to_s2["id"] in ids and financing["certificate"] in ids
+    assert change["id"] not in ids  # s1's change is a sibling branch
+    assert all(p["trade"]["contract_no"] for p in pieces)
+    assert next(p for p in pieces if p["id"] == to_s2["id"])["invoice_uses"]
+    assert_problem(chain.client(chain.s2).get(path), 404, "not-found")
+    assert_problem(chain.client(chain.core).get(path), 404, "not-found")
+
+
+@pytest.mark.parametrize(("basis", "fee_bps"), [(360, 0), (365, 25)])
+def test_the_day_count_basis_and_the_fee_are_settings(world: Any, basis: int, fee_bps: int) -> None:
+    from tests.integration.test_limits_http import limited
+
+    with limited(world, day_count_basis=basis, financing_fee_bps=fee_bps) as chain:
+        ok(set_line(chain))
+        root = chain.issued("1000.00")
+        quote = ok(apply(chain, chain.s1, root))["effects"]["financings"][0]["quote"]
+        expected = interest(100_000, "0.0616", DAYS, basis)  # unrated: tier C, × 1.6
+        fee = half_up(Fraction(100_000 * fee_bps, 10_000))
+        assert (quote["basis_days"], fen(quote["interest"]), fen(quote["fee"])) == (
+            basis,
+            expected,
+            fee,
+        )
+        assert fen(quote["disbursement"]) == 100_000 - expected - fee

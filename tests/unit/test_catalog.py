@@ -32,6 +32,11 @@ PUBLISHED = {
     "obligation.confirm_settlement",
     "obligation.dispute_settlement",
     "netting.run",
+    "member.set_tier",
+    "credit_line.set",
+    "financing.apply",
+    "financing.decide",
+    "financing.cancel",
 }
 
 

@@ -46,10 +46,14 @@ def test_16_concurrent_applications_never_take_more_than_the_line(
         r.status_code if r.status_code == 201 else r.json()["type"] for r in responses
     )
     assert set(outcomes) <= {201, "credit-line-exceeded"}, outcomes
-    taken = sum(fen(face) for (face, _), r in zip(envelopes, responses) if r.status_code == 201)
+    taken = sum(
+        fen(face) for (face, _), r in zip(envelopes, responses, strict=True) if r.status_code == 201
+    )
     left = fen(LINE) - taken
-    assert 0 <= left, taken
-    refused = [fen(face) for (face, _), r in zip(envelopes, responses) if r.status_code != 201]
+    assert left >= 0, taken
+    refused = [
+        fen(face) for (face, _), r in zip(envelopes, responses, strict=True) if r.status_code != 201
+    ]
     assert refused and all(face > left for face in refused), (left, refused)
     exposure = ok(chain.client(chain.bank).get(f"/v1/banks/{chain.bank.id}/exposure"))
     (shown,) = exposure["lines"]

@@ -144,7 +144,8 @@ def serve(
 
 @app.command()
 def sweep(db: DbOption = None) -> None:
-    """Expire every pending certificate past its deadline (also run by `dcc serve`)."""
+    """Expire pending certificates and applications for financing past their deadlines
+    (also run by `dcc serve`)."""
     written = _ledger(db).sweep_all()
     typer.echo(f"{written} expiry entries written")
 

@@ -316,8 +316,9 @@ def price(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Quot
     if face > line.available_fen:
         raise Refusal(
             "credit-line-exceeded",
-            f"{format_fen(face)} is more than the {format_fen(line.available_fen)} left on "
-            f"{body.bank}'s line for paper of {piece.issuer}, pending applications counted",
+            # What is left of a bank's line is the bank's business: not in the detail.
+            f"{format_fen(face)} is more than is left of {body.bank}'s line for paper of "
+            f"{piece.issuer}, pending applications counted",
         )
     return pricing.quote(
         face,

@@ -177,10 +177,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(engine: Engine, clock: Clock) -> Iterator[Ledger]:
+def ledger(engine: Engine, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Ledger]:
+    """The ledger under test. After the test, ``dcc verify``'s check must pass: whatever
+    the test did and whatever was refused, the journal replays to the stored projections
+    (a test that tampers with the database on purpose is marked ``tampers``)."""
     ledger = Ledger(engine, clock=clock)
     yield ledger
-    ledger.close()
+    try:
+        if request.node.get_closest_marker("tampers") is None:
+            report = ledger.verify()
+            assert report.ok, f"dcc verify fails after the test: {report.problems[:3]}"
+    finally:
+        ledger.close()
 
 
 _ids = itertools.count(1)

@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -65,6 +66,7 @@ def verify_output(database_url: str) -> tuple[int, list[str]]:
     return result.exit_code, result.output.splitlines()
 
 
+@pytest.mark.tampers
 def test_a_rewritten_command_with_a_recomputed_chain_fails_its_signature(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -79,6 +81,7 @@ def test_a_rewritten_command_with_a_recomputed_chain_fails_its_signature(
     assert lines[0].startswith("seq 3: signature does not verify"), lines
 
 
+@pytest.mark.tampers
 def test_an_entry_signed_with_a_retired_key_is_found(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -145,6 +148,7 @@ def test_an_entry_signed_with_a_retired_key_is_found(
     assert lines[0] == f"seq {seq}: signed with a key retired at seq {rotated_at}", lines
 
 
+@pytest.mark.tampers
 def test_effects_stored_in_a_non_canonical_form_are_found(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -157,6 +161,7 @@ def test_effects_stored_in_a_non_canonical_form_are_found(
     assert lines[0] == "seq 3: stored effects text is not in canonical form", lines
 
 
+@pytest.mark.tampers
 def test_an_unparsable_entry_is_reported_not_crashed_on(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -172,6 +177,7 @@ def test_an_unparsable_entry_is_reported_not_crashed_on(
     assert response.json()["ok"] is False and response.json()["first_bad_seq"] == 2
 
 
+@pytest.mark.tampers
 def test_a_well_hashed_entry_of_the_wrong_shape_is_reported_not_crashed_on(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -188,6 +194,7 @@ def test_a_well_hashed_entry_of_the_wrong_shape_is_reported_not_crashed_on(
     assert response.status_code == 200 and response.json()["first_bad_seq"] == 3
 
 
+@pytest.mark.tampers
 def test_a_head_row_that_disagrees_with_the_last_entry_is_found(
     world: World, engine: Engine, database_url: str
 ) -> None:
@@ -254,6 +261,7 @@ def test_db_upgrade_then_init_once(tmp_path: Path) -> None:
     assert code == 0 and lines[0].startswith("ok: 1 entries"), lines
 
 
+@pytest.mark.tampers
 def test_an_expiry_whose_effects_do_not_follow_from_its_pieces_is_found(
     chain: Any, engine: Engine, database_url: str
 ) -> None:
@@ -276,6 +284,7 @@ def test_an_expiry_whose_effects_do_not_follow_from_its_pieces_is_found(
     ), lines
 
 
+@pytest.mark.tampers
 def test_a_genesis_whose_effects_do_not_follow_from_its_command_is_found(
     world: World, engine: Engine, database_url: str
 ) -> None:

@@ -119,6 +119,7 @@ TAMPERS: dict[str, tuple[str, str]] = {
 }
 
 
+@pytest.mark.tampers
 @pytest.mark.parametrize("target_seq", [1, 3, 5])
 @pytest.mark.parametrize("field", sorted(TAMPERS))
 def test_verify_reports_a_tampered_field_at_exactly_its_seq(
@@ -147,6 +148,7 @@ def test_verify_reports_a_tampered_field_at_exactly_its_seq(
     assert first.startswith(f"seq {target_seq}: {TAMPERS[field][1]}"), result.output
 
 
+@pytest.mark.tampers
 def test_verify_finds_a_projection_row_edited_behind_the_services_back(
     world: World, engine: Engine
 ) -> None:
@@ -162,6 +164,7 @@ def test_verify_finds_a_projection_row_edited_behind_the_services_back(
     assert "members" in report.problems[0].message and "name" in report.problems[0].message
 
 
+@pytest.mark.tampers
 def test_verify_cli_in_a_real_process(world: World, engine: Engine, database_url: str) -> None:
     populate(world, 2)
     ok = subprocess.run(

@@ -305,6 +305,8 @@ def price(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Quot
     """What applying would be quoted now, every refusal of ``financing.apply`` included
     (the quote read and the application share it)."""
     piece = _financeable(state.piece, signer, ctx.now)
+    if body.bank == signer:
+        raise Refusal("validation", "a bank cannot finance a piece it holds itself")
     _check_maturity(piece, ctx)
     line = _line_for(body.bank, state.bank, state.line, piece.issuer, ctx)
     face = piece.amount_fen if body.amount is None else body.amount

@@ -178,6 +178,7 @@ def test_every_refusal_of_an_application(financed: Chain) -> None:
     refused(chain, apply(chain, chain.s1, root, bank=chain.s2), 422, "not-a-bank")
     refused(chain, apply(chain, chain.s1, root, bank=other_bank), 422, "no-credit-line")
     refused(chain, apply(chain, chain.s1, root, "1000.01"), 422, "insufficient-amount")
+    refused(chain, apply(chain, chain.s1, root, "0.00"), 422, "invalid-amount")
     refused(chain, apply(chain, chain.core, root), 403, "not-holder")
     refused(chain, apply(chain, chain.s2, root), 404, "certificate-not-found")
     # Over what is left of the line, counting a pending application.

@@ -116,3 +116,25 @@ def test_years_without_a_published_schedule_are_weekends_only_and_flagged() -> N
     assert is_provisional(far) and is_business_day(far)
     assert not is_business_day(date(2040, 1, 1))  # Sunday
     assert not is_provisional(date(2026, 10, 1))
+
+
+def test_a_banks_lower_rate_replaces_the_charged_rate_not_the_agreed_one() -> None:
+    # Holder pays, tier B: quoted 5.39 %; the bank approves at 4.5 %. 91 days, 360.
+    # interest = 10 000 000 × 0.045 × 91 / 360 = 113 750 fen exactly
+    # agreed   = 10 000 000 × 0.0385 × 91 / 360 = 97 319.44… → 97 319; spread 16 431
+    terms = Terms(Decimal("0.0385"), 14_000, 360, 0)
+    q = quote(10_000_000, terms, VALUE, date(2026, 9, 30), weekdays, rate=Decimal("0.045"))
+    assert (q.rate, q.interest_fen, q.spread_fen) == (Decimal("0.045"), 113_750, 16_431)
+    assert q.disbursement_fen == 10_000_000 - 113_750
+    # Issuer pays at 3 % instead of the agreed 3.85 %: 10 000 000 × 0.03 × 91 / 360
+    # = 75 833.33… → 75 833 fen owed by the issuer; the holder gets the whole face.
+    bp = quote(
+        10_000_000,
+        terms,
+        VALUE,
+        date(2026, 9, 30),
+        weekdays,
+        InterestPayer.ISSUER,
+        rate=Decimal("0.03"),
+    )
+    assert (bp.interest_fen, bp.spread_fen, bp.disbursement_fen) == (75_833, 0, 10_000_000)

@@ -117,6 +117,8 @@ def test_apply_for_part_of_a_piece_then_the_bank_approves(financed: Chain) -> No
     tree = ok(chain.client(chain.core).get(f"/v1/certificates/{root}/tree"))
     holders = {p["id"]: p["holder"] for p in tree["pieces"]}
     assert holders[locked["id"]] == chain.bank.id and holders[rest["id"]] == chain.s1.id
+    # The bank's piece is its own paper now: it may pass it on, but not finance it itself.
+    refused(chain, apply(chain, chain.bank, locked["id"]), 422, "validation")
     assert chain.ledger.verify().ok
 
 

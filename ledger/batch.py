@@ -31,16 +31,20 @@ from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.entities import ENTITIES
 from ledger.errors import Refusal
-from ledger.financing import CreditLine, Financing
+from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.handlers import Needs
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
 from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, write_rows
-from ledger.repository import Head, Repository, StoredEntry, entry_row
+from ledger.repository import Head, Repository, StoredEntry, entry_row, line_key
 
 Key_ = tuple[Any, ...]
-CREATED_AT = {"certificates": "created_seq", "obligations": "created_seq"}
+CREATED_AT = {
+    "certificates": "created_seq",
+    "obligations": "created_seq",
+    "financings": "created_seq",
+}
 
 
 def _live_pieces(value: Any) -> tuple[str, ...]:
@@ -69,11 +73,23 @@ def _lines_held(value: Any) -> tuple[str, ...]:
     return (value["bank"] if isinstance(value, dict) else value.bank,)
 
 
-# The collections whose rows counts depend on, and the members each row counts for.
-COUNTERS: dict[str, Callable[[Any], tuple[str, ...]]] = {
+def _pending_on_line(value: Any) -> dict[str, int]:
+    """The face an application reserves on its line while it is ``requested``."""
+    state, bank, core, face = (
+        (value["state"], value["bank"], value["core"], value["face_fen"])
+        if isinstance(value, dict)
+        else (value.state, value.bank, value.core, value.face_fen)
+    )
+    return {line_key(bank, core): face} if state == FinancingState.REQUESTED else {}
+
+
+# The collections whose rows counts depend on, and what each row counts for: the keys
+# it adds one to, or a mapping of keys to what it adds (a sum).
+COUNTERS: dict[str, Callable[[Any], Iterable[str] | dict[str, int]]] = {
     "certificates": _live_pieces,
     "obligations": _open_obligations,
     "credit_lines": _lines_held,
+    "financings": _pending_on_line,
 }
 
 
@@ -250,6 +266,15 @@ class Batch:
     def lines_held(self, bank: str) -> int:
         counts = self._counted("credit_lines", [bank], self.repo.bank_lines)
         return self._corrected("credit_lines", counts)[bank]
+
+    def line_pending(self, bank: str, core: str) -> int:
+        key = line_key(bank, core)
+        counts = self._counted("financings", [key], self.repo.pending_on_lines)
+        return self._corrected("financings", counts)[key]
+
+    def requested_on_line(self, bank: str, core: str) -> list[Financing]:
+        self.flush()
+        return self.repo.requested_on_line(bank, core)
 
     def financing(self, financing_id: str) -> Financing | None:
         return self._by_id("financings", [financing_id]).get(financing_id)

@@ -279,6 +279,7 @@ _DECLARED = (
         _PENDING
         | {
             "not-spendable",
+            "already-financed",
             "certificate-overdue",
             "certificate-matured",
             "not-a-bank",
@@ -305,6 +306,7 @@ _DECLARED = (
             "credit-line-expired",
             "registration-required",
             "rate-above-quote",
+            "recipient-suspended",
             "holder-pieces-exceeded",
         },
         "The bank approves (the piece becomes its own) or rejects an application",

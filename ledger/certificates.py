@@ -567,7 +567,9 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
         trade=body.trade.wire(),
         memo=None,
         created_seq=ctx.seq,
-        financing=None,
+        # Paper a bank financed stays its financing's, whoever holds it next: the
+        # settlement of it restores the bank's line (inputs of several financings: none).
+        financing=first.financing if len({p.financing for p in inputs}) == 1 else None,
     )
     created: list[Certificate] = []
     for index, output in enumerate(body.outputs):

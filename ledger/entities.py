@@ -410,7 +410,6 @@ CREDIT_LINES: Entity[CreditLine] = entity(
         Field("annual_rate", String(RATE), DECIMAL),
         Field("expires_on", String(10), ISO_DATE),
         fen("used_fen"),
-        fen("pending_fen"),
     ),
 )
 

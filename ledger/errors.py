@@ -138,6 +138,7 @@ PROBLEMS: dict[str, Problem] = {
     "credit-line-below-use": Problem("A credit line cannot go below what is in use", 409),
     "credit-lines-exceeded": Problem("The bank holds as many credit lines as allowed", 422),
     "certificate-overdue": Problem("The certificate is overdue", 409),
+    "already-financed": Problem("The certificate was financed already", 409),
     "financing-not-found": Problem("No such financing, or not this member's to act on", 404),
     "financing-expired": Problem("The application expired undecided", 409),
     "already-decided": Problem("The financing has already been decided", 409),

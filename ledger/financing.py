@@ -30,7 +30,7 @@ These rules are pure: they take loaded state and return effects.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -148,11 +148,12 @@ class CreditLine:
     annual_rate: Decimal
     expires_on: date
     used_fen: int  # the face of approved financings not yet settled
-    pending_fen: int  # the face of applications awaiting the bank
 
-    @property
-    def available_fen(self) -> int:
-        return max(0, self.amount_fen - self.used_fen - self.pending_fen)
+    def available_fen(self, pending_fen: int) -> int:
+        """What is left, given the face of the applications awaiting the bank (never
+        on the line's row: a line is the bank's business, and an application's entry
+        is its applicant's; the pending face is the sum over ``requested`` financings)."""
+        return max(0, self.amount_fen - self.used_fen - pending_fen)
 
     def wire(self) -> dict[str, Any]:
         from ledger.entities import CREDIT_LINES  # which imports this module
@@ -194,12 +195,13 @@ def set_line(
     core: Member | None,
     bank: str,
     current: CreditLine | None,
-    lines_held: int,
+    use: tuple[int, int],
     body: CreditLineBody,
     ctx: Context,
 ) -> Effects:
     """``credit_line.set``: a bank's line for a core enterprise's paper, set or replaced.
-    ``lines_held``: how many lines the bank has now."""
+    ``use``: how many lines the bank has now, and the face pending on this one."""
+    lines_held, pending_fen = use
     if core is None:
         raise Refusal("member-not-found", f"no member {body.core}")
     if not core.has_role("core"):
@@ -211,7 +213,7 @@ def set_line(
             "credit-lines-exceeded",
             f"a bank may hold at most {ctx.settings.credit_lines_per_bank_max} credit lines",
         )
-    used = current.used_fen + current.pending_fen if current else 0
+    used = (current.used_fen if current else 0) + pending_fen
     if body.amount < used:
         raise Refusal(
             "credit-line-below-use",
@@ -225,7 +227,6 @@ def set_line(
         annual_rate=body.annual_rate,
         expires_on=body.expires_on,
         used_fen=current.used_fen if current else 0,
-        pending_fen=current.pending_fen if current else 0,
     )
     return {"credit_lines": [line.wire()]}
 
@@ -247,6 +248,7 @@ class ApplyState:
     piece: Certificate | None
     bank: Member | None
     line: CreditLine | None
+    pending_fen: int  # on the line, by applications awaiting the bank
     applicant_tier: str | None
     root_face_fen: int  # of the piece's root, for the split's smallest piece
     live_pieces: int  # the applicant's own
@@ -271,6 +273,9 @@ def _financeable(piece: Certificate | None, signer: str, now: datetime) -> Certi
         raise Refusal("certificate-overdue", f"certificate {piece.id} is overdue")
     if piece.state != ACTIVE:
         raise Refusal("not-spendable", f"certificate {piece.id} is {piece.state}, not active")
+    if piece.financing is not None:
+        # A bank's discounted paper: its financing restores the bank's line at settlement.
+        raise Refusal("already-financed", f"certificate {piece.id} was financed already")
     return piece
 
 
@@ -294,16 +299,16 @@ def _line_for(
     if line is None or line.amount_fen == 0:
         raise Refusal("no-credit-line", f"{bank_id} has no credit line for paper of {core}")
     if business_today(ctx) > line.expires_on:
-        raise Refusal(
-            "credit-line-expired",
-            f"{bank_id}'s line for paper of {core} expired on {line.expires_on.isoformat()}",
-        )
+        raise Refusal("credit-line-expired", f"{bank_id}'s line for paper of {core} has expired")
     return line
 
 
-def price(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Quote:
+def price(
+    state: ApplyState, signer: str, body: ApplyBody, ctx: Context, *, reserve: bool = True
+) -> Quote:
     """What applying would be quoted now, every refusal of ``financing.apply`` included
-    (the quote read and the application share it)."""
+    (the quote read and the application share it) — but for a quote (``reserve`` False)
+    what is left of the line, which is the bank's business and not for probing."""
     piece = _financeable(state.piece, signer, ctx.now)
     if body.bank == signer:
         raise Refusal("validation", "a bank cannot finance a piece it holds itself")
@@ -315,7 +320,7 @@ def price(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Quot
             "insufficient-amount",
             f"the piece holds {format_fen(piece.amount_fen)}; {format_fen(face)} was asked",
         )
-    if face > line.available_fen:
+    if reserve and face > line.available_fen(state.pending_fen):
         raise Refusal(
             "credit-line-exceeded",
             # What is left of a bank's line is the bank's business: not in the detail.
@@ -357,12 +362,8 @@ def apply(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Effe
         expires_at=format_timestamp(ctx.now + timedelta(seconds=ctx.settings.financing_window_s)),
         created_seq=ctx.seq,
     )
-    reserved = replace(line, pending_fen=line.pending_fen + quoted.face_fen)
-    return {
-        "certificates": [p.wire() for p in pieces],
-        "credit_lines": [reserved.wire()],
-        "financings": [financing.wire()],
-    }
+    # The face is reserved on the line by the financing itself (``requested``).
+    return {"certificates": [p.wire() for p in pieces], "financings": [financing.wire()]}
 
 
 def _split(
@@ -406,12 +407,25 @@ class DecideState:
     financing: Financing | None
     piece: Certificate | None  # the locked piece
     line: CreditLine | None
-    applicant_tier: str | None
+    applicant: Member | None
     live_pieces: int  # the bank's own
 
 
 def is_due(financing: Financing, now: datetime) -> bool:
     return financing.state == REQUESTED and financing.expires_at <= format_timestamp(now)
+
+
+def refuse_due(financings: Sequence[Financing], now: datetime, refusal: Refusal) -> None:
+    """``refusal`` again, naming those of ``financings`` undecided past their window:
+    the service then records their expiry, and the command may be sent again."""
+    due = [f.id for f in financings if is_due(f, now)]
+    if due:
+        raise Refusal(
+            refusal.type,
+            f"{refusal.detail}; {len(due)} application(s) it met had passed their window "
+            "and are now expired: send the command again",
+            expired_financings=due,
+        ) from refusal
 
 
 def _open(financing: Financing | None, member: str, role: str, now: datetime) -> Financing:
@@ -421,7 +435,7 @@ def _open(financing: Financing | None, member: str, role: str, now: datetime) ->
         raise Refusal("financing-not-found", "no such financing")
     if financing.state == FinancingState.EXPIRED or is_due(financing, now):
         # Found due and undecided, the service records its expiry as its own entry.
-        due = {"expired_financing": financing.id} if is_due(financing, now) else {}
+        due = {"expired_financings": [financing.id]} if is_due(financing, now) else {}
         raise Refusal(
             "financing-expired",
             f"financing {financing.id} expired at {financing.expires_at} undecided",
@@ -438,52 +452,53 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
     financing = _open(state.financing, signer, "bank", ctx.now)
     piece, line = state.piece, state.line
     assert piece is not None and line is not None and piece.state == LOCKED, (financing, piece)
+    today = business_today(ctx)
     if not body.approve:
-        return _release(financing, piece, line, FinancingState.REJECTED, ctx, reason=body.reason)
+        return _release(financing, piece, FinancingState.REJECTED, ctx.seq, today, body.reason)
     _check_maturity(piece, ctx)
-    if business_today(ctx) > line.expires_on:
+    if state.applicant is None or state.applicant.status != MemberStatus.ACTIVE:
         raise Refusal(
-            "credit-line-expired",
-            f"the line for paper of {financing.core} expired on {line.expires_on.isoformat()}",
+            "recipient-suspended",
+            f"the applicant {financing.applicant} is suspended: it can only be rejected",
         )
+    if today > line.expires_on:
+        raise Refusal("credit-line-expired", f"the line for paper of {financing.core} has expired")
     if ctx.settings.financing_registration_required and body.registration_ref is None:
         raise Refusal(
             "registration-required",
             "an approval names the financing's filing in the movable-property financing "
             "registry (registration_ref)",
         )
-    payer = financing.interest_payer
-    terms = _terms(line, state.applicant_tier, ctx)
-    quoted_rate = Decimal(financing.quote["rate"])
+    quoted = financing.quote
+    quoted_rate = Decimal(quoted["rate"])
     if body.annual_rate is not None and body.annual_rate > quoted_rate:
         raise Refusal(
             "rate-above-quote",
             f"the rate may not be above the {quoted_rate} quoted; {body.annual_rate} was given",
         )
+    # As quoted: the agreed rate and basis of the application, whatever the line says now.
+    terms = Terms(
+        annual_rate=Decimal(quoted["annual_rate"]),
+        multiplier_bp=10_000,  # the charged rate is given
+        basis_days=int(quoted["basis_days"]),
+        fee_bp=ctx.settings.financing_fee_bps,
+    )
     approved = pricing.quote(
         financing.face_fen,
         terms,
-        business_today(ctx),
+        today,
         piece.maturity,
         calendar.is_business_day,
-        payer=payer,
+        payer=financing.interest_payer,
         rate=body.annual_rate if body.annual_rate is not None else quoted_rate,
     )
     certificates.check_live_pieces(signer, state.live_pieces, 1, ctx)
     # The piece keeps naming its financing: the settlement of it restores the line.
     assigned = replace(piece, holder=signer, state=ACTIVE, sender=None)
-    effects: Effects = {
-        "certificates": [assigned.wire()],
-        "credit_lines": [
-            replace(
-                line,
-                pending_fen=line.pending_fen - financing.face_fen,
-                used_fen=line.used_fen + financing.face_fen,
-            ).wire()
-        ],
-    }
+    used = replace(line, used_fen=line.used_fen + financing.face_fen)
+    effects: Effects = {"certificates": [assigned.wire()], "credit_lines": [used.wire()]}
     obligation_id = None
-    if payer is InterestPayer.ISSUER and approved.interest_fen > 0:
+    if financing.interest_payer is InterestPayer.ISSUER and approved.interest_fen > 0:
         obligation_id = ctx.derive_id(INTEREST_INDEX)
         owed = Obligation(
             id=obligation_id,
@@ -502,7 +517,7 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
         financing,
         state=FinancingState.APPROVED,
         decided_seq=ctx.seq,
-        decided_on=business_today(ctx),
+        decided_on=today,
         terms=approved.wire(),
         registration_ref=body.registration_ref,
         disbursement_ref=body.disbursement_ref,
@@ -516,57 +531,40 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
 def cancel(state: DecideState, signer: str, ctx: Context) -> Effects:
     """``financing.cancel``: the applicant withdraws before the bank decides."""
     financing = _open(state.financing, signer, "applicant", ctx.now)
-    assert state.piece is not None and state.line is not None, financing
-    return _release(financing, state.piece, state.line, FinancingState.CANCELLED, ctx)
+    assert state.piece is not None, financing
+    end = FinancingState.CANCELLED
+    return _release(financing, state.piece, end, ctx.seq, business_today(ctx))
 
 
 def _release(
     financing: Financing,
     piece: Certificate,
-    line: CreditLine,
     end: FinancingState,
-    ctx: Context,
+    seq: int,
+    business_date: date,
     reason: str | None = None,
 ) -> Effects:
-    """End an application: the piece is the applicant's and active again, the reserve
-    on the line is freed."""
+    """End an application: the piece is the applicant's and active again, and the
+    reserve on the line goes with the application's ``requested`` state."""
     assert piece.state == LOCKED and piece.financing == financing.id, (piece, financing)
+    ended = replace(financing, state=end, decided_seq=seq, decided_on=business_date, reason=reason)
     return {
         "certificates": [replace(piece, state=ACTIVE, financing=None).wire()],
-        "credit_lines": [replace(line, pending_fen=line.pending_fen - financing.face_fen).wire()],
-        "financings": [
-            replace(
-                financing,
-                state=end,
-                decided_seq=ctx.seq,
-                decided_on=business_today(ctx),
-                reason=reason,
-            ).wire()
-        ],
+        "financings": [ended.wire()],
     }
 
 
 def expire(
-    due: Sequence[Financing],
-    pieces: dict[str, Certificate],
-    lines: dict[tuple[str, str], CreditLine],
-    ctx: Context,
+    due: Sequence[Financing], pieces: Mapping[str, Certificate], business_date: date, ctx: Context
 ) -> Effects:
-    """``financing.expire``: applications past their window give their pieces back."""
-    lines_now = dict(lines)
-    effects: Effects = {"certificates": [], "credit_lines": [], "financings": []}
+    """``financing.expire``: applications past their window give their pieces back.
+    ``business_date`` is written in the entry, so that ``dcc verify`` decides it again
+    whatever the deployment's business time zone."""
+    effects: Effects = {"certificates": [], "financings": []}
     for financing in due:
         assert is_due(financing, ctx.now), financing
-        key = (financing.bank, financing.core)
-        released = _release(
-            financing, pieces[financing.certificate], lines_now[key], FinancingState.EXPIRED, ctx
-        )
+        piece = pieces[financing.certificate]
+        released = _release(financing, piece, FinancingState.EXPIRED, ctx.seq, business_date)
         effects["certificates"] += released["certificates"]
         effects["financings"] += released["financings"]
-        lines_now[key] = replace(
-            lines_now[key], pending_fen=lines_now[key].pending_fen - financing.face_fen
-        )
-    effects["credit_lines"] = [
-        lines_now[key].wire() for key in sorted({(f.bank, f.core) for f in due})
-    ]
     return effects

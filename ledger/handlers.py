@@ -20,6 +20,7 @@ from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, T
 from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
+from ledger.errors import Refusal
 from ledger.financing import ApplyState, CreditLine, DecideState, Financing
 from ledger.invoices import Invoice, InvoiceKey
 from ledger.keys import key_id_of
@@ -52,6 +53,8 @@ class Loads(Protocol):
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CreditLine]: ...
     def lines_held(self, bank: str) -> int: ...
+    def line_pending(self, bank: str, core: str) -> int: ...
+    def requested_on_line(self, bank: str, core: str) -> list[Financing]: ...
     def financing(self, financing_id: str) -> Financing | None: ...
 
 
@@ -175,7 +178,11 @@ def transfer(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects
         root_faces=repo.root_faces(piece.root_id for piece in inputs.values()),
         live_pieces=repo.live_pieces([signer.id])[signer.id],
     )
-    return certificates.transfer(state, signer.id, body, ctx)
+    try:
+        return certificates.transfer(state, signer.id, body, ctx)
+    except Refusal as refusal:
+        refuse_stale_locks(repo, refusal, inputs.values(), ctx)
+        raise
 
 
 def obligation_register(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -204,10 +211,15 @@ def dispute_settlement(repo: Loads, cmd: Command, signer: Member, ctx: Context) 
 
 
 def credit_line_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    core = cmd.body.core
-    current = repo.credit_lines([(signer.id, core)]).get((signer.id, core))
-    held = repo.lines_held(signer.id)
-    return financing.set_line(repo.member(core), signer.id, current, held, cmd.body, ctx)
+    core, line_key = cmd.body.core, (signer.id, cmd.body.core)
+    current = repo.credit_lines([line_key]).get(line_key)
+    use = (repo.lines_held(signer.id), repo.line_pending(*line_key))
+    try:
+        return financing.set_line(repo.member(core), signer.id, current, use, cmd.body, ctx)
+    except Refusal as refusal:  # counting applications past their window? expire them
+        if refusal.type == "credit-line-below-use":
+            financing.refuse_due(repo.requested_on_line(*line_key), ctx.now, refusal)
+        raise
 
 
 def set_tier(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
@@ -217,15 +229,12 @@ def set_tier(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects
 def apply_state(repo: Loads, applicant: Member, body: financing.ApplyBody) -> ApplyState:
     """What pricing and applying need (shared with the quote read)."""
     piece = repo.certificate(body.certificate)
-    line = (
-        repo.credit_lines([(body.bank, piece.issuer)]).get((body.bank, piece.issuer))
-        if piece
-        else None
-    )
+    line_key = (body.bank, piece.issuer) if piece else None
     return ApplyState(
         piece=piece,
         bank=repo.member(body.bank),
-        line=line,
+        line=repo.credit_lines([line_key]).get(line_key) if line_key else None,
+        pending_fen=repo.line_pending(*line_key) if line_key else 0,
         applicant_tier=applicant.tier,
         root_face_fen=repo.root_faces([piece.root_id])[piece.root_id] if piece else 0,
         live_pieces=repo.live_pieces([applicant.id])[applicant.id],
@@ -233,20 +242,39 @@ def apply_state(repo: Loads, applicant: Member, body: financing.ApplyBody) -> Ap
 
 
 def financing_apply(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    return financing.apply(apply_state(repo, signer, cmd.body), signer.id, cmd.body, ctx)
+    state = apply_state(repo, signer, cmd.body)
+    try:
+        return financing.apply(state, signer.id, cmd.body, ctx)
+    except Refusal as refusal:
+        refuse_stale_locks(repo, refusal, [state.piece] if state.piece else [], ctx)
+        if refusal.type == "credit-line-exceeded" and state.piece is not None:
+            line_key = (cmd.body.bank, state.piece.issuer)
+            financing.refuse_due(repo.requested_on_line(*line_key), ctx.now, refusal)
+        raise
+
+
+def refuse_stale_locks(
+    repo: Loads, refusal: Refusal, pieces: Iterable[Certificate], ctx: Context
+) -> None:
+    """A command refused because a piece is ``locked``, under an application whose window
+    has passed, is refused naming it, so that its expiry is recorded (as a pending
+    piece's is when a command touches it past its deadline)."""
+    if refusal.type != "not-spendable":
+        return
+    locks = [p.financing for p in pieces if p.state == certificates.LOCKED and p.financing]
+    found = [f for f in map(repo.financing, locks) if f is not None]
+    financing.refuse_due(found, ctx.now, refusal)
 
 
 def _decide_state(repo: Loads, financing_id: str) -> DecideState:
     found = repo.financing(financing_id)
     if found is None:
         return DecideState(None, None, None, None, 0)
-    line = repo.credit_lines([(found.bank, found.core)]).get((found.bank, found.core))
-    applicant = repo.member(found.applicant)
     return DecideState(
         financing=found,
         piece=repo.certificate(found.certificate),
-        line=line,
-        applicant_tier=applicant.tier if applicant else None,
+        line=repo.credit_lines([(found.bank, found.core)]).get((found.bank, found.core)),
+        applicant=repo.member(found.applicant),
         live_pieces=repo.live_pieces([found.bank])[found.bank],
     )
 

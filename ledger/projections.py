@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import models
 from ledger.entities import ENTITIES
+from ledger.financing import FinancingState
 
 Row = dict[str, Any]
 PARTIES = "parties"
@@ -61,6 +62,10 @@ def parties_of(command: Mapping[str, Any], effects: Mapping[str, Any]) -> set[st
     parties.update(limit["member"] for limit in effects.get("limits", ()))
     for obligation in effects.get("obligations", ()):
         parties.update((obligation["debtor"], obligation["creditor"]))
+    for financing in effects.get("financings", ()):
+        parties.update((financing["applicant"], financing["bank"]))
+        if financing["state"] == FinancingState.APPROVED:  # the notice of assignment, to the debtor
+            parties.add(financing["core"])
     for certificate in effects.get("certificates", ()):
         parties.add(certificate["holder"])
         if certificate["sender"]:

@@ -20,12 +20,12 @@ from ledger import calendar, financing
 from ledger.certificates import Certificate
 from ledger.context import Context
 from ledger.errors import Refusal
-from ledger.financing import ApplyBody, Financing, FinancingState
+from ledger.financing import REQUESTED, ApplyBody, Financing, FinancingState
 from ledger.limits import ANCESTRY_PIECES_MAX, PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.members import Member
 from ledger.money import format_fen, parse_amount
 from ledger.projections import parties_of
-from ledger.repository import Repository
+from ledger.repository import Repository, line_key
 from ledger.settings import Settings
 from ledger.uscc import is_valid_uscc
 
@@ -128,11 +128,11 @@ def _next_piece_cursor(pieces: list[Certificate], size: int) -> str | None:
     return encode_cursor(f"{last.created_seq}:{last.id}")
 
 
-def _check_own(repo: Repository, viewer: Member, member: str) -> None:
+def _check_own(repo: Repository, viewer: Member, member: str, what: str = "wallet") -> None:
     if viewer.id == member:
         return
     if not viewer.has_role("operator") or not is_valid_uscc(member) or not repo.member(member):
-        raise _not_found("wallet")
+        raise _not_found(what)
 
 
 def wallet(
@@ -171,11 +171,19 @@ def history(
         page_bytes += len(stored.command_text) + len(stored.effects_text)
         entry = stored.entry
         assert member in parties_of(entry.command, entry.effects), (member, entry.seq)
+        # The pieces of the member's own applications, and those assigned it owes.
+        financed = {
+            f["certificate"]
+            for f in entry.effects.get("financings", [])
+            if member in (f["applicant"], f["bank"])
+            or (member == f["core"] and f["state"] == FinancingState.APPROVED)
+        }
         mine = [
             c
             for c in entry.effects.get("certificates", [])
             if member in (c["holder"], c["sender"])
             or (c["issuer"] == member and c["id"] == c["root_id"])
+            or c["id"] in financed
         ]
         items.append(
             {
@@ -268,7 +276,8 @@ def quote(
         raise Refusal("validation", "certificate, bank and amount must be well formed") from exc
     ctx = Context(0, now, "", settings)
     try:
-        priced = financing.price(apply_state(repo, viewer, body), viewer.id, body, ctx)
+        state = apply_state(repo, viewer, body)
+        priced = financing.price(state, viewer.id, body, ctx, reserve=False)
     except Refusal as refusal:
         if refusal.type == "certificate-not-found":
             raise _not_found("certificate") from refusal
@@ -306,7 +315,7 @@ def financings(
 ) -> dict[str, Any]:
     """A member's financings, as applicant and as bank, oldest first (the member itself,
     the operator)."""
-    _check_own(repo, viewer, member)
+    _check_own(repo, viewer, member, "financings")
     if state is not None and state not in set(FinancingState):
         raise Refusal("validation", f"state must be one of {', '.join(FinancingState)}")
     size = page_size(limit)
@@ -325,7 +334,10 @@ def ancestry(repo: Repository, viewer: Member, financing_id: str) -> dict[str, A
     root, each with its trade background — not the branches beside them (the bank
     applied to, the operator)."""
     found = _visible_financing(repo, viewer, financing_id)
-    if viewer.id != found.bank and not viewer.has_role("operator"):
+    bank_may = viewer.id == found.bank and found.state in (REQUESTED, FinancingState.APPROVED)
+    # A bank that declined, or let the application lapse, learns nothing of what the
+    # piece became since.
+    if not (bank_may or viewer.has_role("operator")):
         raise _not_found("financing")
     pieces: dict[str, Certificate] = {}
     wanted = [found.certificate]
@@ -345,19 +357,22 @@ def ancestry(repo: Repository, viewer: Member, financing_id: str) -> dict[str, A
 def exposure(repo: Repository, viewer: Member, bank: str, today: date) -> dict[str, Any]:
     """A bank's credit lines, per core enterprise: line, rate, expiry, used, pending,
     available (the bank itself, the operator)."""
-    _check_own(repo, viewer, bank)
+    _check_own(repo, viewer, bank, "bank")
     lines = repo.lines_of(bank)
-    return {
-        "bank": bank,
-        "lines": [
+    pending = repo.pending_on_lines(line_key(bank, line.core) for line in lines)
+    views = []
+    for line in lines:
+        reserved = pending.get(line_key(bank, line.core), 0)
+        expired = today > line.expires_on
+        views.append(
             line.wire()
             | {
-                "available": format_fen(line.available_fen if today <= line.expires_on else 0),
-                "expired": today > line.expires_on,
+                "pending": format_fen(reserved),
+                "available": format_fen(0 if expired else line.available_fen(reserved)),
+                "expired": expired,
             }
-            for line in lines
-        ],
-    }
+        )
+    return {"bank": bank, "lines": views}
 
 
 _MONTH = re.compile(r"(20[0-9]{2})-(0[1-9]|1[0-2])")
@@ -367,7 +382,7 @@ def financing_report(repo: Repository, viewer: Member, core: str, month: str) ->
     """What was financed of ``core``'s paper in a month (by decision date), by bank:
     count, face, interest, spread, fees and what was paid out (the core itself, the
     operator)."""
-    _check_own(repo, viewer, core)
+    _check_own(repo, viewer, core, "report")
     matched = _MONTH.fullmatch(month or "")
     if matched is None:
         raise Refusal("validation", "month is YYYY-MM")
@@ -378,7 +393,7 @@ def financing_report(repo: Repository, viewer: Member, core: str, month: str) ->
     for found in repo.approved_financings(core, first, last):
         assert found.terms is not None, found
         row = sums.setdefault(found.bank, [0, 0, 0, 0, 0, 0])
-        terms = [parse_amount(found.terms[k], allow_zero=True) for k in _REPORTED]
+        terms = [_signed_fen(found.terms[k]) for k in _REPORTED]
         for index, value in enumerate([1, found.face_fen, *terms]):
             row[index] += value
     keys = ("count", "face", *_REPORTED)
@@ -394,3 +409,11 @@ def financing_report(repo: Repository, viewer: Member, core: str, month: str) ->
 
 
 _REPORTED = ("interest", "spread", "fee", "disbursement")
+
+
+def _signed_fen(amount: str) -> int:
+    """A wire amount that may be negative (a spread, when a bank approves below the
+    agreed rate) in fen."""
+    if amount.startswith("-"):
+        return -parse_amount(amount[1:], allow_zero=True)
+    return parse_amount(amount, allow_zero=True)

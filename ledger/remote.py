@@ -11,7 +11,7 @@ their clients.
 
 The wire between them is ``multiprocessing.connection`` (length-prefixed pickles over a
 Unix socket, with a random key both sides were given): a request is ``(id, "command",
-prepared)`` or ``(id, "sweep", ids, batch_max)``; the answer ``(id, ok, value)``, the
+prepared)`` or ``(id, "sweep", ids, batch_max, financing_ids)``; the answer ``(id, ok, value)``, the
 receipt or the refusal. If the sequencer process goes away, every command waiting for
 it is answered ``unavailable`` (nothing of it was acknowledged; a client retries the
 identical envelope and gets its receipt if it was in fact committed), and the next one

@@ -41,6 +41,13 @@ from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
 
 HEAD_ROW_ID = 1
+
+
+def line_key(bank: str, core: str) -> str:
+    """A credit line's key as one string (member ids hold no space), for counts by line."""
+    return f"{bank} {core}"
+
+
 HISTORY_BATCH = 4  # entries fetched at a time by a history read (each up to an entry's max)
 
 # The hot statements are built once: SQLAlchemy then reuses their compiled form, and
@@ -394,6 +401,33 @@ class Repository:
 
     def lines_held(self, bank: str) -> int:
         return self.bank_lines([bank]).get(bank, 0)
+
+    def pending_on_lines(self, keys: Iterable[str]) -> dict[str, int]:
+        """The face reserved by applications awaiting each line, by ``line_key``."""
+        f = models.financings
+        pairs = sorted({tuple(key.split(" ")) for key in keys})
+        if not pairs:
+            return {}
+        rows = self.conn.execute(
+            select(f.c.bank, f.c.core, func.sum(f.c.face_fen))
+            .where(f.c.state == FinancingState.REQUESTED.value)
+            .where(tuple_(f.c.bank, f.c.core).in_(pairs))
+            .group_by(f.c.bank, f.c.core)
+        )
+        return {line_key(row[0], row[1]): int(row[2]) for row in rows}
+
+    def line_pending(self, bank: str, core: str) -> int:
+        return self.pending_on_lines([line_key(bank, core)]).get(line_key(bank, core), 0)
+
+    def requested_on_line(self, bank: str, core: str) -> list[Financing]:
+        f = models.financings
+        rows = self.conn.execute(
+            select(f)
+            .where(f.c.bank == bank, f.c.state == FinancingState.REQUESTED.value)
+            .where(f.c.core == core)
+            .order_by(f.c.expires_at, f.c.id)
+        )
+        return [FINANCINGS.from_row(row._mapping) for row in rows]
 
     def lines_of(self, bank: str) -> list[CreditLine]:
         cl = models.credit_lines

@@ -273,9 +273,9 @@ class Ledger:
                 # expiry it found is recorded as its own (system) entry.
                 ids = [refusal.extra["expired_id"]]
                 system.expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
-            elif "expired_financing" in refusal.extra and refusal.type == "financing-expired":
-                # An application past its window, found undecided: recorded as expired.
-                ids = [refusal.extra["expired_financing"]]
+            elif "expired_financings" in refusal.extra:
+                # Applications past their window, found undecided: recorded as expired.
+                ids = refusal.extra["expired_financings"]
                 system.financing_expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
             raise
 

@@ -19,20 +19,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 from ledger import certificates, financing, members
 from ledger.batch import Batch, Receipt
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
-from ledger.certificates import Certificate, CertificateState
+from ledger.certificates import Certificate, CertificateState, business_today
 from ledger.chain import EXPIRE_TYPE, FINANCING_EXPIRE_TYPE, GENESIS_TYPE
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
-from ledger.entities import CERTIFICATES, CREDIT_LINES, FINANCINGS, INVOICES, LIMITS
+from ledger.entities import CERTIFICATES, FINANCINGS, INVOICES, LIMITS
 from ledger.errors import Refusal
 from ledger.settings import Settings
 
+T = TypeVar("T")
 # The projections replayed so far, by collection and key (``ledger.verify``).
 Replayed = Mapping[str, Mapping[Any, Mapping[str, Any]]]
 # (seq, command, effects, the projections replayed before it) -> why the service could
@@ -97,10 +98,21 @@ def _check_financing_expiry(
     seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
 ) -> str | None:
     """A financing expiry may only end applications still requested past their window,
-    and only as the rule does."""
+    each once, on a business date that is the date of its time somewhere on earth, and
+    only as the rule does."""
     ctx = _context(seq, command)
+    body = command.get("body", {})
+    ids = body.get("ids", [])
+    try:
+        business_date = date.fromisoformat(str(body.get("business_date")))
+    except ValueError:
+        return "a financing expiry without a business date"
+    if abs((business_date - ctx.now.astimezone(UTC).date()).days) > 1:
+        return "a financing expiry's business date is not the date of its time"
+    if len(set(ids)) != len(ids):
+        return "a financing expiry names an application twice"
     due: list[financing.Financing] = []
-    for financing_id in command.get("body", {}).get("ids", []):
+    for financing_id in ids:
         row = replayed["financings"].get((financing_id,))
         if row is None or not financing.is_due(FINANCINGS.from_row(row), ctx.now):
             return f"expiry of financing {financing_id}, which was not due"
@@ -110,14 +122,9 @@ def _check_financing_expiry(
         for f in due
         if (row := replayed["certificates"].get((f.certificate,))) is not None
     }
-    lines = {
-        (f.bank, f.core): CREDIT_LINES.from_row(row)
-        for f in due
-        if (row := replayed["credit_lines"].get((f.bank, f.core))) is not None
-    }
-    if len(pieces) != len(due) or len(lines) != len({(f.bank, f.core) for f in due}):
-        return "a financing expiry names an application whose piece or line is missing"
-    if financing.expire(due, pieces, lines, ctx) != effects:
+    if len(pieces) != len(due):
+        return "a financing expiry names an application whose piece is missing"
+    if financing.expire(due, pieces, business_date, ctx) != effects:
         return "the financing expiry's effects do not follow from the applications it names"
     return None
 
@@ -183,35 +190,35 @@ def expiry(
     return batch.append(ctx, raw, None, effects, None)
 
 
-FINANCING_ROW_BYTES = 2_048  # a financing row and its piece's, generously
-
-
 def financing_expiry(
     batch: Batch, now: datetime, settings: Settings, ids: Sequence[str], batch_max: int
 ) -> Receipt | None:
     """Expire applications past their window (all due ones, or those of ``ids``, at
-    most ``batch_max`` and as many as fit the entry); None when none is due."""
-    room = max(1, settings.entry_bytes_max // 2 // FINANCING_ROW_BYTES)
-    due = batch.due_financings(format_timestamp(now), min(batch_max, room), ids)
+    most ``batch_max``, fewer if they would fill the entry); None when none is due."""
+    due = batch.due_financings(format_timestamp(now), batch_max, ids)
     if not due:
         return None
     pieces = batch.certificates(f.certificate for f in due)
-    lines = batch.credit_lines((f.bank, f.core) for f in due)
+    due = _fitting(due, settings.entry_bytes_max // 2, lambda f: (f, pieces[f.certificate]))
+    ctx = Context(batch.next_seq, now, "", settings)
     raw = {
         "type": FINANCING_EXPIRE_TYPE,
         "issued_at": format_timestamp(now),
-        "body": {"ids": [f.id for f in due]},
+        "body": {"ids": [f.id for f in due], "business_date": business_today(ctx).isoformat()},
     }
     ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
-    return batch.append(ctx, raw, None, financing.expire(due, pieces, lines, ctx), None)
+    effects = financing.expire(due, pieces, business_today(ctx), ctx)
+    return batch.append(ctx, raw, None, effects, None)
 
 
-def _fitting(pieces: list[Certificate], room_bytes: int) -> list[Certificate]:
-    """The first of ``pieces`` whose expiry fits in ``room_bytes`` of entry (each gives
-    two rows: the ended piece and the one returned); always at least one."""
+def _fitting(
+    items: list[T], room_bytes: int, rows: Callable[[T], Sequence[Any]] = lambda p: (p, p)
+) -> list[T]:
+    """The first of ``items`` whose rows fit in ``room_bytes`` of entry (by default a
+    piece's two: the ended piece and the one returned); always at least one."""
     used_bytes = 0
-    for count, piece in enumerate(pieces):
-        used_bytes += 2 * len(canonical_bytes(piece.wire()))
+    for count, item in enumerate(items):
+        used_bytes += sum(len(canonical_bytes(row.wire())) for row in rows(item))
         if used_bytes > room_bytes and count > 0:
-            return pieces[:count]
-    return pieces
+            return items[:count]
+    return items

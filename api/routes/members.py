@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["members"])
 
 @router.get("/members/{member_id}", summary="A member's public record")
 async def get_member(
-    member_id: str, request: Request, _viewer: Member = Depends(reader())
+    member_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
     if not is_valid_uscc(member_id):  # no such member can exist: do not query for it
         raise Refusal("not-found", f"no member {member_id}")
@@ -26,4 +26,7 @@ async def get_member(
     member = await capacity_of(request.app.state).read(ledger.member, member_id)
     if member is None:
         raise Refusal("not-found", f"no member {member_id}")
-    return member.wire()
+    record = member.wire()
+    if viewer.id != member.id and not viewer.has_role("operator"):
+        record.pop("tier", None)  # a supplier's rating is its own and the operator's
+    return record

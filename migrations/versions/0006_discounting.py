@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("annual_rate", sa.String(12), nullable=False),
         sa.Column("expires_on", sa.String(10), nullable=False),
         sa.Column("used_fen", sa.BigInteger(), nullable=False),
-        sa.Column("pending_fen", sa.BigInteger(), nullable=False),
         sa.Column("updated_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("bank", "core"),
     )

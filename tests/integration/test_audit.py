@@ -296,3 +296,49 @@ def test_a_genesis_whose_effects_do_not_follow_from_its_command_is_found(
     code, lines = verify_output(database_url)
     assert code == 1
     assert lines[0] == "seq 1: the genesis entry's effects do not follow from its command", lines
+
+
+def _financing_expiry(chain: Any) -> Any:
+    """A line, an application, and its expiry at the end of its window (seq of the last)."""
+    line = {
+        "core": chain.core.id,
+        "amount": "1000.00",
+        "annual_rate": "0.0385",
+        "expires_on": "2027-01-01",
+    }
+    assert chain.client(chain.bank).submit("credit_line.set", line).status_code == 201
+    applied = chain.client(chain.s1).submit(
+        "financing.apply", {"certificate": chain.issued("100.00"), "bank": chain.bank.id}
+    )
+    assert applied.status_code == 201, applied.text
+    chain.clock.advance(seconds=chain.ledger.settings.financing_window_s)
+    receipt = chain.ledger.sweep()
+    assert receipt is not None and receipt.effects["financings"][0]["state"] == "expired"
+    return receipt
+
+
+@pytest.mark.tampers
+@pytest.mark.parametrize(
+    ("field", "old", "new", "found"),
+    [
+        # The piece given back to someone else than its applicant.
+        ("effects", '"state":"active"', '"state":"spent"', "effects do not follow"),
+        # The same application named twice (its reserve freed twice).
+        ("command", '"ids":["', '"ids":["{id}","', "names an application twice"),
+        # A business date that is no date of its time anywhere.
+        ("command", '"business_date":"2026-03-03"', '"business_date":"2026-03-09"', "date"),
+    ],
+)
+def test_a_financing_expiry_that_does_not_follow_is_found(
+    chain: Any, engine: Engine, database_url: str, field: str, old: str, new: str, found: str
+) -> None:
+    receipt = _financing_expiry(chain)
+    financing_id = receipt.effects["financings"][0]["id"]
+    _drop_trigger(engine)
+    stored = getattr(stored_rows(engine)[receipt.seq - 1], field)
+    forged = stored.replace(old, new.replace("{id}", financing_id))
+    assert forged != stored, stored
+    rehash_from(engine, receipt.seq, {field: forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0].startswith(f"seq {receipt.seq}: ") and found in lines[0], lines

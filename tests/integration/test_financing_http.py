@@ -94,7 +94,9 @@ def test_apply_for_part_of_a_piece_then_the_bank_approves(financed: Chain) -> No
     assert (quote["rate"], quote["days"], quote["payment_date"]) == ("0.0539", DAYS, PAYMENT_DATE)
     assert fen(quote["interest"]) == expected and fen(quote["spread"]) == expected - agreed
     assert fen(quote["disbursement"]) == 40_000 - expected and quote["fee"] == "0.00"
-    assert applied["effects"]["credit_lines"][0]["pending"] == "400.00"
+    # The bank's line is the bank's business: the applicant's receipt does not show it.
+    assert "credit_lines" not in applied["effects"]
+    assert (line_of(chain)["pending"], line_of(chain)["available"]) == ("400.00", "499600.00")
 
     waiting = ok(
         chain.client(chain.bank).get(f"/v1/financings?member={chain.bank.id}&state=requested")
@@ -113,12 +115,22 @@ def test_apply_for_part_of_a_piece_then_the_bank_approves(financed: Chain) -> No
     assert fen(record["terms"]["interest"]) == expected and record["terms"]["days"] == DAYS
     line = line_of(chain)
     assert (line["used"], line["pending"], line["available"]) == ("400.00", "0.00", "499600.00")
+    # The applicant's and the issuer's histories show the approval with the piece.
+    for who in (chain.s1, chain.core):
+        history = ok(chain.client(who).get(f"/v1/wallets/{who.id}/history"))
+        newest = history["entries"][0]
+        assert newest["seq"] == decided["seq"] and newest["type"] == "financing.decide"
+        assert [c["id"] for c in newest["certificates"]] == [locked["id"]]
     # The issuer's tree shows the bank as the holder (notice of assignment).
     tree = ok(chain.client(chain.core).get(f"/v1/certificates/{root}/tree"))
     holders = {p["id"]: p["holder"] for p in tree["pieces"]}
     assert holders[locked["id"]] == chain.bank.id and holders[rest["id"]] == chain.s1.id
-    # The bank's piece is its own paper now: it may pass it on, but not finance it itself.
-    refused(chain, apply(chain, chain.bank, locked["id"]), 422, "validation")
+    # The bank's piece is its discounted paper now: not financed again, not by itself.
+    refused(chain, apply(chain, chain.bank, locked["id"]), 409, "already-financed")
+    paid = chain.transfer(chain.s1, [rest["id"]], [(chain.bank, "100.00")])
+    to_bank = next(p for p in certs(paid) if p["holder"] == chain.bank.id)
+    ok(chain.client(chain.bank).submit("certificate.accept", {"id": to_bank["id"]}))
+    refused(chain, apply(chain, chain.bank, to_bank["id"]), 422, "validation")
     assert chain.ledger.verify().ok
 
 
@@ -165,11 +177,12 @@ def test_credit_line_rules(chain: Chain) -> None:
     # 600.00 is reserved by the pending application: the line cannot go below it.
     refused(chain, set_line(chain, amount="599.99"), 409, "credit-line-below-use")
     replaced = ok(set_line(chain, amount="600.00", rate="0.04"))["effects"]["credit_lines"][0]
-    assert (replaced["amount"], replaced["pending"], replaced["annual_rate"]) == (
+    assert (replaced["amount"], replaced["used"], replaced["annual_rate"]) == (
         "600.00",
-        "600.00",
+        "0.00",
         "0.04",
     )
+    assert (line_of(chain)["pending"], line_of(chain)["available"]) == ("600.00", "0.00")
     assert chain.ledger.verify().ok
 
 
@@ -361,11 +374,9 @@ def test_who_sees_financings_exposure_and_reports(financed: Chain) -> None:
     report_path = f"/v1/reports/financing?core={chain.core.id}&month=2026-03"
     report = ok(chain.client(chain.core).get(report_path))
     (row,) = report["banks"]
-    expected = interest(40_000, "0.0728", DAYS)  # unrated, tier C: 3.85 % × 1.6 = 6.16 %?
     assert row["bank"] == chain.bank.id and row["count"] == 1 and row["face"] == "400.00"
     assert fen(row["interest"]) == fen(financing["quote"]["interest"])
     assert fen(row["disbursement"]) == 40_000 - fen(row["interest"]) and row["fee"] == "0.00"
-    del expected
     assert ok(chain.client(chain.core).get(report_path.replace("03", "04")))["banks"] == []
     assert_problem(chain.client(chain.s1).get(report_path), 404, "not-found")
     assert_problem(
@@ -410,3 +421,129 @@ def test_the_day_count_basis_and_the_fee_are_settings(world: Any, basis: int, fe
             fee,
         )
         assert fen(quote["disbursement"]) == 100_000 - expected - fee
+
+
+def test_stale_applications_expire_when_a_command_meets_them(financed: Chain) -> None:
+    """Past its window, an application stops reserving the line and locking its piece
+    the moment a command runs into it, not only at the next sweep."""
+    chain = financed
+    ok(set_line(chain, amount="1000.00"))
+    first, second = chain.issued("800.00"), chain.issued("500.00")
+    stale = ok(apply(chain, chain.s1, first))["effects"]["financings"][0]
+    chain.clock.advance(hours=24)
+    # The line is full only because of the stale application: refused, and it expires.
+    met = refused(chain, apply(chain, chain.s1, second), 422, "credit-line-exceeded")
+    assert met["expired_financings"] == [stale["id"]]
+    assert ok(chain.client(chain.s1).get(f"/v1/financings/{stale['id']}"))["state"] == "expired"
+    ok(apply(chain, chain.s1, second))  # sent again: it fits
+    # A transfer of a piece locked under a lapsed application: refused, and it expires.
+    third = ok(apply(chain, chain.s1, first, "100.00"))["effects"]["financings"][0]
+    chain.clock.advance(hours=24)
+    locked = third["certificate"]
+    met = refused(
+        chain, chain.transfer(chain.s1, [locked], [(chain.s2, "1.00")]), 409, "not-spendable"
+    )
+    assert met["expired_financings"] == [third["id"]]
+    assert ok(chain.client(chain.s1).get(f"/v1/certificates/{locked}"))["state"] == "active"
+    # Lowering the line below a lapsed reserve expires it too.
+    fourth = ok(apply(chain, chain.s1, locked))["effects"]["financings"][0]
+    chain.clock.advance(hours=24)
+    met = refused(chain, set_line(chain, amount="1.00"), 409, "credit-line-below-use")
+    assert fourth["id"] in met["expired_financings"]
+    ok(set_line(chain, amount="1.00"))
+
+
+def test_a_financed_piece_is_not_financed_again_and_a_suspended_applicant_is_not_paid(
+    financed: Chain,
+) -> None:
+    chain = financed
+    other_bank = chain.admit("bank", name="Other Bank")
+    other_line = {
+        "core": chain.core.id,
+        "amount": "1000.00",
+        "annual_rate": RATE,
+        "expires_on": business_date(chain.clock, 30),
+    }
+    ok(chain.client(other_bank).submit("credit_line.set", other_line))
+    financing = ok(apply(chain, chain.s1, chain.issued("100.00")))["effects"]["financings"][0]
+    ok(decide(chain, financing["id"]))
+    # The bank's discounted paper names its financing, which restores the line at
+    # settlement: it is not financed again elsewhere.
+    refused(
+        chain,
+        apply(chain, chain.bank, financing["certificate"], bank=other_bank),
+        409,
+        "already-financed",
+    )
+    # Passed on, the paper keeps naming its financing (change and outputs alike).
+    passed = certs(chain.transfer(chain.bank, [financing["certificate"]], [(chain.s2, "40.00")]))
+    assert {p["financing"] for p in passed} == {financing["id"]}
+    second = ok(apply(chain, chain.s1, chain.issued("100.00")))["effects"]["financings"][0]
+    ok(chain.client(chain.operator).submit("member.suspend", {"id": chain.s1.id}))
+    refused(chain, decide(chain, second["id"]), 422, "recipient-suspended")
+    ok(decide(chain, second["id"], approve=False, reason="applicant suspended"))
+
+
+def test_a_tier_is_seen_by_its_supplier_and_the_operator_only(financed: Chain) -> None:
+    chain = financed
+    for who, sees in (
+        (chain.s1, True),
+        (chain.operator, True),
+        (chain.s2, False),
+        (chain.bank, False),
+    ):
+        record = ok(chain.client(who).get(f"/v1/members/{chain.s1.id}"))
+        assert ("tier" in record) is sees, (who, record)
+        assert record.get("tier", "B") == "B"
+
+
+def test_a_bank_that_declined_learns_nothing_more_of_the_piece(financed: Chain) -> None:
+    from tests.helpers import assert_problem
+
+    chain = financed
+    root = chain.issued("100.00")
+    financing = ok(apply(chain, chain.s1, root))["effects"]["financings"][0]
+    path = f"/v1/financings/{financing['id']}/ancestry"
+    assert ok(chain.client(chain.bank).get(path))["pieces"][-1]["state"] == "locked"
+    ok(decide(chain, financing["id"], approve=False))
+    assert_problem(chain.client(chain.bank).get(path), 404, "not-found")
+    assert ok(chain.client(chain.operator).get(path))["financing"] == financing["id"]
+
+
+def test_the_report_sums_a_negative_spread(financed: Chain) -> None:
+    chain = financed
+    ok(chain.client(chain.operator).submit("member.set_tier", {"id": chain.s1.id, "tier": "A"}))
+    one = ok(apply(chain, chain.s1, chain.issued("1000.00")))["effects"]["financings"][0]
+    two = ok(apply(chain, chain.s1, chain.issued("500.00")))["effects"]["financings"][0]
+    # Approved below the agreed 3.85 %: the tier adds less than nothing.
+    low = ok(decide(chain, one["id"], annual_rate="0.03"))["effects"]["financings"][0]["terms"]
+    high = ok(decide(chain, two["id"]))["effects"]["financings"][0]["terms"]
+    assert (
+        fen_signed(low["spread"])
+        == interest(100_000, "0.03", DAYS) - interest(100_000, RATE, DAYS)
+        < 0
+    )
+    report = ok(
+        chain.client(chain.core).get(f"/v1/reports/financing?core={chain.core.id}&month=2026-03")
+    )
+    (row,) = report["banks"]
+    assert (row["count"], row["face"]) == (2, "1500.00")
+    for key in ("interest", "spread", "fee", "disbursement"):
+        assert fen_signed(row[key]) == fen_signed(low[key]) + fen_signed(high[key]), key
+
+
+def fen_signed(amount: str) -> int:
+    return -fen(amount[1:]) if amount.startswith("-") else fen(amount)
+
+
+def test_the_expiry_entry_verifies_in_any_business_time_zone(world: Any) -> None:
+    from tests.integration.test_limits_http import limited
+
+    with limited(world, business_utc_offset_h=-5) as chain:
+        ok(set_line(chain))
+        ok(apply(chain, chain.s1, chain.issued("100.00")))
+        chain.clock.advance(hours=24)
+        receipt = chain.ledger.sweep()
+        assert receipt is not None and receipt.effects["financings"][0]["state"] == "expired"
+        assert receipt.effects["financings"][0]["decided_on"] == "2026-03-02"  # UTC−5
+        assert chain.ledger.verify().ok

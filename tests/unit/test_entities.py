@@ -144,7 +144,7 @@ RATED_WIRE = MEMBER_WIRE | {"tier": "B"}
 FINANCED = replace(CERTIFICATE, interest_payer="issuer", financing="f" * 32)
 FINANCED_WIRE = CERTIFICATE_WIRE | {"interest_payer": "issuer", "financing": "f" * 32}
 
-LINE = CreditLine(BANK, CORE, 1_000_000_00, Decimal("0.0385"), date(2027, 6, 30), 300_00, 50_00)
+LINE = CreditLine(BANK, CORE, 1_000_000_00, Decimal("0.0385"), date(2027, 6, 30), 300_00)
 LINE_WIRE = {
     "bank": BANK,
     "core": CORE,
@@ -152,7 +152,6 @@ LINE_WIRE = {
     "annual_rate": "0.0385",
     "expires_on": "2027-06-30",
     "used": "300.00",
-    "pending": "50.00",
 }
 
 QUOTE = {"face": "100.00", "rate": "0.0539", "days": 91}

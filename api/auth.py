@@ -66,7 +66,8 @@ def identify(ledger: Ledger, headers: dict[str, str]) -> Claim:
         raise Refusal("unauthenticated", "X-DCC-Member or X-DCC-Key-Id is malformed")
     if not _TIMESTAMP.fullmatch(timestamp):
         raise Refusal("unauthenticated", "X-DCC-Timestamp must be unix seconds")
-    skew_s = abs(int(ledger.clock().timestamp()) - int(timestamp))
+    # Against the unshifted clock, as for commands (``Ledger``: clients sign with real time).
+    skew_s = abs(int(ledger.wall_clock().timestamp()) - int(timestamp))
     if skew_s > ledger.settings.clock_skew_s_max:
         raise Refusal("stale-timestamp", f"X-DCC-Timestamp is {skew_s} s from the server clock")
     with ledger.connect() as conn, conn.begin():

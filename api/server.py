@@ -290,6 +290,9 @@ def run(url: str, host: str, port: int, workers: int = 1) -> None:
     chain head as any two writers do (a row lock on PostgreSQL, ``BEGIN IMMEDIATE`` on
     SQLite)."""
     assert workers >= 1
+    warning = process_settings().clock_offset_warning()
+    if warning is not None:  # and again by every worker and the sequencer process
+        log.warning(warning)
     os.environ["DCC_DATABASE_URL"] = url  # read by every worker's worker_app()
     with sequencer_process(url):
         uvicorn.run(**uvicorn_options(process_settings(), host, port, workers))

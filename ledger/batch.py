@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ledger.certificates import Certificate, live_counters
@@ -120,6 +121,10 @@ class Batch:
     def __init__(self, repo: Repository, head: Head | None) -> None:
         self.repo = repo
         self.head = head
+        # The head entry's time, which the next entry's may equal but never precede.
+        self._head_time = (
+            datetime.fromisoformat(head.recorded_at) if head and head.recorded_at else None
+        )
         self._known: dict[str, dict[Key_, Any]] = defaultdict(dict)  # object, or None: absent
         self._pending: dict[str, dict[Key_, Row]] = defaultdict(dict)  # rows to write
         # What the rows written since the last flush add to each member's counts.
@@ -146,6 +151,16 @@ class Batch:
     @property
     def next_seq(self) -> int:
         return self.head.seq + 1 if self.head else 1
+
+    def now(self, reading: datetime) -> datetime:
+        """The time of the next entry, for a clock that reads ``reading``: the reading, or
+        the head entry's time if the clock reads earlier (an NTP step back; a server
+        restarted with a smaller ``DCC_CLOCK_OFFSET_S``; another server whose clock runs
+        behind). The journal never goes back in time, and neither does what rules see as
+        now: a deadline once passed stays passed."""
+        if self._head_time is not None and reading < self._head_time:
+            return self._head_time
+        return reading
 
     # -- what loaders ask (ledger.handlers.Loads) -----------------------------------
 
@@ -296,6 +311,9 @@ class Batch:
         """Append an entry (``cmd`` is None for a system entry) and take its effects into
         the batch; refused, with nothing taken, if the entry is too large."""
         assert ctx.seq == self.next_seq, (ctx.seq, self.head)
+        # Every caller takes its time from :meth:`now`: an entry earlier than its
+        # predecessor is our bug, and ``dcc verify`` would report it.
+        assert self._head_time is None or ctx.now >= self._head_time, (ctx.now, self.head)
         prev_hash = self.head.entry_hash if self.head else GENESIS_PREV_HASH
         entry, command_bytes, effects_bytes = make_entry(
             ctx.seq,
@@ -323,7 +341,8 @@ class Batch:
         if signer is not None and nonce is not None:
             stored = StoredEntry(entry, str(raw["type"]), signer, nonce, command_text, effects_text)
             self._nonces[(signer, nonce)] = stored
-        self.head = Head(entry.seq, entry.entry_hash)
+        self.head = Head(entry.seq, entry.entry_hash, entry.recorded_at)
+        self._head_time = ctx.now
         return Receipt(entry.seq, entry.entry_hash, effects)
 
     def _take(self, collection: str, rows: list[Row], seq: int) -> None:

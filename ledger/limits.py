@@ -11,8 +11,17 @@ from __future__ import annotations
 # the 2^53 range that RFC 8785 numbers (and JavaScript clients) can carry exactly.
 AMOUNT_FEN_MAX = 10**15
 
-# Signed commands and signed reads must carry a time within this window of the server clock.
+# Signed commands and signed reads must carry a time within this window of the server clock
+# (the unshifted one: see CLOCK_OFFSET_S).
 CLOCK_SKEW_S_MAX = 300
+
+# For tests that run real server processes only: shifts the ledger's clock (what rules see
+# as now, what the journal records, the sweep's and the reads' "now" and "today") by this
+# many seconds, so that days can pass without waiting for them. Signed times are still
+# checked against the unshifted clock, so clients sign with real time. Off (0) in every
+# real deployment; a process with an offset says so loudly at start-up and in /healthz.
+CLOCK_OFFSET_S = 0
+CLOCK_OFFSET_S_MAX = 10 * 366 * 24 * 3600  # ten years either way
 
 # Public keys cached by key id before the lock (the mapping never changes).
 KEY_CACHE_MAX = 100_000

@@ -54,10 +54,15 @@ HISTORY_BATCH = 4  # entries fetched at a time by a history read (each up to an 
 # the write path spends its time in the database rather than in building queries.
 _e, _k, _m = models.entries, models.member_keys, models.members
 _c, _i, _l = models.certificates, models.invoices, models.issuance_limits
-_HEAD = select(models.ledger_head.c.seq, models.ledger_head.c.entry_hash).where(
-    models.ledger_head.c.id == HEAD_ROW_ID
+# The head row, with the recorded_at of the entry it names (by primary key: no query of
+# its own on the write path). Only the head row is locked; an outer join so that a head
+# naming a missing entry (a tampered database) still reads, for ``dcc verify`` to report.
+_HEAD = (
+    select(models.ledger_head.c.seq, models.ledger_head.c.entry_hash, _e.c.recorded_at)
+    .select_from(models.ledger_head.outerjoin(_e, _e.c.seq == models.ledger_head.c.seq))
+    .where(models.ledger_head.c.id == HEAD_ROW_ID)
 )
-_HEAD_LOCKED = _HEAD.with_for_update()
+_HEAD_LOCKED = _HEAD.with_for_update(of=models.ledger_head)
 _ENTRY_BY_NONCE = select(_e).where(
     _e.c.signer == bindparam("signer"), _e.c.nonce == bindparam("nonce")
 )
@@ -111,6 +116,9 @@ _LIVE_PIECES = select(_BOTH.c.member, func.sum(_BOTH.c.n)).group_by(_BOTH.c.memb
 class Head:
     seq: int
     entry_hash: str
+    # The head entry's time: no entry after it may be recorded earlier (None only when
+    # the head row names a missing entry, which ``dcc verify`` reports).
+    recorded_at: str | None
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ class Repository:
 
     def head(self, *, lock: bool = False) -> Head | None:
         row = self.conn.execute(_HEAD_LOCKED if lock else _HEAD).first()
-        return Head(row.seq, row.entry_hash) if row else None
+        return Head(row.seq, row.entry_hash, row.recorded_at) if row else None
 
     def append(
         self,

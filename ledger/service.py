@@ -25,11 +25,12 @@ is ever applied.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TypeVar
 
@@ -57,6 +58,7 @@ from ledger.verify import verify as verify_journal
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+log = logging.getLogger("dcc.ledger")
 __all__ = ["Ledger", "Prepared", "Receipt", "authorise_member"]
 
 # One answer for every command or read that does not prove its signer: an unknown member,
@@ -68,6 +70,14 @@ OTHER_LEDGER = "the signature is for another ledger (GET /v1/ledger names this o
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def shifted(clock: Clock, offset_s: int) -> Clock:
+    """``clock``, ``offset_s`` seconds ahead (behind, if negative); ``clock`` itself for 0."""
+    if not offset_s:
+        return clock
+    offset = timedelta(seconds=offset_s)
+    return lambda: clock() + offset
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,15 @@ class Ledger:
     the health check has one dedicated connection (:meth:`health_seq`). Without a
     ``read_engine``, one is made on the same database with ``db_read_pool_max``
     connections (:meth:`close` disposes of what the ledger made).
+
+    Two clocks: ``wall_clock``, the one given, against which the times clients sign are
+    checked (freshness of commands and signed reads); and ``clock``, the ledger's time —
+    the wall clock shifted by ``clock_offset_s`` (0 but in tests of real server
+    processes) — which everything else reads: what rules see as now (``ctx.now``, which
+    the sequencer also keeps from going back, ``Batch.now``), the sweep, and the reads'
+    now and today. So a test can run a real server days ahead while its clients sign
+    with real time, and the freshness window keeps its meaning: how far a client's clock
+    may be from real time.
     """
 
     def __init__(
@@ -101,7 +120,11 @@ class Ledger:
     ):
         self.engine = engine
         self.settings = settings or Settings.from_env()
-        self.clock = clock
+        self.wall_clock = clock
+        self.clock = shifted(clock, self.settings.clock_offset_s)
+        warning = self.settings.clock_offset_warning()
+        if warning is not None:
+            log.warning(warning)
         self._keys: dict[str, tuple[str, str]] = {}  # key_id -> (member, public key)
         self._ledger_id: str | None = None
         self._owned: list[Engine] = []
@@ -262,7 +285,8 @@ class Ledger:
             if prior is not None:  # checked first: an identical retry was authorised then
                 return _receipt_for_retry(prior, cmd)
             signer = _authorise(batch, cmd, kind.roles)
-            ctx = Context(batch.next_seq, self.clock(), prepared.command_hash, self.settings)
+            now = batch.now(self.clock())
+            ctx = Context(batch.next_seq, now, prepared.command_hash, self.settings)
             planned = {"planned": prepared.planned} if kind.plan is not None else {}
             effects: Effects = kind.run(batch, cmd, signer, ctx, **planned)
             return batch.append(ctx, cmd.raw, cmd.signature, effects, cmd)
@@ -272,11 +296,12 @@ class Ledger:
                 # The command touched a piece past its deadline: it is refused, and the
                 # expiry it found is recorded as its own (system) entry.
                 ids = [refusal.extra["expired_id"]]
-                system.expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
+                system.expiry(batch, batch.now(self.clock()), self.settings, ids, SWEEP_BATCH_MAX)
             elif "expired_financings" in refusal.extra:
                 # Applications past their window, found undecided: recorded as expired.
                 ids = refusal.extra["expired_financings"]
-                system.financing_expiry(batch, self.clock(), self.settings, ids, SWEEP_BATCH_MAX)
+                now = batch.now(self.clock())
+                system.financing_expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
             raise
 
     def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
@@ -332,7 +357,7 @@ class Ledger:
         now = self.clock()
         written: Receipt = self.sequencer.submit(
             lambda batch: system.genesis(
-                batch, operator_id, name, public_key, now, self.settings, salt
+                batch, operator_id, name, public_key, batch.now(now), self.settings, salt
             )
         ).result()
         return written
@@ -359,7 +384,7 @@ class Ledger:
         def expire(batch: Batch) -> Receipt | None:
             if batch.head is None:
                 return None
-            now = self.clock()
+            now = batch.now(self.clock())
             if financings:
                 return system.financing_expiry(batch, now, self.settings, financings, batch_max)
             expired = system.expiry(batch, now, self.settings, ids, batch_max)
@@ -377,7 +402,8 @@ class Ledger:
         return written
 
     def _skew_s(self, cmd: Command) -> float:
-        return abs((self.clock() - cmd.issued_at).total_seconds())
+        # Against the unshifted clock: clients sign with real time (see the class).
+        return abs((self.wall_clock() - cmd.issued_at).total_seconds())
 
     def _is_fresh(self, cmd: Command) -> bool:
         return self._skew_s(cmd) <= self.settings.clock_skew_s_max

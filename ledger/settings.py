@@ -16,6 +16,7 @@ from ledger import limits
 @dataclass(frozen=True)
 class Settings:
     clock_skew_s_max: int = limits.CLOCK_SKEW_S_MAX
+    clock_offset_s: int = limits.CLOCK_OFFSET_S  # tests of real processes only
     pending_expiry_s: int = limits.PENDING_EXPIRY_S
     maturity_days_max: int = limits.MATURITY_DAYS_MAX
     long_tenor_days: int = limits.LONG_TENOR_DAYS
@@ -64,6 +65,7 @@ class Settings:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
         assert self.piece_fen_min >= 1 and 1 <= self.outputs_max <= limits.OUTPUTS_MAX
         assert self.level_max >= 0 and self.pending_expiry_s >= 1
+        assert abs(self.clock_offset_s) <= limits.CLOCK_OFFSET_S_MAX, self.clock_offset_s
         # A root can be split by one transfer of the most outputs and its change.
         assert self.root_pieces_max >= self.outputs_max + 1, self.root_pieces_max
         assert self.holder_pieces_max >= self.outputs_max + 1, self.holder_pieces_max
@@ -101,6 +103,16 @@ class Settings:
     def tier_multiplier_bp(self, tier: str) -> int:
         """The multiplier of tier ``A``, ``B`` or ``C`` on an agreed rate, in bp."""
         return int(getattr(self, f"tier_multiplier_{tier.lower()}_bp"))
+
+    def clock_offset_warning(self) -> str | None:
+        """What a process with a shifted clock must say at start-up (None when it is not)."""
+        if not self.clock_offset_s:
+            return None
+        return (
+            f"DCC_CLOCK_OFFSET_S={self.clock_offset_s}: this server's clock is shifted by "
+            f"{timedelta(seconds=self.clock_offset_s)} from real time; entries are recorded "
+            "and deadlines decided at the shifted time. For tests only, never in production."
+        )
 
     @property
     def business_timezone(self) -> timezone:

@@ -5,6 +5,9 @@
 * its position (seq 1, 2, 3 … with no gap) and its link (``prev_hash`` equals the
   previous ``entry_hash``; 64 zeros for seq 1);
 * its hash (SHA-256 over the RFC 8785 bytes of the entry without ``entry_hash``);
+* its time: ``recorded_at`` in the one form the journal writes, and never earlier than
+  the previous entry's (the sequencer keeps the journal's time from going back, so a
+  rule's "now" never does either);
 * the indexed columns (type, signer, nonce) against the hashed command;
 * its signature, against the key that was valid at that seq — known from the journal's
   own earlier entries, never from the (editable) projections — and that the signer was
@@ -18,6 +21,7 @@ chain is reported; the projections are compared only when the chain holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +69,9 @@ class Report:
 
 Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_seq)
 
+# ``ledger.commands.format_timestamp``'s form, in which text order is time order.
+_RECORDED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
 
 def verify(repo: Repository) -> Report:
     report = Report()
@@ -91,7 +98,7 @@ def _check_head(repo: Repository, report: Report) -> Problem | None:
 
 
 def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Problem | None:
-    prev_hash = GENESIS_PREV_HASH
+    prev_hash, prev_time = GENESIS_PREV_HASH, ""
     for position, row in enumerate(rows, start=1):
         try:
             item = stored_entry(row)
@@ -100,7 +107,9 @@ def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Pro
         if not (isinstance(item.entry.command, dict) and isinstance(item.entry.effects, dict)):
             return Problem(position, "stored command or effects is not a JSON object")
         try:
-            problem = _check_entry(position, prev_hash, item, replayed)
+            problem = _check_entry(position, prev_hash, item, replayed) or _check_time(
+                position, prev_time, item.entry.recorded_at
+            )
             if problem is None:
                 _replay(item, replayed)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -109,9 +118,22 @@ def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Pro
             return Problem(position, f"entry is not of a shape the ledger writes ({exc!r})")
         if problem is not None:
             return problem
-        prev_hash = item.entry.entry_hash
+        prev_hash, prev_time = item.entry.entry_hash, item.entry.recorded_at
         report.entries = position
         report.head_hash = prev_hash
+    return None
+
+
+def _check_time(position: int, prev_time: str, recorded_at: Any) -> Problem | None:
+    """The entry's time is in the journal's form and not before its predecessor's."""
+    if not isinstance(recorded_at, str) or not _RECORDED_AT.fullmatch(recorded_at):
+        return Problem(position, f"recorded_at {recorded_at!r} is not a time the ledger writes")
+    if recorded_at < prev_time:
+        return Problem(
+            position,
+            f"recorded_at goes back in time: {recorded_at} is before seq {position - 1}'s "
+            f"{prev_time}",
+        )
     return None
 
 

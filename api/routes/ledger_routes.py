@@ -50,7 +50,9 @@ async def livez() -> dict[str, str]:
 async def healthz(request: Request) -> JSONResponse:
     """Answered on a thread and a database connection of its own (never the read or
     write pools), within ``health_check_s_max``: writes queued behind the write lock,
-    or reads filling their pool, cannot make the health check wait."""
+    or reads filling their pool, cannot make the health check wait. It also says whether
+    this server's clock is shifted (``clock_offset_s``, 0 but in tests), so that no
+    monitor mistakes a shifted server for a real one."""
     ledger: Ledger = request.app.state.ledger
     try:
         seq = await capacity_of(request.app.state).health(ledger.health_seq)
@@ -58,4 +60,5 @@ async def healthz(request: Request) -> JSONResponse:
         return problem(
             "unavailable", f"the database is unreachable ({type(exc).__name__})", request
         )
-    return JSONResponse({"status": "ok", "seq": seq})
+    offset_s = ledger.settings.clock_offset_s
+    return JSONResponse({"status": "ok", "seq": seq, "clock_offset_s": offset_s})

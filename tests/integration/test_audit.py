@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from ledger.commands import format_timestamp
 from tests.conftest import World, new_actor
 from tests.integration.test_journal import _drop_trigger, populate, stored_rows
 
@@ -46,8 +48,8 @@ def rehash_from(engine: Engine, seq: int, edit: dict[str, Any]) -> None:
             conn.execute(
                 text(
                     "UPDATE entries SET prev_hash = :prev_hash, entry_hash = :entry_hash, "
-                    "command = :command, signature = :signature, effects = :effects "
-                    "WHERE seq = :seq"
+                    "recorded_at = :recorded_at, command = :command, signature = :signature, "
+                    "effects = :effects WHERE seq = :seq"
                 ),
                 values,
             )
@@ -64,6 +66,35 @@ def _json(value: str) -> Any:
 def verify_output(database_url: str) -> tuple[int, list[str]]:
     result = CliRunner().invoke(cli_app, ["verify", "--db", database_url])
     return result.exit_code, result.output.splitlines()
+
+
+@pytest.mark.tampers
+def test_an_entry_recorded_before_its_predecessor_is_found(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    """Every hash recomputed, every signature intact (none covers recorded_at): only the
+    time going back tells the rewrite, at the entry where it goes back."""
+    populate(world, 3)  # seqs 1..4, all at the frozen clock's time
+    _drop_trigger(engine)
+    at = datetime.fromisoformat(stored_rows(engine)[1].recorded_at)
+    earlier = format_timestamp(at - timedelta(microseconds=1))
+    rehash_from(engine, 3, {"recorded_at": earlier})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == (
+        f"seq 3: recorded_at goes back in time: {earlier} is before seq 2's {format_timestamp(at)}"
+    ), lines
+    # Moved a day later instead, seq 3 is fine and its successor goes back.
+    rehash_from(engine, 3, {"recorded_at": format_timestamp(at + timedelta(days=1))})
+    code, lines = verify_output(database_url)
+    assert code == 1 and lines[0].startswith("seq 4: recorded_at goes back in time"), lines
+    rehash_from(engine, 3, {"recorded_at": "2026-03-02 01:00:00"})  # not the journal's form
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0] == "seq 3: recorded_at '2026-03-02 01:00:00' is not a time the ledger writes"
+    rehash_from(engine, 3, {"recorded_at": format_timestamp(at)})  # as it was: all well
+    code, lines = verify_output(database_url)
+    assert code == 0, lines
 
 
 @pytest.mark.tampers

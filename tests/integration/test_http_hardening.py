@@ -172,7 +172,7 @@ def test_healthz_needs_neither_the_read_nor_the_write_pool(small_pools: Ledger) 
         try:
             response = http.get("/healthz")
             assert response.status_code == 200, response.text
-            assert response.json() == {"status": "ok", "seq": 1}
+            assert response.json() == {"status": "ok", "seq": 1, "clock_offset_s": 0}
         finally:
             for connection in held:
                 connection.close()

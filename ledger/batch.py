@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger import events, outbox
 from ledger.certificates import Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
@@ -37,9 +38,15 @@ from ledger.members import Key, Member
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
 from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, write_rows
 from ledger.repository import Head, Repository, StoredEntry, entry_row
+from ledger.settings import Settings
+from ledger.webhooks import Endpoint, EndpointState
 
 Key_ = tuple[Any, ...]
-CREATED_AT = {"certificates": "created_seq", "obligations": "created_seq"}
+CREATED_AT = {
+    "certificates": "created_seq",
+    "obligations": "created_seq",
+    "webhooks": "created_seq",
+}
 
 
 def _live_pieces(value: Any) -> tuple[str, ...]:
@@ -63,10 +70,20 @@ def _open_obligations(value: Any) -> tuple[str, ...]:
     return (debtor,) if state in OPEN_OBLIGATION_STATES else ()
 
 
+def _live_endpoints(value: Any) -> tuple[str, ...]:
+    """Whose webhook endpoints an endpoint (object or row) counts in: its member's."""
+    if isinstance(value, dict):
+        state, member = value["state"], value["member"]
+    else:
+        state, member = value.state, value.member
+    return (member,) if state == EndpointState.ACTIVE else ()
+
+
 # The collections whose rows counts depend on, and the members each row counts for.
 COUNTERS: dict[str, Callable[[Any], tuple[str, ...]]] = {
     "certificates": _live_pieces,
     "obligations": _open_obligations,
+    "webhooks": _live_endpoints,
 }
 
 
@@ -107,12 +124,15 @@ class Batch:
         self._unused_nonces: set[tuple[str, str]] = set()  # not recorded when the batch began
         self._cited: set[tuple[str, str]] = set()  # (buyer, number): all its invoices known
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
+        self._events: list[outbox.Message] = []  # what the entries tell members
+        self._settings: Settings | None = None  # the settings the batch's entries ran on
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
             "keys": lambda keys: _by_first(_keys(repo, [k[0] for k in keys])),
             "certificates": lambda keys: _by_first(repo.certificates(k[0] for k in keys)),
             "obligations": lambda keys: _by_first(repo.obligations(k[0] for k in keys)),
             "limits": lambda keys: _by_first(repo.issuance_limits(k[0] for k in keys)),
+            "webhooks": lambda keys: _by_first(repo.webhooks(k[0] for k in keys)),
             "invoices": lambda keys: {
                 _invoice_key(i.key): i for i in repo.invoices(_key_of(k) for k in keys).values()
             },
@@ -226,6 +246,13 @@ class Batch:
         )
         return self._corrected("obligations", counts)[debtor]
 
+    def webhook(self, endpoint_id: str) -> Endpoint | None:
+        return self._by_id("webhooks", [endpoint_id]).get(endpoint_id)
+
+    def live_webhooks(self, member: str) -> int:
+        counts = self._counted("webhooks", [member], self.repo.live_webhook_counts)
+        return self._corrected("webhooks", counts)[member]
+
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
         self.flush()
         return self.repo.netting_debts()
@@ -265,6 +292,13 @@ class Batch:
                 f"{ctx.settings.entry_bytes_max} bytes are allowed",
             )
         signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
+        told = events.derive(str(raw["type"]), entry.seq, effects, self._before)
+        self._events.extend(
+            outbox.Message(event, entry.seq, events.payload(event, *stamp))
+            for stamp in [(entry.seq, entry.entry_hash, entry.recorded_at)]
+            for event in told
+        )
+        self._settings = ctx.settings
         command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
         self._entries.append(
             entry_row(entry, command_text, effects_text, signer, nonce, str(raw["type"]))
@@ -308,12 +342,22 @@ class Batch:
         for collection, rows in self._pending.items():
             write_rows(conn, collection, list(rows.values()))
         write_rows(conn, PARTIES, self._parties)
-        self._entries, self._parties = [], []
+        # The webhook secrets and the outbox: operational rows, in the entries' transaction.
+        settings = self._settings or Settings()
+        outbox.write(conn, list(self._pending.get("webhooks", {}).values()), self._events, settings)
+        self._entries, self._parties, self._events = [], [], []
         self._pending.clear()
         self._deltas.clear()
         self._counts.clear()  # the database's counts now include what was written
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _before(self, collection: str, id_: str) -> dict[str, Any] | None:
+        """A row as the entry being appended found it (for the events it makes)."""
+        if collection not in self._fetch:
+            return None
+        found = self._get(collection, [(id_,)]).get((id_,))
+        return None if found is None else ENTITIES[collection].to_wire(found)
 
     def _get(
         self, collection: str, keys: Iterable[Key_], *, convert: bool = True

@@ -54,9 +54,11 @@ from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import Certificate, CertificateState
 from ledger.credit import ISSUANCE, IssuanceLimit
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
+from ledger.limits import WEBHOOK_URL_LENGTH_MAX
 from ledger.members import Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
+from ledger.webhooks import Endpoint, EndpointState
 
 T = TypeVar("T")
 _Convert = Callable[[Any], Any]  # one value from one shape to another
@@ -379,6 +381,25 @@ OBLIGATIONS: Entity[Obligation] = entity(
     indexes=(("state",), ("debtor",)),
 )
 
+# A member's webhook endpoint: where it is told of the events that concern it. Its secret
+# is not here (ledger.webhooks): a journal must not hold it.
+WEBHOOKS: Entity[Endpoint] = entity(
+    "webhooks",
+    "webhook_endpoints",
+    Endpoint,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("member", String(MEMBER_ID)),
+        Field("url", String(WEBHOOK_URL_LENGTH_MAX)),
+        Field("events", Text, JSON_LIST),
+        Field("state", String(16), state_codec(EndpointState)),
+        Field("created_seq", BigInteger),
+        Field("secret_seq", BigInteger),
+    ),
+    indexes=(("member",),),
+)
+
 ENTITIES: dict[str, Entity[Any]] = {
-    e.collection: e for e in (MEMBERS, KEYS, CERTIFICATES, INVOICES, LIMITS, OBLIGATIONS)
+    e.collection: e for e in (MEMBERS, KEYS, CERTIFICATES, INVOICES, LIMITS, OBLIGATIONS, WEBHOOKS)
 }

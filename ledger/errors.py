@@ -130,6 +130,14 @@ PROBLEMS: dict[str, Problem] = {
     "entry-too-large": Problem(
         "The command would write a journal entry beyond the size limit", 422
     ),
+    # webhooks
+    "webhook-not-found": Problem("The signer has no webhook endpoint at this URL", 404),
+    "webhook-endpoints-exceeded": Problem(
+        "The member has as many webhook endpoints as allowed", 422
+    ),
+    "redeliveries-exceeded": Problem(
+        "This message has been sent again as many times as allowed", 429
+    ),
     # trade background
     "invoice-overused": Problem("The cited invoices cannot back this amount", 422),
     "invoice-conflict": Problem("The invoice is registered with a different amount", 409),

@@ -32,6 +32,9 @@ PUBLISHED = {
     "obligation.confirm_settlement",
     "obligation.dispute_settlement",
     "netting.run",
+    "webhook.set",
+    "webhook.delete",
+    "webhook.rotate_secret",
 }
 
 

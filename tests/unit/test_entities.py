@@ -25,12 +25,14 @@ from ledger.entities import (
     LIMITS,
     MEMBERS,
     OBLIGATIONS,
+    WEBHOOKS,
     Entity,
 )
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import Obligation, ObligationState
 from ledger.projections import PARTIES, PROJECTIONS
+from ledger.webhooks import Endpoint, EndpointState
 
 CORE, SUPPLIER = "91110000MA0000000H", "91310000MA1FL0000B"
 ID, ROOT = "a" * 32, "b" * 32
@@ -130,6 +132,19 @@ OBLIGATION_WIRE = {
     "claim_ref": "TX-9",
 }
 
+ENDPOINT = Endpoint(
+    ID, SUPPLIER, "https://s.example/hooks", ("certificate.received",), EndpointState.ACTIVE, 5, 8
+)
+ENDPOINT_WIRE = {
+    "id": ID,
+    "member": SUPPLIER,
+    "url": "https://s.example/hooks",
+    "events": ["certificate.received"],
+    "state": "active",
+    "created_seq": 5,
+    "secret_seq": 8,
+}
+
 CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (MEMBERS, MEMBER, MEMBER_WIRE),
     (KEYS, KEY, KEY_WIRE),
@@ -137,13 +152,14 @@ CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (INVOICES, INVOICE, INVOICE_WIRE),
     (LIMITS, LIMIT, LIMIT_WIRE),
     (OBLIGATIONS, OBLIGATION, OBLIGATION_WIRE),
+    (WEBHOOKS, ENDPOINT, ENDPOINT_WIRE),
 ]
 IDS = [entity.collection for entity, _, _ in CASES]
 
 
 def test_every_entity_is_declared_and_tested() -> None:
     assert set(ENTITIES) == set(IDS) == {
-        "members", "keys", "certificates", "invoices", "limits", "obligations"
+        "members", "keys", "certificates", "invoices", "limits", "obligations", "webhooks"
     }  # fmt: skip
 
 
@@ -212,6 +228,7 @@ def test_the_tables_are_the_models_and_the_projections() -> None:
     assert models.certificates is CERTIFICATES.table and models.invoices is INVOICES.table
     assert models.issuance_limits is LIMITS.table
     assert models.obligations is OBLIGATIONS.table
+    assert models.webhook_endpoints is WEBHOOKS.table
     assert set(PROJECTIONS) == set(ENTITIES) | {PARTIES}
     for collection, entity in ENTITIES.items():
         projection = PROJECTIONS[collection]

@@ -334,8 +334,9 @@ def next_attempt(
     """After the ``tried``-th attempt of this round (1 for the first), and its outcome.
 
     ``schedule[n]`` is the wait before attempt ``n + 1``; once ``tried`` reaches its
-    length the message has failed. ``jitter`` is a draw in [-1, 1] scaled to ±10 % of the
-    wait, so that endpoints that failed together are not retried together. A
+    length the message has failed. ``jitter`` is a fraction of the wait to add (or, when
+    negative, take off; ``webhook_jitter_pct`` bounds the relay's draws), so that
+    endpoints that failed together are not retried together. A
     ``Retry-After`` on 429, 502 or 504 is honoured when it asks for longer, up to
     ``retry_after_max_s``.
 
@@ -352,7 +353,7 @@ def next_attempt(
         return Next(DeliveryState.FAILED, None, disable=True)
     if tried >= len(schedule):
         return Next(DeliveryState.FAILED, None)
-    delay_s = schedule[tried] * (1 + 0.1 * max(-1.0, min(1.0, jitter)))
+    delay_s = schedule[tried] * (1 + max(-1.0, min(1.0, jitter)))
     if outcome.status in RETRY_AFTER_STATUSES and outcome.retry_after_s is not None:
         delay_s = max(delay_s, min(outcome.retry_after_s, retry_after_max_s))
     return Next(DeliveryState.PENDING, float(delay_s))

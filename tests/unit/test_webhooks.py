@@ -276,9 +276,10 @@ def test_what_follows_an_attempt(
     assert (step.state, step.delay_s, step.disable) == (state, delay_s, disable)
 
 
-def test_jitter_spreads_a_wait_by_at_most_a_tenth() -> None:
-    assert next_attempt(Outcome(500), 2, SCHEDULE, 1.0, 86400).delay_s == pytest.approx(330.0)
-    assert next_attempt(Outcome(500), 2, SCHEDULE, -5.0, 86400).delay_s == pytest.approx(270.0)
+def test_jitter_spreads_a_wait_by_the_fraction_drawn() -> None:
+    assert next_attempt(Outcome(500), 2, SCHEDULE, 0.1, 86400).delay_s == pytest.approx(330.0)
+    assert next_attempt(Outcome(500), 2, SCHEDULE, -0.1, 86400).delay_s == pytest.approx(270.0)
+    assert next_attempt(Outcome(500), 2, SCHEDULE, -5.0, 86400).delay_s == 0.0
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

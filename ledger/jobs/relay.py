@@ -1,12 +1,13 @@
 """The webhook relay: sends what the outbox holds, at least once, off the write path.
 
 The batch writes an outbox message in the same transaction as the entry behind it
-(``ledger.outbox``); this job sends them. It runs exactly once per deployment — in the
-sequencer's process under ``dcc serve`` (``ledger.remote``), whatever ``--workers``
-says, and on a thread of the app when the app runs in process — on a thread and an
-event loop of its own, with its own database connections: it never runs on the
+(``ledger.outbox``); this job sends them. It runs exactly once per deployment — in a
+process of its own under ``dcc serve`` (:func:`serve`, supervised like the sequencer's),
+whatever ``--workers`` says, and on a thread of the app when the app runs in process —
+on an event loop of its own, with its own database connections: it never runs on the
 sequencer's thread, never holds the chain head, and a slow or dead endpoint costs it
-one of ``webhook_sends_max`` concurrent sends, never a write.
+one of ``webhook_sends_max`` concurrent sends, never a write. (In a process of its own
+it does not even share an interpreter lock with the writer: docs/BENCHMARKS.md.)
 
 A round of the loop: read the due messages (oldest first, at most
 ``webhook_claim_max``), take those it has room for — ``webhook_sends_max`` in flight in
@@ -245,3 +246,15 @@ class Relay:
 def start(ledger: Any) -> Relay:
     """Run the relay for ``ledger`` (a ``ledger.service.Ledger``) on engines of its own."""
     return Relay(ledger.job_engine(2), ledger.settings).start()
+
+
+def serve(url: str) -> None:
+    """The relay's process under ``dcc serve``: the relay on ``url`` until the parent
+    ends (the settings are the ``DCC_*`` environment's)."""
+    from ledger.db import make_engine
+    from ledger.remote import end_with_parent
+
+    end_with_parent("dcc-relay")
+    settings = Settings.from_env()
+    Relay(make_engine(url, pool_size=2, max_overflow=0), settings).start()
+    threading.Event().wait()  # until SIGTERM, or the parent's end (end_with_parent)

@@ -20,6 +20,15 @@ import pytest
 from tests.conftest import Clock, WallClock
 
 
+def process_name(pid: int) -> str:
+    """A process's name as /proc shows it (``dcc-sequencer``, ``dcc-relay``), or ""."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

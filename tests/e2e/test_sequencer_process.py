@@ -11,7 +11,7 @@ import httpx
 
 from api.client import DccClient
 from tests.conftest import Chain, business_date
-from tests.e2e.conftest import running
+from tests.e2e.conftest import process_name, running
 from tests.e2e.test_workers import _cmdline
 
 RECOVERY_S_MAX = 30
@@ -64,15 +64,9 @@ def _sequencer_pid(server_pid: int) -> int:
         with open(f"/proc/{server_pid}/task/{task}/children") as children:
             pids += [int(child) for child in children.read().split()]
     found = [
-        pid for pid in pids if b"spawn_main" in _cmdline(pid) and _comm(pid) == "dcc-sequencer"
+        pid
+        for pid in pids
+        if b"spawn_main" in _cmdline(pid) and process_name(pid) == "dcc-sequencer"
     ]
     assert len(found) == 1, found
     return found[0]
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as comm:
-            return comm.read().strip()
-    except OSError:
-        return ""

@@ -332,7 +332,7 @@ def relay_process(url: str) -> Iterator[None]:
     context = multiprocessing.get_context("spawn")
 
     def start() -> Any:
-        process = context.Process(target=relay.serve, args=(url,), name="dcc-relay")
+        process = context.Process(target=relay.serve, args=(url, os.getpid()), name="dcc-relay")
         process.start()
         return process
 

@@ -155,7 +155,7 @@ def measure(url: Callable[[], str], count: int, runs: int) -> dict[str, list[flo
             database = url()
             ledger, core, payees = world(database, suppliers)
             register(ledger, payees, silent.port, per_payee)
-            sending = spawn.Process(target=relay.serve, args=(database,))
+            sending = spawn.Process(target=relay.serve, args=(database, os.getpid()))
             sending.start()
             rate_one, rate_batched = rates(ledger, core, payees, count)
             sending.terminate()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 import time
@@ -248,13 +249,22 @@ def start(ledger: Any) -> Relay:
     return Relay(ledger.job_engine(2), ledger.settings).start()
 
 
-def serve(url: str) -> None:
-    """The relay's process under ``dcc serve``: the relay on ``url`` until the parent
-    ends (the settings are the ``DCC_*`` environment's)."""
+def serve(url: str, parent_pid: int) -> None:
+    """The relay's process under ``dcc serve``: the relay on ``url`` for as long as its
+    parent ``parent_pid`` lives (the settings are the ``DCC_*`` environment's).
+
+    Linux ends it with its parent (``end_with_parent``), but only from the moment it asks
+    to be, and importing takes a while: a parent killed before then would leave it
+    running for ever. So it also checks, now and every second, that its parent is the
+    one that started it."""
     from ledger.db import make_engine
     from ledger.remote import end_with_parent
 
     end_with_parent("dcc-relay")
+    if os.getppid() != parent_pid:
+        os._exit(0)
     settings = Settings.from_env()
     Relay(make_engine(url, pool_size=2, max_overflow=0), settings).start()
-    threading.Event().wait()  # until SIGTERM, or the parent's end (end_with_parent)
+    while os.getppid() == parent_pid:
+        time.sleep(1)
+    os._exit(0)

@@ -10,9 +10,17 @@ from fastapi import FastAPI
 from api import errors
 from api.bodies import BodyLimit
 from api.capacity import Capacity
-from api.routes import certificates, commands, financing, ledger_routes, members, netting
+from api.routes import (
+    certificates,
+    commands,
+    financing,
+    ledger_routes,
+    members,
+    netting,
+    webhooks,
+)
 from ledger.db import make_engine
-from ledger.jobs import sweeper
+from ledger.jobs import relay, sweeper
 from ledger.service import Ledger
 
 
@@ -21,11 +29,15 @@ def create_app(
     *,
     database_url: str | None = None,
     background_sweep: bool = False,
+    background_relay: bool = False,
 ) -> FastAPI:
     """An app serving ``ledger`` (or a new one on ``database_url``/``DCC_DATABASE_URL``).
 
     ``background_sweep`` runs the expiry sweep every ``sweep_interval_s`` (``dcc serve``
-    turns it on; tests drive the sweep themselves).
+    turns it on; tests drive the sweep themselves). ``background_relay`` runs the webhook
+    relay on a thread of this process: for an app in process (the tests); under ``dcc
+    serve`` the relay runs once, in the sequencer's process (``ledger.remote``), and no
+    worker runs one.
     """
     ledger = ledger or Ledger(make_engine(database_url))
     capacity = Capacity(ledger.settings)
@@ -34,9 +46,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         capacity.reset()
         stop = sweeper.start(ledger) if background_sweep else None
+        sending = relay.start(ledger) if background_relay else None
         yield
         if stop is not None:
             stop.set()
+        if sending is not None:
+            sending.stop()
         # What is queued is applied and answered before the process goes.
         ledger.stop_sequencer()
 
@@ -66,5 +81,6 @@ def create_app(
     app.include_router(certificates.router)
     app.include_router(netting.router)
     app.include_router(financing.router)
+    app.include_router(webhooks.router)
     app.include_router(ledger_routes.router)
     return app

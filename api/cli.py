@@ -247,6 +247,31 @@ def demo(
     typer.echo(walkthrough.render(tree))
 
 
+@app.command("bank-sim")
+def bank_sim(
+    member: Annotated[str, typer.Option("--member", help="The bank's member id")],
+    key: Annotated[Path, typer.Option("--key", help="The bank's NAME.key")],
+    service: Annotated[str, typer.Option("--service", help="The ledger's base URL")],
+    port: Annotated[int, typer.Option("--port", help="Where to hear webhooks (127.0.0.1)")],
+    approve_up_to: Annotated[
+        str, typer.Option("--approve-up-to", help="Approve financing up to this face amount")
+    ] = "1000000.00",
+    state_dir: Annotated[
+        Path, typer.Option("--state-dir", help="Where the ids already handled are kept")
+    ] = Path("."),
+) -> None:
+    """Play a bank: hear webhooks (verified with standardwebhooks, each handled once across
+    restarts), approve financing up to an amount, reject above, accept what is sent."""
+    import logging
+
+    from api import banksim
+    from ledger.money import parse_amount
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    private = load_private_key_pem(key.read_bytes())
+    banksim.run(member, private, service, port, parse_amount(approve_up_to), state_dir)
+
+
 def main() -> None:
     app()
 

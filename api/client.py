@@ -59,15 +59,21 @@ class DccClient:
         return self.post_envelope(self.envelope(command_type, body, **kwargs))
 
     def get(self, path_query: str) -> httpx.Response:
-        headers = sign_request(
+        return self.http.get(path_query, headers=self._signed("GET", path_query))
+
+    def post(self, path_query: str) -> httpx.Response:
+        """A signed request without a body that is not a command (a redelivery)."""
+        return self.http.post(path_query, headers=self._signed("POST", path_query))
+
+    def _signed(self, method: str, path_query: str) -> dict[str, str]:
+        return sign_request(
             self.private_key,
             self.member,
-            "GET",
+            method,
             path_query,
             timestamp=int(self.clock().timestamp()),
             ledger=self.ledger,
         )
-        return self.http.get(path_query, headers=headers)
 
 
 def fetch_ledger_id(http: httpx.Client) -> str:

@@ -55,7 +55,7 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,6 +68,7 @@ from api.errors import PROBLEM_JSON, status_of
 from ledger import remote
 from ledger.db import database_url
 from ledger.errors import PROBLEMS
+from ledger.jobs import relay
 from ledger.settings import Settings
 
 log = logging.getLogger("dcc.server")
@@ -294,7 +295,7 @@ def run(url: str, host: str, port: int, workers: int = 1) -> None:
     if warning is not None:  # and again by every worker and the sequencer process
         log.warning(warning)
     os.environ["DCC_DATABASE_URL"] = url  # read by every worker's worker_app()
-    with sequencer_process(url):
+    with sequencer_process(url), relay_process(url):
         uvicorn.run(**uvicorn_options(process_settings(), host, port, workers))
 
 
@@ -317,24 +318,50 @@ def sequencer_process(url: str) -> Iterator[None]:
             raise RuntimeError("the sequencer process did not start")
         return process
 
+    os.environ[remote.SOCKET_ENV], os.environ[remote.KEY_ENV] = address, key.hex()
+    try:
+        with supervised("sequencer", start):
+            yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def relay_process(url: str) -> Iterator[None]:
+    """Run the webhook relay (``ledger.jobs.relay``) in a process of its own while the
+    block runs: once per deployment whatever ``--workers`` says, and sharing no
+    interpreter lock with the sequencer or the front, so sending costs the write path
+    nothing (docs/BENCHMARKS.md). Another is started should it end."""
+    context = multiprocessing.get_context("spawn")
+
+    def start() -> Any:
+        process = context.Process(target=relay.serve, args=(url, os.getpid()), name="dcc-relay")
+        process.start()
+        return process
+
+    with supervised("relay", start):
+        yield
+
+
+@contextmanager
+def supervised(name: str, start: Callable[[], Any]) -> Iterator[None]:
+    """Run the process ``start`` starts while the block runs; start another should it end."""
     running = [start()]
     stop = threading.Event()
 
     def supervise() -> None:
         while not stop.wait(SEQUENCER_CHECK_S):
             if not running[0].is_alive():
-                log.error("the sequencer process ended (%s); starting another", running[0].exitcode)
+                log.error("the %s process ended (%s); starting another", name, running[0].exitcode)
                 try:
                     running[0] = start()
                 except Exception:  # tried again at the next check
-                    log.exception("the sequencer process did not start")
+                    log.exception("the %s process did not start", name)
 
-    threading.Thread(target=supervise, name="dcc-sequencer-supervisor", daemon=True).start()
-    os.environ[remote.SOCKET_ENV], os.environ[remote.KEY_ENV] = address, key.hex()
+    threading.Thread(target=supervise, name=f"dcc-{name}-supervisor", daemon=True).start()
     try:
         yield
     finally:
         stop.set()
         running[0].terminate()
         running[0].join(10)
-        shutil.rmtree(directory, ignore_errors=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ledger import events, outbox
 from ledger.certificates import Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
@@ -39,12 +40,15 @@ from ledger.members import Key, Member
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
 from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, write_rows
 from ledger.repository import Head, Repository, StoredEntry, entry_row, line_key
+from ledger.settings import Settings
+from ledger.webhooks import Endpoint, EndpointState
 
 Key_ = tuple[Any, ...]
 CREATED_AT = {
     "certificates": "created_seq",
     "obligations": "created_seq",
     "financings": "created_seq",
+    "webhooks": "created_seq",
 }
 
 
@@ -84,6 +88,15 @@ def _pending_on_line(value: Any) -> dict[str, int]:
     return {line_key(bank, core): face} if state == FinancingState.REQUESTED else {}
 
 
+def _live_endpoints(value: Any) -> tuple[str, ...]:
+    """Whose webhook endpoints an endpoint (object or row) counts in: its member's."""
+    if isinstance(value, dict):
+        state, member = value["state"], value["member"]
+    else:
+        state, member = value.state, value.member
+    return (member,) if state == EndpointState.ACTIVE else ()
+
+
 # The collections whose rows counts depend on, and what each row counts for: the keys
 # it adds one to, or a mapping of keys to what it adds (a sum).
 COUNTERS: dict[str, Callable[[Any], Iterable[str] | dict[str, int]]] = {
@@ -91,6 +104,7 @@ COUNTERS: dict[str, Callable[[Any], Iterable[str] | dict[str, int]]] = {
     "obligations": _open_obligations,
     "credit_lines": _lines_held,
     "financings": _pending_on_line,
+    "webhooks": _live_endpoints,
 }
 
 
@@ -135,6 +149,8 @@ class Batch:
         self._unused_nonces: set[tuple[str, str]] = set()  # not recorded when the batch began
         self._cited: set[tuple[str, str]] = set()  # (buyer, number): all its invoices known
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
+        self._events: list[outbox.Message] = []  # what the entries tell members
+        self._settings: Settings | None = None  # the settings the batch's entries ran on
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
             "keys": lambda keys: _by_first(_keys(repo, [k[0] for k in keys])),
@@ -143,6 +159,7 @@ class Batch:
             "limits": lambda keys: _by_first(repo.issuance_limits(k[0] for k in keys)),
             "credit_lines": lambda keys: dict(repo.credit_lines(keys)),
             "financings": lambda keys: _by_first(repo.financings(k[0] for k in keys)),
+            "webhooks": lambda keys: _by_first(repo.webhooks(k[0] for k in keys)),
             "invoices": lambda keys: {
                 _invoice_key(i.key): i for i in repo.invoices(_key_of(k) for k in keys).values()
             },
@@ -266,6 +283,13 @@ class Batch:
         )
         return self._corrected("obligations", counts)[debtor]
 
+    def webhook(self, endpoint_id: str) -> Endpoint | None:
+        return self._by_id("webhooks", [endpoint_id]).get(endpoint_id)
+
+    def live_webhooks(self, member: str) -> int:
+        counts = self._counted("webhooks", [member], self.repo.live_webhook_counts)
+        return self._corrected("webhooks", counts)[member]
+
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
         self.flush()
         return self.repo.netting_debts()
@@ -332,6 +356,13 @@ class Batch:
                 f"{ctx.settings.entry_bytes_max} bytes are allowed",
             )
         signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
+        told = events.derive(str(raw["type"]), entry.seq, effects, self._before)
+        self._events.extend(
+            outbox.Message(event, entry.seq, events.payload(event, *stamp))
+            for stamp in [(entry.seq, entry.entry_hash, entry.recorded_at)]
+            for event in told
+        )
+        self._settings = ctx.settings
         command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
         self._entries.append(
             entry_row(entry, command_text, effects_text, signer, nonce, str(raw["type"]))
@@ -377,12 +408,22 @@ class Batch:
         for collection, rows in self._pending.items():
             write_rows(conn, collection, list(rows.values()))
         write_rows(conn, PARTIES, self._parties)
-        self._entries, self._parties = [], []
+        # The webhook secrets and the outbox: operational rows, in the entries' transaction.
+        settings = self._settings or Settings()
+        outbox.write(conn, list(self._pending.get("webhooks", {}).values()), self._events, settings)
+        self._entries, self._parties, self._events = [], [], []
         self._pending.clear()
         self._deltas.clear()
         self._counts.clear()  # the database's counts now include what was written
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _before(self, collection: str, id_: str) -> dict[str, Any] | None:
+        """A row as the entry being appended found it (for the events it makes)."""
+        if collection not in self._fetch:
+            return None
+        found = self._get(collection, [(id_,)]).get((id_,))
+        return None if found is None else ENTITIES[collection].to_wire(found)
 
     def _get(
         self, collection: str, keys: Iterable[Key_], *, convert: bool = True

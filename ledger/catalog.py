@@ -28,7 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import certificates, credit, financing, handlers, members, netting_run, obligations
+from ledger import (
+    certificates,
+    credit,
+    financing,
+    handlers,
+    members,
+    netting_run,
+    obligations,
+    webhooks,
+)
 from ledger.commands import Command, WireModel, parse_envelope
 from ledger.handlers import Needs, Plan, Run
 
@@ -318,6 +327,30 @@ _DECLARED = (
         handlers.financing_cancel,
         _FINANCING,
         "The applicant withdraws an application the bank has not decided",
+    ),
+    CommandType(
+        "webhook.set",
+        webhooks.SetBody,
+        ANY_MEMBER,
+        handlers.webhook_set,
+        frozenset({"webhook-endpoints-exceeded"}),
+        "Register where the signer is told of the events that concern it (or change them)",
+    ),
+    CommandType(
+        "webhook.delete",
+        webhooks.UrlBody,
+        ANY_MEMBER,
+        handlers.webhook_delete,
+        frozenset({"webhook-not-found"}),
+        "Remove one of the signer's webhook endpoints",
+    ),
+    CommandType(
+        "webhook.rotate_secret",
+        webhooks.UrlBody,
+        ANY_MEMBER,
+        handlers.webhook_rotate_secret,
+        frozenset({"webhook-not-found"}),
+        "Give an endpoint a new signing secret; the old one signs too for 24 h",
     ),
     CommandType(
         "netting.run",

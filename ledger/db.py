@@ -9,6 +9,8 @@ lock up front, so two writers never both read the chain head and then collide.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -35,6 +37,15 @@ def snapshot(engine: Engine) -> Connection:
     if is_sqlite(engine):
         return connection
     return connection.execution_options(isolation_level="REPEATABLE READ")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short write transaction on ``engine`` outside the sequencer (``BEGIN IMMEDIATE``
+    on SQLite, so it waits its turn for the write lock rather than failing to upgrade):
+    for operational state only, never the journal."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
 
 
 def pool_options(pool_max: int, timeout_s: float) -> dict[str, Any]:

@@ -56,10 +56,12 @@ from ledger.certificates import Certificate, CertificateState
 from ledger.credit import ISSUANCE, IssuanceLimit
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
+from ledger.limits import WEBHOOK_URL_LENGTH_MAX
 from ledger.members import Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
+from ledger.webhooks import Endpoint, EndpointState
 
 T = TypeVar("T")
 _Convert = Callable[[Any], Any]  # one value from one shape to another
@@ -441,6 +443,25 @@ FINANCINGS: Entity[Financing] = entity(
     indexes=(("bank", "state"), ("applicant", "state"), ("state", "expires_at"), ("core",)),
 )
 
+# A member's webhook endpoint: where it is told of the events that concern it. Its secret
+# is not here (ledger.webhooks): a journal must not hold it.
+WEBHOOKS: Entity[Endpoint] = entity(
+    "webhooks",
+    "webhook_endpoints",
+    Endpoint,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("member", String(MEMBER_ID)),
+        Field("url", String(WEBHOOK_URL_LENGTH_MAX)),
+        Field("events", Text, JSON_LIST),
+        Field("state", String(16), state_codec(EndpointState)),
+        Field("created_seq", BigInteger),
+        Field("secret_seq", BigInteger),
+    ),
+    indexes=(("member",),),
+)
+
 ENTITIES: dict[str, Entity[Any]] = {
     e.collection: e
     for e in (
@@ -452,5 +473,6 @@ ENTITIES: dict[str, Entity[Any]] = {
         OBLIGATIONS,
         CREDIT_LINES,
         FINANCINGS,
+        WEBHOOKS,
     )
 }

@@ -145,6 +145,14 @@ PROBLEMS: dict[str, Problem] = {
     "registration-required": Problem("An approval names its filing in the financing registry", 422),
     "rate-above-quote": Problem("The rate is above the one quoted", 422),
     "ancestry-too-large": Problem("The piece descends from more pieces than one read returns", 422),
+    # webhooks
+    "webhook-not-found": Problem("The signer has no webhook endpoint at this URL", 404),
+    "webhook-endpoints-exceeded": Problem(
+        "The member has as many webhook endpoints as allowed", 422
+    ),
+    "redeliveries-exceeded": Problem(
+        "This message has been sent again as many times as allowed", 429
+    ),
     # trade background
     "invoice-overused": Problem("The cited invoices cannot back this amount", 422),
     "invoice-conflict": Problem("The invoice is registered with a different amount", 409),

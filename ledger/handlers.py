@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ledger import certificates, credit, financing, members, netting_run, obligations
+from ledger import certificates, credit, financing, members, netting_run, obligations, webhooks
 from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
 from ledger.commands import Command
 from ledger.context import Context, Effects
@@ -27,6 +27,7 @@ from ledger.keys import key_id_of
 from ledger.members import Key, Member
 from ledger.obligations import Obligation
 from ledger.repository import StoredEntry
+from ledger.webhooks import Endpoint
 
 
 class Loads(Protocol):
@@ -56,6 +57,8 @@ class Loads(Protocol):
     def line_pending(self, bank: str, core: str) -> int: ...
     def requested_on_line(self, bank: str, core: str) -> list[Financing]: ...
     def financing(self, financing_id: str) -> Financing | None: ...
+    def webhook(self, endpoint_id: str) -> Endpoint | None: ...
+    def live_webhooks(self, member: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,23 @@ def financing_cancel(repo: Loads, cmd: Command, signer: Member, ctx: Context) ->
 
 def consent(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     return obligations.consent(signer, cmd.body)
+
+
+def _endpoint(repo: Loads, cmd: Command) -> Endpoint | None:
+    return repo.webhook(webhooks.endpoint_id(cmd.signer, cmd.body.url))
+
+
+def webhook_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    live = repo.live_webhooks(signer.id)
+    return webhooks.set_endpoint(_endpoint(repo, cmd), live, signer.id, cmd.body, ctx)
+
+
+def webhook_delete(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return webhooks.delete_endpoint(_endpoint(repo, cmd), cmd.body)
+
+
+def webhook_rotate_secret(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return webhooks.rotate_secret(_endpoint(repo, cmd), cmd.body, ctx)
 
 
 def netting_state(repo: Loads) -> netting_run.NettingState:

@@ -159,3 +159,25 @@ FINANCING_WINDOW_S = 24 * 3600  # an application not decided within this expires
 FINANCING_REGISTRATION_REQUIRED = 1  # an approval names its registry filing (1) or may not (0)
 CREDIT_LINES_PER_BANK_MAX = 1_000  # one per core enterprise it finances
 ANCESTRY_PIECES_MAX = 1_000  # pieces a due-diligence read walks from the root down
+# Webhooks (ledger/webhooks.py, ledger/outbox.py, ledger/jobs/relay.py;
+# docs/operations.md, "The webhook relay").
+WEBHOOK_URL_LENGTH_MAX = 2000  # characters of an endpoint's URL
+WEBHOOK_ENDPOINTS_MAX = 5  # live endpoints per member
+# Hosts the relay may call: "*" (any), or a comma-separated list of names, "*." suffixes
+# and IP networks. A deployment that must never reach its own internal addresses lists
+# its members' hosts here.
+WEBHOOK_ALLOWED_HOSTS = "*"
+# Seconds before each attempt of a round (Standard Webhooks' example schedule: at once,
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), each spread by ±10 % jitter.
+WEBHOOK_RETRY_SCHEDULE_S = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
+WEBHOOK_JITTER_PCT = 10
+WEBHOOK_TIMEOUT_S = 15  # one attempt: connect, send, and the whole answer
+WEBHOOK_RETRY_AFTER_S_MAX = 86400  # a Retry-After asking for longer is cut to this
+WEBHOOK_SECRET_OVERLAP_S = 86400  # a rotated-out secret keeps signing this long
+WEBHOOK_RESPONSE_EXCERPT_BYTES_MAX = 1024  # of an answer's body, kept with its attempt
+WEBHOOK_REDELIVERIES_MAX = 5  # rounds a member may ask for again, per message
+WEBHOOK_RETENTION_S = 7 * 86400  # delivered and failed messages are purged after this
+WEBHOOK_SENDS_MAX = 256  # attempts in flight at once (a dead endpoint holds one each)
+WEBHOOK_ENDPOINT_SENDS_MAX = 4  # attempts in flight at once to one endpoint
+WEBHOOK_POLL_MS = 250  # how often the relay looks for due messages when idle
+WEBHOOK_CLAIM_MAX = 500  # due messages the relay takes in one look

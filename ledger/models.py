@@ -18,7 +18,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -34,6 +36,7 @@ from ledger.entities import (
     LIMITS,
     MEMBERS,
     OBLIGATIONS,
+    WEBHOOKS,
     metadata,
 )
 
@@ -50,6 +53,10 @@ __all__ = [
     "members",
     "metadata",
     "obligations",
+    "webhook_attempts",
+    "webhook_endpoints",
+    "webhook_outbox",
+    "webhook_secrets",
 ]
 
 entries = Table(
@@ -96,3 +103,64 @@ issuance_limits = LIMITS.table
 obligations = OBLIGATIONS.table
 credit_lines = CREDIT_LINES.table
 financings = FINANCINGS.table
+webhook_endpoints = WEBHOOKS.table
+
+# -- Operational tables: not ledger state ------------------------------------------------
+#
+# Written in the same transaction as the entries they follow from, but never replayed
+# and never compared by `dcc verify`: they hold what the journal must not (an endpoint's
+# secret) and what is about delivery rather than about the ledger (the outbox and its
+# attempts). Times here are the server's wall clock in unix milliseconds.
+
+# Each endpoint's signing secret, and the one it replaced while that still signs; and
+# whether the relay disabled the endpoint (it answered 410 Gone).
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("endpoint_id", String(32), primary_key=True),
+    Column("member", String(18), nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("secret_seq", BigInteger, nullable=False),  # the endpoint's secret_seq it is for
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_until_ms", BigInteger, nullable=True),
+    Column("disabled_ms", BigInteger, nullable=True),
+    Column("disabled_reason", String(200), nullable=True),
+)
+
+# One message per event and endpoint: what the relay sends until it is delivered or fails.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id header: msg_<32 hex>
+    Column("endpoint_id", String(32), nullable=False),
+    Column("member", String(18), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the entry behind it
+    Column("body", Text, nullable=False),  # the exact bytes sent on every attempt
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),  # made, in all rounds
+    Column("round_attempts", Integer, nullable=False),  # made in this round: the schedule's place
+    Column("redeliveries", Integer, nullable=False),  # rounds its member asked for again
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("done_ms", BigInteger, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Index("ix_webhook_outbox_state_next_attempt_ms", "state", "next_attempt_ms"),
+    Index("ix_webhook_outbox_member_seq", "member", "seq"),
+    Index("ix_webhook_outbox_seq", "seq"),
+)
+
+# Every attempt of every message: its outcome, how long it took and what came back.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("message_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("status", Integer, nullable=True),  # none: no answer (refused, timed out)
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", String(200), nullable=True),
+    Column("response", Text, nullable=True),  # the answer's first bytes
+    PrimaryKeyConstraint("message_id", "attempt"),
+)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ledger import calendar, financing
+from ledger import calendar, financing, outbox
 from ledger.certificates import Certificate
 from ledger.context import Context
 from ledger.errors import Refusal
@@ -28,6 +28,7 @@ from ledger.projections import parties_of
 from ledger.repository import Repository, line_key
 from ledger.settings import Settings
 from ledger.uscc import is_valid_uscc
+from ledger.webhooks import DeliveryState
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _SEQ = re.compile(r"[1-9][0-9]{0,17}")  # a seq: below 10^18, so within a signed 64-bit int
@@ -417,3 +418,102 @@ def _signed_fen(amount: str) -> int:
     if amount.startswith("-"):
         return -parse_amount(amount[1:], allow_zero=True)
     return parse_amount(amount, allow_zero=True)
+
+
+# -- webhooks --------------------------------------------------------------------------
+
+_MESSAGE_ID = re.compile(r"msg_[0-9a-f]{32}")
+
+
+def webhook_endpoints(repo: Repository, viewer: Member, member: str) -> dict[str, Any]:
+    """A member's live endpoints and whether the relay disabled any (the member,
+    operator); never their secrets."""
+    _check_own(repo, viewer, member, "webhooks")
+    endpoints = repo.member_webhooks(member)
+    kept = outbox.secrets_of(repo.conn, (e.id for e in endpoints))
+    listed = []
+    for endpoint in endpoints:
+        secret = kept.get(endpoint.id)
+        disabled = secret.disabled_ms if secret is not None else None
+        reason = secret.disabled_reason if secret is not None else None
+        listed.append(endpoint.wire() | {"disabled_ms": disabled, "disabled_reason": reason})
+    return {"member": member, "endpoints": listed}
+
+
+def webhook_secrets(repo: Repository, viewer: Member, member: str) -> dict[str, Any]:
+    """The signing secret of each of the member's live endpoints: for the member alone
+    (not the operator), in a write transaction, since a secret whose operational row
+    was lost is made again here."""
+    if viewer.id != member:
+        raise _not_found("webhooks")
+    endpoints = repo.member_webhooks(member)
+    listed: list[dict[str, Any]] = []
+    for endpoint in endpoints:
+        secret = outbox.ensure_secret(repo.conn, endpoint.id, member, endpoint.secret_seq)
+        listed.append(
+            {"id": endpoint.id, "url": endpoint.url, "events": list(endpoint.events)}
+            | {"secret_seq": endpoint.secret_seq, "secret": secret}
+        )
+    kept = outbox.secrets_of(repo.conn, (e.id for e in endpoints))
+    for item in listed:
+        row = kept[item["id"]]
+        keeps = row.previous_secret is not None and row.previous_until_ms is not None
+        item["previous_secret_until_ms"] = row.previous_until_ms if keeps else None
+    return {"member": member, "endpoints": listed}
+
+
+def _visible_delivery(repo: Repository, viewer: Member, message: str) -> Any:
+    row = outbox.delivery(repo.conn, message) if _MESSAGE_ID.fullmatch(message) else None
+    if row is None or not (viewer.has_role("operator") or row.member == viewer.id):
+        raise _not_found("delivery")
+    return row
+
+
+def webhook_deliveries(
+    repo: Repository,
+    viewer: Member,
+    member: str | None,
+    state: str | None,
+    cursor: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """Outbox messages newest first: a member's own; the operator's, anyone's (or those
+    of ``member``)."""
+    if not viewer.has_role("operator"):
+        if member not in (None, viewer.id):
+            raise _not_found("deliveries")
+        member = viewer.id
+    if state is not None and state not in {s.value for s in DeliveryState}:
+        raise Refusal("validation", f"state must be one of {[s.value for s in DeliveryState]}")
+    size = page_size(limit)
+    before = _delivery_cursor(cursor)
+    rows = outbox.deliveries(repo.conn, member, state, before, size + 1)
+    last = rows[size - 1] if len(rows) > size else None
+    return {
+        "deliveries": [outbox.delivery_wire(row) for row in rows[:size]],
+        "next_cursor": encode_cursor(f"{last.seq}:{last.id}") if last is not None else None,
+    }
+
+
+def _delivery_cursor(cursor: str | None) -> tuple[int, str] | None:
+    if not cursor:
+        return None
+    seq_text, _, message = decode_cursor(cursor).partition(":")
+    if _MESSAGE_ID.fullmatch(message) is None:
+        raise _bad_cursor()
+    return _cursor_seq(seq_text), message
+
+
+def webhook_delivery(repo: Repository, viewer: Member, message: str) -> dict[str, Any]:
+    """One message with every attempt made of it (its member, operator)."""
+    row = _visible_delivery(repo, viewer, message)
+    return outbox.delivery_wire(row) | {"attempts_made": outbox.attempts_of(repo.conn, row.id)}
+
+
+def redeliver(
+    repo: Repository, viewer: Member, message: str, now_ms: int, settings: Settings
+) -> dict[str, Any]:
+    """Send a message again, from the start of the schedule (its member, operator)."""
+    _visible_delivery(repo, viewer, message)
+    outbox.redeliver(repo.conn, message, now_ms, settings.webhook_redeliveries_max)
+    return webhook_delivery(repo, viewer, message)

@@ -111,7 +111,7 @@ def serve(url: str, address: str, authkey: bytes, ready: Any) -> None:
     from ledger.db import make_engine
     from ledger.service import Ledger
 
-    _end_with_parent()
+    end_with_parent("dcc-sequencer")
     ledger = Ledger(make_engine(url, pool_size=1, max_overflow=0))
     if os.path.exists(address):  # left by a sequencer process that ended
         os.unlink(address)
@@ -163,8 +163,14 @@ def _serve_worker(ledger: Any, conn: Connection) -> None:
         conn.close()
 
 
-def _end_with_parent() -> None:
-    """Ask Linux to end this process when its parent ends (``prctl(PR_SET_PDEATHSIG)``)."""
+def end_with_parent(name: str) -> None:
+    """Ask Linux to end this process when its parent ends (``prctl(PR_SET_PDEATHSIG)``),
+    and name it ``name`` (its ``comm``, as ``ps`` and ``/proc`` show it)."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

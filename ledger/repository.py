@@ -34,11 +34,13 @@ from ledger.entities import (
     LIMITS,
     MEMBERS,
     OBLIGATIONS,
+    WEBHOOKS,
 )
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
 from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
+from ledger.webhooks import Endpoint, EndpointState
 
 HEAD_ROW_ID = 1
 
@@ -99,6 +101,18 @@ _OBLIGATIONS = select(models.obligations).where(
     models.obligations.c.id.in_(bindparam("ids", expanding=True))
 )
 _LIMITS = select(_l).where(_l.c.member.in_(bindparam("ids", expanding=True)))
+_w = models.webhook_endpoints
+_WEBHOOKS = select(_w).where(_w.c.id.in_(bindparam("ids", expanding=True)))
+_LIVE_WEBHOOKS = (
+    select(_w.c.member, func.count())
+    .where(_w.c.member.in_(bindparam("ids", expanding=True)), _w.c.state == EndpointState.ACTIVE)
+    .group_by(_w.c.member)
+)
+_MEMBER_WEBHOOKS = (
+    select(_w)
+    .where(_w.c.member == bindparam("member"), _w.c.state == EndpointState.ACTIVE)
+    .order_by(_w.c.created_seq, _w.c.id)
+)
 
 
 _HELD = select(_c.c.holder.label("member"), func.count().label("n")).where(
@@ -349,6 +363,36 @@ class Repository:
     def obligation(self, obligation_id: str) -> Obligation | None:
         row = self.conn.execute(_OBLIGATIONS, {"ids": [obligation_id]}).first()
         return OBLIGATIONS.from_row(row._mapping) if row else None
+
+    # -- webhook endpoints ---------------------------------------------------------------
+
+    def webhooks(self, ids: Iterable[str]) -> dict[str, Endpoint]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(_WEBHOOKS, {"ids": wanted})
+        return {row.id: WEBHOOKS.from_row(row._mapping) for row in rows}
+
+    def webhook(self, endpoint_id: str) -> Endpoint | None:
+        return self.webhooks([endpoint_id]).get(endpoint_id)
+
+    def live_webhook_counts(self, members: Iterable[str]) -> dict[str, int]:
+        """Each member's endpoints that are not deleted (one query)."""
+        wanted = sorted(set(members))
+        if not wanted:
+            return {}
+        counts = dict.fromkeys(wanted, 0)
+        rows = self.conn.execute(_LIVE_WEBHOOKS, {"ids": wanted})
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def live_webhooks(self, member: str) -> int:
+        return self.live_webhook_counts([member])[member]
+
+    def member_webhooks(self, member: str) -> list[Endpoint]:
+        """A member's live endpoints, oldest first."""
+        rows = self.conn.execute(_MEMBER_WEBHOOKS, {"member": member})
+        return [WEBHOOKS.from_row(row._mapping) for row in rows]
 
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]:
         """Live pieces and confirmed obligations between active members who consented

@@ -42,7 +42,14 @@ from ledger.canonical import sha256_hex
 from ledger.catalog import CATALOG, CommandType, parse
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
-from ledger.db import WRITE_OPTION, engine_like, is_memory, pool_options, snapshot
+from ledger.db import (
+    WRITE_OPTION,
+    engine_like,
+    is_memory,
+    pool_options,
+    snapshot,
+    write_transaction,
+)
 from ledger.errors import Refusal
 from ledger.financing import REQUESTED
 from ledger.handlers import Loads
@@ -146,6 +153,12 @@ class Ledger:
         made = engine_like(self.engine, **options)
         self._owned.append(made)
         return made
+
+    def job_engine(self, pool_max: int) -> Engine:
+        """An engine of its own on this ledger's database, for a background job (the
+        relay): its connections are never those of the reads, the writes or the
+        sequencer. Disposed of by :meth:`close`."""
+        return self._engine_like(pool_max)
 
     def close(self) -> None:
         """Stop the sequencer (once what is queued is applied) and dispose of the engines
@@ -438,6 +451,13 @@ class Ledger:
     def read(self, view: Callable[..., T], *args: Any) -> T:
         """Run a read view (``ledger.reads``) in one read-only transaction."""
         with self.read_engine.connect() as conn, conn.begin():
+            return view(Repository(conn), *args)
+
+    def operational(self, view: Callable[..., T], *args: Any) -> T:
+        """Run ``view`` in one short write transaction of its own, outside the sequencer:
+        for operational state no entry covers (the webhook outbox and secrets), never for
+        the journal or the projections."""
+        with write_transaction(self.engine) as conn:
             return view(Repository(conn), *args)
 
     def read_touching(self, view: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

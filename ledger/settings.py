@@ -1,7 +1,9 @@
 """Deployment settings: the defaults of ``ledger/limits.py``, overridable by environment.
 
 Every value is read once at start-up from ``DCC_<NAME>`` (upper case), e.g.
-``DCC_PENDING_EXPIRY_S=86400``. ``DCC_LEVEL_MAX`` unset (or 0) means unlimited.
+``DCC_PENDING_EXPIRY_S=86400``. ``DCC_LEVEL_MAX`` unset (or 0) means unlimited. A few
+settings are lists, written as text: ``DCC_WEBHOOK_ALLOWED_HOSTS=*.bank.example``,
+``DCC_WEBHOOK_RETRY_SCHEDULE_S=0,5,300``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from datetime import timedelta, timezone
+from typing import Any
 
 from ledger import limits
 
@@ -60,6 +63,21 @@ class Settings:
     financing_window_s: int = limits.FINANCING_WINDOW_S
     financing_registration_required: int = limits.FINANCING_REGISTRATION_REQUIRED
     credit_lines_per_bank_max: int = limits.CREDIT_LINES_PER_BANK_MAX
+    # Webhooks (docs/operations.md, "The webhook relay")
+    webhook_endpoints_max: int = limits.WEBHOOK_ENDPOINTS_MAX
+    webhook_allowed_hosts: str = limits.WEBHOOK_ALLOWED_HOSTS
+    webhook_retry_schedule_s: str = limits.WEBHOOK_RETRY_SCHEDULE_S
+    webhook_jitter_pct: int = limits.WEBHOOK_JITTER_PCT
+    webhook_timeout_s: int = limits.WEBHOOK_TIMEOUT_S
+    webhook_retry_after_s_max: int = limits.WEBHOOK_RETRY_AFTER_S_MAX
+    webhook_secret_overlap_s: int = limits.WEBHOOK_SECRET_OVERLAP_S
+    webhook_response_excerpt_bytes_max: int = limits.WEBHOOK_RESPONSE_EXCERPT_BYTES_MAX
+    webhook_redeliveries_max: int = limits.WEBHOOK_REDELIVERIES_MAX
+    webhook_retention_s: int = limits.WEBHOOK_RETENTION_S
+    webhook_sends_max: int = limits.WEBHOOK_SENDS_MAX
+    webhook_endpoint_sends_max: int = limits.WEBHOOK_ENDPOINT_SENDS_MAX
+    webhook_poll_ms: int = limits.WEBHOOK_POLL_MS
+    webhook_claim_max: int = limits.WEBHOOK_CLAIM_MAX
 
     def __post_init__(self) -> None:
         assert 1 <= self.maturity_days_max <= limits.MATURITY_DAYS_MAX, self.maturity_days_max
@@ -113,6 +131,23 @@ class Settings:
             f"{timedelta(seconds=self.clock_offset_s)} from real time; entries are recorded "
             "and deadlines decided at the shifted time. For tests only, never in production."
         )
+        webhooks = (
+            self.webhook_endpoints_max,
+            self.webhook_timeout_s,
+            self.webhook_sends_max,
+            self.webhook_endpoint_sends_max,
+            self.webhook_poll_ms,
+            self.webhook_claim_max,
+            self.webhook_response_excerpt_bytes_max,
+        )
+        assert min(webhooks) >= 1, webhooks
+        assert 0 <= self.webhook_jitter_pct <= 100 and self.webhook_redeliveries_max >= 0
+        assert min(self.retry_schedule_s) >= 0, self.webhook_retry_schedule_s
+
+    @property
+    def retry_schedule_s(self) -> tuple[int, ...]:
+        """The webhook retry schedule: seconds before each attempt of a round."""
+        return tuple(int(part) for part in self.webhook_retry_schedule_s.split(","))
 
     @property
     def business_timezone(self) -> timezone:
@@ -120,9 +155,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        values: dict[str, int] = {}
+        values: dict[str, Any] = {}
         for field in fields(cls):
             raw = os.environ.get(f"DCC_{field.name.upper()}")
             if raw is not None and raw.strip():
-                values[field.name] = int(raw)
+                # Settings are integers, but for the few lists (hosts, a schedule).
+                values[field.name] = raw.strip() if field.type in ("str", str) else int(raw)
         return cls(**values)

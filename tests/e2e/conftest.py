@@ -20,6 +20,15 @@ import pytest
 from tests.conftest import Clock, WallClock
 
 
+def process_name(pid: int) -> str:
+    """A process's name as /proc shows it (``dcc-sequencer``, ``dcc-relay``), or ""."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,11 +46,12 @@ def start_server(
     log: IO[str],
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> tuple[str, subprocess.Popen[str]]:
-    """Start `dcc serve` (with extra options ``args``) on a free port, logging to ``log``;
-    its base URL once healthy."""
+    """Start `dcc serve` (with extra options ``args``) on ``port`` (a free one if None),
+    logging to ``log``; its base URL once healthy."""
     # Logs go to a file, not a pipe: an unread pipe fills up and blocks the server.
-    port = free_port()
+    port = port or free_port()
     command = ["serve", "--db", database_url, "--port", str(port), *args]
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", *command],

@@ -11,7 +11,7 @@ import httpx
 
 from api.client import DccClient
 from tests.conftest import Chain, business_date
-from tests.e2e.conftest import running
+from tests.e2e.conftest import process_name, running
 from tests.e2e.test_workers import _cmdline
 
 RECOVERY_S_MAX = 30
@@ -56,12 +56,17 @@ def _issue(chain: Chain, client: DccClient, n: int) -> httpx.Response:
 
 
 def _sequencer_pid(server_pid: int) -> int:
-    """The server's one spawned child: with one worker, uvicorn serves in the server's
-    own process, and its only spawned child is the sequencer."""
+    """The server's sequencer child: with one worker, uvicorn serves in the server's
+    own process; its spawned children are the sequencer and the webhook relay, each
+    named (``ledger.remote.end_with_parent``)."""
     pids = []
     for task in os.listdir(f"/proc/{server_pid}/task"):  # a restart is another thread's child
         with open(f"/proc/{server_pid}/task/{task}/children") as children:
             pids += [int(child) for child in children.read().split()]
-    found = [pid for pid in pids if b"spawn_main" in _cmdline(pid)]
+    found = [
+        pid
+        for pid in pids
+        if b"spawn_main" in _cmdline(pid) and process_name(pid) == "dcc-sequencer"
+    ]
     assert len(found) == 1, found
     return found[0]

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from ledger.models import entries
 from tests.conftest import Chain, business_date
-from tests.e2e.conftest import Server, running
+from tests.e2e.conftest import Server, process_name, running
 
 WORKERS = 2
 CONNECTIONS_PER_WORKER = 4
@@ -136,13 +136,14 @@ def _connections_on_every_worker(server: Server) -> dict[int, list[http.client.H
 
 def _workers(pid: int) -> list[int]:
     """The server processes uvicorn spawned (not multiprocessing's resource tracker, nor
-    the sequencer process, which was started before the workers were told where it
-    listens)."""
+    the sequencer and webhook relay processes, which name themselves)."""
     with open(f"/proc/{pid}/task/{pid}/children") as children:
         pids = [int(child) for child in children.read().split()]
     spawned = [child for child in pids if b"spawn_main" in _cmdline(child)]
-    workers = [child for child in spawned if b"DCC_SEQUENCER_SOCKET=" in _environ(child)]
-    assert len(spawned) == len(workers) + 1, "one sequencer process besides the workers"
+    jobs = [child for child in spawned if process_name(child) in ("dcc-sequencer", "dcc-relay")]
+    workers = [child for child in spawned if child not in jobs]
+    assert len(jobs) == 2, "one sequencer process and one relay besides the workers"
+    assert all(b"DCC_SEQUENCER_SOCKET=" in _environ(child) for child in workers)
     return workers
 
 

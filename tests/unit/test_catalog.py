@@ -37,6 +37,9 @@ PUBLISHED = {
     "financing.apply",
     "financing.decide",
     "financing.cancel",
+    "webhook.set",
+    "webhook.delete",
+    "webhook.rotate_secret",
 }
 
 

@@ -29,6 +29,7 @@ from ledger.entities import (
     LIMITS,
     MEMBERS,
     OBLIGATIONS,
+    WEBHOOKS,
     Entity,
 )
 from ledger.financing import CreditLine, Financing, FinancingState
@@ -37,6 +38,7 @@ from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
 from ledger.projections import PARTIES, PROJECTIONS
+from ledger.webhooks import Endpoint, EndpointState
 
 CORE, SUPPLIER = "91110000MA0000000H", "91310000MA1FL0000B"
 BANK = "91110000100000000A"
@@ -196,6 +198,19 @@ FINANCING_WIRE = {
     "obligation": None,
 }
 
+ENDPOINT = Endpoint(
+    ID, SUPPLIER, "https://s.example/hooks", ("certificate.received",), EndpointState.ACTIVE, 5, 8
+)
+ENDPOINT_WIRE = {
+    "id": ID,
+    "member": SUPPLIER,
+    "url": "https://s.example/hooks",
+    "events": ["certificate.received"],
+    "state": "active",
+    "created_seq": 5,
+    "secret_seq": 8,
+}
+
 CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (MEMBERS, MEMBER, MEMBER_WIRE),
     (KEYS, KEY, KEY_WIRE),
@@ -205,6 +220,7 @@ CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (OBLIGATIONS, OBLIGATION, OBLIGATION_WIRE),
     (CREDIT_LINES, LINE, LINE_WIRE),
     (FINANCINGS, FINANCING, FINANCING_WIRE),
+    (WEBHOOKS, ENDPOINT, ENDPOINT_WIRE),
 ]
 # Fields added later, left out of the wire shape at their old value (checked above).
 LATER_CASES = [(MEMBERS, RATED, RATED_WIRE), (CERTIFICATES, FINANCED, FINANCED_WIRE)]
@@ -218,7 +234,7 @@ IDS = [entity.collection for entity, _, _ in CASES]
 def test_every_entity_is_declared_and_tested() -> None:
     assert set(ENTITIES) == set(IDS) == {
         "members", "keys", "certificates", "invoices", "limits", "obligations",
-        "credit_lines", "financings",
+        "credit_lines", "financings", "webhooks",
     }  # fmt: skip
 
 
@@ -287,6 +303,7 @@ def test_the_tables_are_the_models_and_the_projections() -> None:
     assert models.certificates is CERTIFICATES.table and models.invoices is INVOICES.table
     assert models.issuance_limits is LIMITS.table
     assert models.obligations is OBLIGATIONS.table
+    assert models.webhook_endpoints is WEBHOOKS.table
     assert set(PROJECTIONS) == set(ENTITIES) | {PARTIES}
     for collection, entity in ENTITIES.items():
         projection = PROJECTIONS[collection]

@@ -115,16 +115,16 @@ def decision(data: dict[str, Any], approve_up_to_fen: int) -> dict[str, Any]:
     """The bank's policy on a financing request: approve up to an amount, with a
     registration reference it makes up; reject above.
 
-    >>> decision({"id": "f1", "face": "900.00"}, 1000_00)["decision"]
-    'approve'
-    >>> decision({"id": "f1", "face": "1000.01"}, 1000_00)["decision"]
-    'reject'
+    >>> decision({"id": "f1", "face": "900.00"}, 1000_00)["approve"]
+    True
+    >>> decision({"id": "f1", "face": "1000.01"}, 1000_00)
+    {'id': 'f1', 'approve': False, 'reason': 'above what this bank finances'}
     """
     face_fen = parse_amount(data["face"])
     if face_fen <= approve_up_to_fen:
         reference = "BANKSIM-" + hashlib.sha256(data["id"].encode()).hexdigest()[:12].upper()
-        return {"id": data["id"], "decision": "approve", "reference": reference}
-    return {"id": data["id"], "decision": "reject"}
+        return {"id": data["id"], "approve": True, "registration_ref": reference}
+    return {"id": data["id"], "approve": False, "reason": "above what this bank finances"}
 
 
 @dataclass

@@ -28,6 +28,8 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.canonical import canonical_text
+from ledger.certificates import CertificateState
+from ledger.financing import FinancingState
 
 Row = Mapping[str, Any]
 # (collection, id) -> the row's wire shape before the entry, or None if it was new
@@ -97,11 +99,12 @@ def _parties(*fields: str) -> Callable[[Row, EntryView], tuple[str | None, ...]]
     return lambda row, entry: tuple(row.get(name) for name in fields)
 
 
-# Certificate states and financing states, as their wire values (the enums live with
-# their rules; a financing's is the discounting issue's).
-PENDING, ACTIVE, REJECTED, EXPIRED = "pending", "active", "rejected", "expired"
-REQUESTED, APPROVED = "requested", "approved"
-DECIDED = frozenset({"approved", "rejected"})
+# The states rows are in when they make an event (StrEnums: equal to their wire values).
+PENDING, ACTIVE = CertificateState.PENDING, CertificateState.ACTIVE
+REJECTED, EXPIRED = CertificateState.REJECTED, CertificateState.EXPIRED
+REQUESTED, APPROVED = FinancingState.REQUESTED, FinancingState.APPROVED
+DECIDED = frozenset({FinancingState.APPROVED, FinancingState.REJECTED})
+assert FinancingState.EXPIRED == EXPIRED  # one rule's test serves both machines
 
 EVENT_RULES: tuple[EventRule, ...] = (
     # A pending piece the entry made: its recipient is asked to accept it.

@@ -54,13 +54,14 @@ class Processes:
         self.running.append((process, log))
         return base, process
 
-    def bank_sim(self, bank: Actor, base: str, port: int) -> subprocess.Popen[str]:
+    def bank_sim(self, bank: Actor, base: str, port: int, *extra: str) -> subprocess.Popen[str]:
         key = self.directory / "bank.key"
         key.write_bytes(private_key_pem(bank.key))
         log = (self.directory / "bank-sim.log").open("a")
         command = [
             *("bank-sim", "--member", bank.id, "--key", str(key), "--service", base),
             *("--port", str(port), "--state-dir", str(self.directory)),
+            *extra,
         ]
         process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", *command],

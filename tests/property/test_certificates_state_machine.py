@@ -208,6 +208,7 @@ class ModelInvoice:
     amount_fen: int
     used_fen: int
 
+
 @dataclass
 class ModelLine:
     amount_fen: int
@@ -283,14 +284,9 @@ def _read_quote(wire: dict[str, Any]) -> dict[str, Any]:
     fen_fields = ("face", "interest", "fee", "disbursement", "spread")
     rate_fields = ("annual_rate", "rate", "all_in_rate")
     return {
-        key: _fen(value)
-        if key in fen_fields
-        else Fraction(value)
-        if key in rate_fields
-        else value
+        key: _fen(value) if key in fen_fields else Fraction(value) if key in rate_fields else value
         for key, value in wire.items()
     }
-
 
 
 def _stored_shape(c: Certificate) -> Shape:
@@ -1014,8 +1010,10 @@ class CertificateMachine(RuleBasedStateMachine):
             self._sweep()
 
     @precondition(
-        lambda self: any(self._due(p) for p in self.pieces.values())
-        or any(self._financing_due(f) for f in self.financings.values())
+        lambda self: (
+            any(self._due(p) for p in self.pieces.values())
+            or any(self._financing_due(f) for f in self.financings.values())
+        )
     )
     @rule()
     def sweep(self) -> None:
@@ -1043,8 +1041,7 @@ class CertificateMachine(RuleBasedStateMachine):
 
     def _financing_due(self, financing: ModelFinancing) -> bool:
         return (
-            financing.state == REQUESTED
-            and self.clock() >= financing.created_at + FINANCING_WINDOW
+            financing.state == REQUESTED and self.clock() >= financing.created_at + FINANCING_WINDOW
         )
 
     def _release(self, financing: ModelFinancing, end_state: str) -> None:
@@ -1076,9 +1073,7 @@ class CertificateMachine(RuleBasedStateMachine):
         """Lines to draw on from the start (hypothesis leaves some rules out of an
         example: an example without set_line would otherwise finance nothing)."""
         for bank, core in itertools.product(self.banks, self.cores):
-            if bank != self.bank and not data.draw(
-                st.booleans(), label="line opened"
-            ):
+            if bank != self.bank and not data.draw(st.booleans(), label="line opened"):
                 continue
             amount_fen = data.draw(st.integers(1_000_00, 30_000_00), label="line_fen")
             rate = data.draw(st.sampled_from(LINE_RATES), label="agreed rate")
@@ -1145,7 +1140,9 @@ class CertificateMachine(RuleBasedStateMachine):
     def _set_tier(self, data: st.DataObject) -> None:
         """The operator rates a supplier A, B or C."""
         signer = _pick(data, [self.operator], [self.actors[self.suppliers[0]]], label="rater")
-        member = _pick(data, self.suppliers, [self.bank, self.cores[0], self.outsider], label="rated")
+        member = _pick(
+            data, self.suppliers, [self.bank, self.cores[0], self.outsider], label="rated"
+        )
         tier = data.draw(st.sampled_from(sorted(TIER_MULTIPLIERS)), label="tier")
         expected = (
             "forbidden"
@@ -1191,7 +1188,9 @@ class CertificateMachine(RuleBasedStateMachine):
             return "root-pieces-exceeded"
         return None
 
-    def _expected_quote(self, applicant: str, bank: str, piece: Piece, face_fen: int) -> dict[str, Any]:
+    def _expected_quote(
+        self, applicant: str, bank: str, piece: Piece, face_fen: int
+    ) -> dict[str, Any]:
         root = self.roots[piece.root_id]
         agreed = self.lines[(bank, piece.issuer)].annual_rate
         multiplier = TIER_MULTIPLIERS[self.tiers.get(applicant, UNRATED_TIER)]
@@ -1232,7 +1231,9 @@ class CertificateMachine(RuleBasedStateMachine):
         banks = [b for b in self.banks if b != signer]
         issuer = piece.issuer if piece is not None else self.cores[0]
         lending = [b for b in banks if self.lines.get((b, issuer), ModelLine(0, "", "")).amount_fen]
-        bank = _pick(data, lending or banks, [*banks, self.suppliers[0], self.outsider], label="bank")
+        bank = _pick(
+            data, lending or banks, [*banks, self.suppliers[0], self.outsider], label="bank"
+        )
         face_fen = piece.amount_fen if piece is not None else 100
         asked = _pick(data, ["whole", "part", "part", "exact"], ["too much"], label="asked")
         if asked == "part" and face_fen >= 2:
@@ -1278,7 +1279,10 @@ class CertificateMachine(RuleBasedStateMachine):
                     created_at=self.clock(),
                     financing=financing_id if state == "locked" else None,
                 )
-                for amount_fen, state in [(face_fen, "locked"), (piece.amount_fen - face_fen, ACTIVE)]
+                for amount_fen, state in [
+                    (face_fen, "locked"),
+                    (piece.amount_fen - face_fen, ACTIVE),
+                ]
             ]
             self._learn_ids(receipt.effects["certificates"], new)
             locked = new[0]
@@ -1832,16 +1836,18 @@ def _views_add_up(snap: Snapshot) -> None:
     that carries value, locked ones included, as it is stored."""
     for root_id, view in snap.tree_views.items():
         stored = [p for p in snap.pieces.values() if p.root_id == root_id]
-        assert sorted((w["id"], w["state"], w["holder"], w.get("financing")) for w in view) == sorted(
-            (p.id, p.state, p.holder, p.financing) for p in stored
-        ), root_id
+        assert sorted(
+            (w["id"], w["state"], w["holder"], w.get("financing")) for w in view
+        ) == sorted((p.id, p.state, p.holder, p.financing) for p in stored), root_id
     holding: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
     for piece in snap.pieces.values():
         if piece.state in HOLDING_STATES:
             key = (piece.issuer, piece.maturity.isoformat(), str(piece.state))
             holding[piece.holder][key] += piece.amount_fen
     for member, totals in snap.wallet_totals.items():
-        found = {(issuer, str(maturity), str(state)): fen for issuer, maturity, state, fen in totals}
+        found = {
+            (issuer, str(maturity), str(state)): fen for issuer, maturity, state, fen in totals
+        }
         assert found == dict(holding[member]), (member, found, holding[member])
 
 

@@ -236,15 +236,16 @@ def demo(
     operator_id: Annotated[str, typer.Option("--operator-id")] = "91110000MA0000000H",
     url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
 ) -> None:
-    """Walk a certificate through issue → accept → two levels of split → tree view."""
+    """Walk a certificate through issue → accept → two levels of split → discounting at a
+    bank played by `dcc bank-sim` → tree view."""
     import httpx
 
     from api import demo as walkthrough
 
     private = load_private_key_pem(operator_key.read_bytes())
     with httpx.Client(base_url=url, timeout=30) as http:
-        tree = walkthrough.run(http, operator_id, private)
-    typer.echo(walkthrough.render(tree))
+        walked = walkthrough.run(http, operator_id, private)
+    typer.echo(walkthrough.render(walked))
 
 
 @app.command("bank-sim")

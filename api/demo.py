@@ -7,14 +7,25 @@ one ``make run`` created), and signs every command and read on the client side:
 2. the core issues 1000.00 to its tier-1 supplier, who accepts;
 3. tier 1 pays 300.00 to tier 2 (keeping 700.00 change); tier 2 accepts and pays
    120.00 to tier 3, who accepts;
-4. the core looks at the whole tree of its promise (穿透).
+4. discounting: a bank sets a credit line for the core's paper, and ``dcc bank-sim``
+   plays it (a separate process that hears webhooks and answers with signed decisions);
+   tier 3 asks for a quote, then for 100.00 of its 120.00 to be financed, and the bank
+   approves — it now holds that piece;
+5. the core looks at the whole tree of its promise (穿透), the bank among its holders.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.client import DccClient
 from ledger.certificates import CertificateState
-from ledger.keys import generate_private_key, public_key_b64
+from ledger.keys import generate_private_key, private_key_pem, public_key_b64
 from ledger.uscc import make_uscc
 
 _serial = itertools.count(1)
@@ -39,8 +50,10 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _admit(operator: DccClient, name: str, role: str) -> DccClient:
-    key = generate_private_key()
+def _admit(
+    operator: DccClient, name: str, role: str, key: Ed25519PrivateKey | None = None
+) -> DccClient:
+    key = key or generate_private_key()
     member = _new_id()
     body = {
         "id": member,
@@ -77,6 +90,71 @@ def _pay(payer: DccClient, piece: str, to: DccClient, amount: str) -> tuple[str,
     return theirs, change
 
 
+BANK_SIM_WAIT_S = 30
+
+
+def _until(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + BANK_SIM_WAIT_S
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _discount(
+    operator: DccClient, core: DccClient, holder: DccClient, piece: str, today: Any
+) -> dict[str, Any]:
+    """A bank played by ``dcc bank-sim`` finances 100.00 of ``piece``: the quote and the
+    financing as decided."""
+    bank_key = generate_private_key()
+    bank = _admit(operator, "Demo Bank", "bank", bank_key)
+    line = {
+        "core": core.member,
+        "amount": "1000000.00",
+        "annual_rate": "0.0385",
+        "expires_on": (today + timedelta(days=365)).isoformat(),
+    }
+    _ok(bank.submit("credit_line.set", line))
+    with tempfile.TemporaryDirectory() as state:
+        key_file = Path(state) / "bank.key"
+        key_file.write_bytes(private_key_pem(bank_key))
+        command = [
+            *(sys.executable, "-m", "api.cli", "bank-sim", "--member", bank.member),
+            *("--key", str(key_file), "--service", str(operator.http.base_url)),
+            *("--port", str(_free_port()), "--state-dir", state, "--approve-up-to", "1000.00"),
+        ]
+        sim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _until(
+                lambda: _ok(bank.get(f"/v1/webhooks/{bank.member}"))["endpoints"],
+                "the bank simulator to register its webhook",
+            )
+            path = f"/v1/financing/quote?certificate={piece}&bank={bank.member}&amount=100.00"
+            quote = _ok(holder.get(path))
+            body = {"certificate": piece, "bank": bank.member, "amount": "100.00"}
+            applied = _ok(holder.submit("financing.apply", body))
+            financing_id = applied["effects"]["financings"][0]["id"]
+
+            def decided() -> dict[str, Any] | None:
+                shown = _ok(holder.get(f"/v1/financings/{financing_id}"))
+                return shown if shown["state"] != "requested" else None
+
+            financing = _until(decided, "the bank's decision")
+        finally:
+            sim.terminate()
+            sim.wait(timeout=10)
+    return {"bank": bank.member, "quote": quote, "financing": financing}
+
+
 def run(http: httpx.Client, operator_id: str, operator_key: Ed25519PrivateKey) -> dict[str, Any]:
     operator = DccClient(http, operator_id, operator_key)  # asks the server its ledger id
     core = _admit(operator, "Core Builder Group", "core")
@@ -98,12 +176,22 @@ def run(http: httpx.Client, operator_id: str, operator_key: Ed25519PrivateKey) -
     root = issued["effects"]["certificates"][0]["id"]
     _ok(tier1.submit("certificate.accept", {"id": root}))
     piece2, _ = _pay(tier1, root, tier2, "300.00")
-    _pay(tier2, piece2, tier3, "120.00")
-    return _ok(core.get(f"/v1/certificates/{root}/tree"))
+    piece3, _ = _pay(tier2, piece2, tier3, "120.00")
+    discounting = _discount(operator, core, tier3, piece3, today)
+    return {"tree": _ok(core.get(f"/v1/certificates/{root}/tree"))} | discounting
 
 
-def render(tree: dict[str, Any]) -> str:
-    lines = [f"root {tree['root_id']}  face {tree['face_amount']}  matures {tree['maturity']}"]
+def render(walked: dict[str, Any]) -> str:
+    tree, quote, financing = walked["tree"], walked["quote"], walked["financing"]
+    terms = financing["terms"] or {}
+    lines = [
+        f"quote      {quote['face']} at {quote['rate']} for {quote['days']} days to "
+        f"{quote['payment_date']}: interest {quote['interest']}, fee {quote['fee']}, "
+        f"disbursement {quote['disbursement']}",
+        f"financing  {financing['id']}  {financing['state']}  registration "
+        f"{financing['registration_ref']}  disbursement {terms.get('disbursement')}",
+        f"root {tree['root_id']}  face {tree['face_amount']}  matures {tree['maturity']}",
+    ]
     for piece in tree["pieces"]:
         lines.append(
             f"  level {piece['level']}  {piece['state']:<8} {piece['amount']:>10}  "

@@ -33,12 +33,18 @@ def test_dcc_demo_against_a_live_server(operator: Actor, live_server: str, tmp_p
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "face 1000.00" in lines[0]
-    pieces = [line.split() for line in lines[1:]]  # level N STATE AMOUNT holder ID id ID
+    # Tier 3 is unrated (tier C): 3.85 % × 1.6 = 6.16 % on 100.00 until the payment date.
+    assert lines[0].startswith("quote      100.00 at 0.0616 for "), lines[0]
+    assert lines[1].split()[2:4] == ["approved", "registration"], lines[1]
+    assert "face 1000.00" in lines[2]
+    pieces = [line.split() for line in lines[3:]]  # level N STATE AMOUNT holder ID id ID
     active = sorted((p[1], p[3]) for p in pieces if p[2] == "active")
-    # Tier 1 keeps 700.00 of 1000.00, tier 2 keeps 180.00 of 300.00, tier 3 holds 120.00.
-    assert active == [("1", "700.00"), ("2", "180.00"), ("3", "120.00")]
-    assert sorted(p[2] for p in pieces) == ["active"] * 3 + ["spent"] * 2
+    # Tier 1 keeps 700.00 of 1000.00, tier 2 keeps 180.00 of 300.00; tier 3 had 120.00
+    # and the bank now holds the 100.00 of it it financed.
+    assert active == [("1", "700.00"), ("2", "180.00"), ("3", "100.00"), ("3", "20.00")]
+    assert sorted(p[2] for p in pieces) == ["active"] * 4 + ["spent"] * 3
+    holders = {p[3]: p[5] for p in pieces if p[2] == "active" and p[1] == "3"}
+    assert holders["100.00"] != holders["20.00"]  # the bank's, and tier 3's
 
 
 def test_dcc_submit_and_get_sign_for_the_servers_ledger(

@@ -1825,7 +1825,7 @@ def _locked_pieces_are_financed(snap: Snapshot) -> None:
     for (bank, core), line in snap.lines.items():
         assert line.pending_fen == faces[(bank, core, REQUESTED)], line
         assert line.used_fen == faces[(bank, core, APPROVED)], line
-        assert 0 <= line.pending_fen and 0 <= line.used_fen, line
+        assert line.pending_fen >= 0 and line.used_fen >= 0, line
         assert line.pending_fen + line.used_fen <= line.amount_fen, line
     for bank, core, state in faces:  # no application without a line to draw on
         assert (bank, core) in snap.lines, (bank, core, state)

@@ -964,7 +964,7 @@ class CertificateMachine(RuleBasedStateMachine):
         expected, uses = self._predict_transfer(signer, inputs, outputs, cited)
         # Refused not-spendable, it expires first the lapsed applications of the locked
         # pieces among its inputs.
-        lapsed = self._lapsed_locks(inputs) if expected == "not-spendable" else []
+        lapsed = self._lapsed_locks(signer, inputs) if expected == "not-spendable" else []
         body = {
             "inputs": inputs,
             "outputs": [{"to": to, "amount": _wire(a)} for to, a in outputs],
@@ -997,13 +997,15 @@ class CertificateMachine(RuleBasedStateMachine):
     def transfer_again(self, data: st.DataObject) -> None:
         self.transfer(data)
 
-    def _lapsed_locks(self, inputs: list[str]) -> list[ModelFinancing]:
-        """The applications past their window that lock pieces among ``inputs``."""
+    def _lapsed_locks(self, signer: str, inputs: list[str]) -> list[ModelFinancing]:
+        """The applications past their window that lock pieces of ``signer``'s among
+        ``inputs`` (another member's are none of its business)."""
         pieces = [self.pieces[i] for i in dict.fromkeys(inputs) if i in self.pieces]
         return [
             self.financings[p.financing]
             for p in pieces
             if p.state == "locked"
+            and p.holder == signer
             and p.financing is not None
             and self._financing_due(self.financings[p.financing])
         ]
@@ -1381,7 +1383,7 @@ class CertificateMachine(RuleBasedStateMachine):
         # Refused because of a lapsed application it met, it expires them first: its
         # piece's (not-spendable), or those whose reserve filled the line.
         lapsed = (
-            self._lapsed_locks([piece.id])
+            self._lapsed_locks(signer, [piece.id])
             if piece is not None and expected == "not-spendable"
             else self._lapsed_on(bank, piece.issuer)
             if piece is not None and expected == "credit-line-exceeded"

@@ -126,7 +126,7 @@ REQUESTED, APPROVED = "requested", "approved"
 # examples; `make test-deep` many more, drawn at random.
 EXAMPLES = 200 if PROFILE == "deep" else 25
 STEPS = 80 if PROFILE == "deep" else 50
-FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (12 if ON_POSTGRES else 20)
+FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (15 if ON_POSTGRES else 30)
 T = TypeVar("T")
 
 
@@ -1333,6 +1333,7 @@ class CertificateMachine(RuleBasedStateMachine):
         except Refusal as refusal:
             refused = "certificate-not-found" if refusal.type == "not-found" else refusal.type
             assert refused == expected, (refusal.type, refusal.detail, expected)
+            assert refused not in ("credit-line-exceeded", "root-pieces-exceeded"), refusal
             return None
         assert expected in (None, "credit-line-exceeded", "root-pieces-exceeded"), (read, expected)
         assert piece is not None
@@ -1354,7 +1355,9 @@ class CertificateMachine(RuleBasedStateMachine):
         active = [p for p in self.pieces.values() if p.state == ACTIVE]
         # Mostly paper never financed: a bank's (and what was made of it) is refused.
         free = [p for p in active if p.financing is None]
-        piece = _pick(data, free, [*everything, None], label="financed piece")
+        financed = [p for p in active if p.financing is not None]  # refused: once is all
+        odd = _pick(data, [everything], [financed or everything], label="odd pieces")
+        piece = _pick(data, free, [*odd, None], label="financed piece")
         holder = piece.holder if piece is not None else self.suppliers[0]
         wrong = [m for m in (*self.suppliers, *self.cores) if m != holder]
         signer = _pick(data, [holder], wrong, label="applicant")
@@ -1536,10 +1539,10 @@ class CertificateMachine(RuleBasedStateMachine):
         receipt = self._submit(
             self.actors[signer], "financing.decide", body, expected, records=lazily
         )
-        if suspended:
-            assert self._submit(self.operator, "member.reinstate", applicant, None)
         if lazily:
             self._financings_expired([financing])
+        if suspended:
+            assert self._submit(self.operator, "member.reinstate", applicant, None)
         if receipt is None:
             return
         if not approve:
@@ -1567,6 +1570,10 @@ class CertificateMachine(RuleBasedStateMachine):
         piece.holder, piece.state, piece.sender = financing.bank, ACTIVE, None
         line.used_fen += financing.face_fen  # the reserve went with ``requested``
         financing.state = APPROVED
+        # The bank's paper names its financing: it is not financed again.
+        other_bank = next(b for b in self.banks if b != financing.bank)
+        again = {"certificate": piece.id, "bank": other_bank}
+        self._try_apply(financing.bank, piece, again)  # already-financed
         [used] = receipt.effects["credit_lines"]  # an approval's entry is the bank's
         assert (used["bank"], used["core"], _fen(used["used"])) == (
             financing.bank,
@@ -2073,37 +2080,60 @@ class FinancingMachine(CertificateMachine):
     @precondition(lambda self: self._has_free_paper())
     @rule(data=st.data())
     def apply_again(self, data: st.DataObject) -> None:
+        """An application, then sometimes a bank that lets its window pass."""
         self.apply(data)
+        requested = any(f.state == REQUESTED for f in self.financings.values())
+        if requested and data.draw(st.sampled_from([False, False, True]), label="lapses"):
+            self.window_passes(data)
 
     @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
-    @rule()
-    def window_passes(self) -> None:
-        """A day passes, no sweep: applications lapse, for the commands that meet them."""
+    @rule(data=st.data())
+    def reprice_line(self, data: st.DataObject) -> None:
+        """The bank of an application awaiting it sets its line at another rate (an
+        approval keeps the rate quoted)."""
+        requested = [f for f in self.financings.values() if f.state == REQUESTED]
+        financing = data.draw(st.sampled_from(requested), label="repriced")
+        line = self.lines[(financing.bank, financing.core)]
+        rate = data.draw(st.sampled_from([r for r in LINE_RATES if r != line.annual_rate]))
+        expires_on = max(line.expires_on, business_date(self.clock))
+        self._put_line(financing.bank, financing.core, line.amount_fen, rate, expires_on)
+
+    @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
+    @rule(data=st.data())
+    def window_passes(self, data: st.DataObject) -> None:
+        """A day passes, no sweep: every application awaiting its bank lapses; mostly, a
+        command then runs into one of them."""
         self.clock.advance(seconds=int(FINANCING_WINDOW.total_seconds()))
+        if data.draw(st.sampled_from([True, True, False]), label="met"):
+            self.meet_lapsed(data)
 
     @precondition(lambda self: any(self._financing_due(f) for f in self.financings.values()))
     @rule(data=st.data())
     def meet_lapsed(self, data: st.DataObject) -> None:
-        """A command runs into an application past its window: its bank decides it or its
-        applicant cancels it (naming it), or without naming it, its applicant transfers
+        """A command runs into an application past its window without naming it
+        (deciding or cancelling one is ``answer_financing``'s): its applicant transfers
         or applies for its locked piece, its bank lowers its line below the reserve, or
-        fills the line and another application finds it full."""
+        fills the line and another application of that paper finds it full."""
         due = [f for f in self.financings.values() if self._financing_due(f)]
-        financing = data.draw(st.sampled_from(due), label="lapsed financing")
-        piece = self.pieces[financing.certificate]
-        bank, core = financing.bank, financing.core
-        free = [
+        fillable = [f for f in due if self._free_paper_of(f.core)]
+        ways = ["transfer", "apply", "lower line", *(["fill line"] if fillable else [])]
+        how = data.draw(st.sampled_from(ways), label="meets")
+        financing = data.draw(st.sampled_from(fillable if how == "fill line" else due))
+        self._meet(data, financing, how)
+
+    def _free_paper_of(self, core: str) -> list[Piece]:
+        return [
             p
             for p in self.pieces.values()
             if p.state == ACTIVE and p.financing is None and p.issuer == core
         ]
-        ways = ["answer", "transfer", "apply", "lower line", *(["fill line"] * 2 if free else [])]
-        how = data.draw(st.sampled_from(ways), label="meets")
+
+    def _meet(self, data: st.DataObject, financing: ModelFinancing, how: str) -> None:
+        piece = self.pieces[financing.certificate]
+        bank, core = financing.bank, financing.core
         line = self.lines[(bank, core)]
         in_use_fen = line.used_fen + self._pending_fen(bank, core)
-        if how == "answer":
-            self.answer_financing(data)
-        elif how == "transfer":
+        if how == "transfer":
             to = next(m for m in self.suppliers if m != piece.holder)
             cited = [self._new_invoice(piece.amount_fen)]
             self._try_transfer(piece.holder, [piece.id], [(to, piece.amount_fen)], cited)
@@ -2112,10 +2142,12 @@ class FinancingMachine(CertificateMachine):
         elif how == "lower line":
             self._put_line(bank, core, in_use_fen - 1, line.annual_rate, line.expires_on)
         else:  # exactly what is in use, then any application of that paper
+            free = self._free_paper_of(core)
             expires_on = max(line.expires_on, business_date(self.clock))
             self._put_line(bank, core, in_use_fen, line.annual_rate, expires_on)
-            other = data.draw(st.sampled_from(free), label="applied for")
-            self._try_apply(other.holder, other, {"certificate": other.id, "bank": bank})
+            if free:
+                other = data.draw(st.sampled_from(free), label="applied for")
+                self._try_apply(other.holder, other, {"certificate": other.id, "bank": bank})
 
     @rule(data=st.data())
     def issue_accepted(self, data: st.DataObject) -> None:

@@ -126,7 +126,7 @@ REQUESTED, APPROVED = "requested", "approved"
 # examples; `make test-deep` many more, drawn at random.
 EXAMPLES = 200 if PROFILE == "deep" else 25
 STEPS = 80 if PROFILE == "deep" else 50
-FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (15 if ON_POSTGRES else 30)
+FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (10 if ON_POSTGRES else 30)
 T = TypeVar("T")
 
 
@@ -1511,12 +1511,13 @@ class CertificateMachine(RuleBasedStateMachine):
         else:
             self._cancel_financing(data)
 
-    def _decide(self, data: st.DataObject) -> None:
-        """The bank approves (sometimes at a lower rate) or rejects an application; or
-        another bank or a supplier tries, or it is decided twice, or too late."""
+    def _decide(self, data: st.DataObject, chosen: ModelFinancing | None = None) -> None:
+        """The bank approves (sometimes at a lower rate) or rejects an application (the
+        ``chosen`` one, or one drawn); or another bank or a supplier tries, or it is
+        decided twice, or too late."""
         requested = [f for f in self.financings.values() if f.state == REQUESTED]
         everything = list(self.financings.values())
-        financing = _pick(data, requested or everything, everything, label="financing")
+        financing = chosen or _pick(data, requested or everything, everything, label="financing")
         other_bank = next(b for b in self.banks if b != financing.bank)
         signer = _pick(data, [financing.bank], [other_bank, self.suppliers[0]], label="decider")
         approve = data.draw(st.sampled_from([True, True, False]), label="approve")
@@ -2089,14 +2090,15 @@ class FinancingMachine(CertificateMachine):
     @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
     @rule(data=st.data())
     def reprice_line(self, data: st.DataObject) -> None:
-        """The bank of an application awaiting it sets its line at another rate (an
-        approval keeps the rate quoted)."""
+        """The bank of an application awaiting it sets its line at another rate, then
+        decides it (an approval keeps the rate quoted)."""
         requested = [f for f in self.financings.values() if f.state == REQUESTED]
         financing = data.draw(st.sampled_from(requested), label="repriced")
         line = self.lines[(financing.bank, financing.core)]
         rate = data.draw(st.sampled_from([r for r in LINE_RATES if r != line.annual_rate]))
         expires_on = max(line.expires_on, business_date(self.clock))
         self._put_line(financing.bank, financing.core, line.amount_fen, rate, expires_on)
+        self._decide(data, financing)
 
     @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
     @rule(data=st.data())
@@ -2110,16 +2112,22 @@ class FinancingMachine(CertificateMachine):
     @precondition(lambda self: any(self._financing_due(f) for f in self.financings.values()))
     @rule(data=st.data())
     def meet_lapsed(self, data: st.DataObject) -> None:
-        """A command runs into an application past its window without naming it
-        (deciding or cancelling one is ``answer_financing``'s): its applicant transfers
-        or applies for its locked piece, its bank lowers its line below the reserve, or
-        fills the line and another application of that paper finds it full."""
-        due = [f for f in self.financings.values() if self._financing_due(f)]
-        fillable = [f for f in due if self._free_paper_of(f.core)]
-        ways = ["transfer", "apply", "lower line", *(["fill line"] if fillable else [])]
-        how = data.draw(st.sampled_from(ways), label="meets")
-        financing = data.draw(st.sampled_from(fillable if how == "fill line" else due))
-        self._meet(data, financing, how)
+        """Commands run into applications past their window without naming them
+        (deciding or cancelling one is ``answer_financing``'s): a bank lowers its line
+        below the reserve, or fills the line and another application of that paper finds
+        it full; then applicants transfer or apply for their locked pieces."""
+        ways = [
+            data.draw(st.sampled_from(["lower line", "fill line"]), label="meets a line"),
+            *data.draw(st.permutations(["transfer", "apply"]), label="meets pieces"),
+        ]
+        for how in ways:
+            due = [f for f in self.financings.values() if self._financing_due(f)]
+            if how == "fill line":  # one whose line other paper can be applied against
+                due = [f for f in due if self._free_paper_of(f.core)] or due
+                how = how if due and self._free_paper_of(due[0].core) else "lower line"
+            if due:
+                financing = data.draw(st.sampled_from(due), label="lapsed financing")
+                self._meet(data, financing, how)
 
     def _free_paper_of(self, core: str) -> list[Piece]:
         return [

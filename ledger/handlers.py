@@ -184,7 +184,7 @@ def transfer(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects
     try:
         return certificates.transfer(state, signer.id, body, ctx)
     except Refusal as refusal:
-        refuse_stale_locks(repo, refusal, inputs.values(), ctx)
+        refuse_stale_locks(repo, refusal, signer.id, inputs.values(), ctx)
         raise
 
 
@@ -249,7 +249,7 @@ def financing_apply(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> 
     try:
         return financing.apply(state, signer.id, cmd.body, ctx)
     except Refusal as refusal:
-        refuse_stale_locks(repo, refusal, [state.piece] if state.piece else [], ctx)
+        refuse_stale_locks(repo, refusal, signer.id, [state.piece] if state.piece else [], ctx)
         if refusal.type == "credit-line-exceeded" and state.piece is not None:
             line_key = (cmd.body.bank, state.piece.issuer)
             financing.refuse_due(repo.requested_on_line(*line_key), ctx.now, refusal)
@@ -257,14 +257,20 @@ def financing_apply(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> 
 
 
 def refuse_stale_locks(
-    repo: Loads, refusal: Refusal, pieces: Iterable[Certificate], ctx: Context
+    repo: Loads, refusal: Refusal, signer: str, pieces: Iterable[Certificate], ctx: Context
 ) -> None:
-    """A command refused because a piece is ``locked``, under an application whose window
-    has passed, is refused naming it, so that its expiry is recorded (as a pending
-    piece's is when a command touches it past its deadline)."""
+    """A command refused because a piece of the signer's is ``locked``, under an
+    application whose window has passed, is refused naming it, so that its expiry is
+    recorded (as a pending piece's is when a command touches it past its deadline). Only
+    the signer's own: another member's locked piece, which a transfer may name among its
+    inputs, is none of its business (it hears of it what it would of an unknown id)."""
     if refusal.type != "not-spendable":
         return
-    locks = [p.financing for p in pieces if p.state == certificates.LOCKED and p.financing]
+    locks = [
+        p.financing
+        for p in pieces
+        if p.state == certificates.LOCKED and p.financing and p.holder == signer
+    ]
     found = [f for f in map(repo.financing, locks) if f is not None]
     financing.refuse_due(found, ctx.now, refusal)
 

@@ -547,3 +547,19 @@ def test_the_expiry_entry_verifies_in_any_business_time_zone(world: Any) -> None
         assert receipt is not None and receipt.effects["financings"][0]["state"] == "expired"
         assert receipt.effects["financings"][0]["decided_on"] == "2026-03-02"  # UTC−5
         assert chain.ledger.verify().ok
+
+
+def test_a_command_does_not_expire_a_strangers_lapsed_application(financed: Chain) -> None:
+    """A transfer refused for one of its own inputs is not the place where a stranger's
+    application, under a piece it merely names, expires: a member that is no party to a
+    piece hears of it what it would hear of an id that does not exist."""
+    chain = financed
+    mine = chain.issued("300.00", to=chain.s2)
+    ok(chain.transfer(chain.s2, [mine], [(chain.s1, "300.00")]))  # mine: spent
+    theirs = ok(apply(chain, chain.s1, chain.issued("800.00")))["effects"]["financings"][0]
+    chain.clock.advance(hours=24)
+    inputs = [mine, theirs["certificate"]]  # refused for the first: it is spent
+    met = refused(
+        chain, chain.transfer(chain.s2, inputs, [(chain.s3, "1.00")]), 409, "not-spendable"
+    )
+    assert "expired_financings" not in met, met  # s2 learns nothing of s1's application

@@ -26,9 +26,24 @@ more than itself.
 After each example ``Ledger.verify`` replays the whole journal and must rebuild the
 stored projections, and ``dcc verify`` must agree.
 
-Time moves only forward, in jumps of eight days (past the default seven-day pending
-deadline): a pending piece is due exactly when a jump happened after it was created.
-The clock is frozen between jumps, so whether a certificate has matured is exact.
+Discounting runs on the same model: banks' credit lines for core enterprises' paper,
+the operator's tiers of suppliers, applications (a piece, or a part split off it, is
+``locked``), the bank's approval or rejection, the applicant's cancellation and the
+24-hour window. The quote read is checked against the model's own price before every
+application it expects to go through (and a quote never says whether the line is full);
+a line's ``used`` is checked against the approvals, and what awaits its bank is the face
+of the applications still ``requested`` (it is not on the line's row). A command that
+meets an application past its window is refused with its own type, and writes a
+``financing.expire`` entry naming exactly the lapsed applications it met first: the
+model predicts both. The ``FinancingMachine`` runs the same model without debts and
+netting, so that its steps go to paper being issued, financed and decided.
+
+Time moves only forward and the clock is frozen between jumps, so every deadline and
+maturity is exact: jumps of eight days (past the default seven-day pending deadline)
+while a piece is pending, and, while an application awaits its bank, jumps of an hour,
+of a day less a second, of exactly a day (an application is due at the last second of
+its window) or of 25 hours. The model keeps each pending piece's and each application's
+creation time and compares it with the clock.
 """
 
 from __future__ import annotations
@@ -111,7 +126,7 @@ REQUESTED, APPROVED = "requested", "approved"
 # examples; `make test-deep` many more, drawn at random.
 EXAMPLES = 200 if PROFILE == "deep" else 25
 STEPS = 80 if PROFILE == "deep" else 50
-FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (6 if ON_POSTGRES else 10)
+FINANCING_EXAMPLES = 100 if PROFILE == "deep" else (10 if ON_POSTGRES else 30)
 T = TypeVar("T")
 
 
@@ -140,6 +155,11 @@ def _wire(amount_fen: int) -> str:
 def _fen(amount: str) -> int:
     yuan, _, cents = amount.partition(".")
     return int(yuan) * 100 + int(cents.ljust(2, "0"))
+
+
+def _amount_fen(body: dict[str, Any], piece: Piece) -> int:
+    """The face an application asks for: its amount, or the whole piece."""
+    return _fen(body["amount"]) if "amount" in body else piece.amount_fen
 
 
 Uses = tuple[tuple[str, int], ...]
@@ -211,11 +231,13 @@ class ModelInvoice:
 
 @dataclass
 class ModelLine:
+    """A bank's line; what awaits the bank is not on it, but the face of its
+    ``requested`` financings (:meth:`CertificateMachine._pending_fen`)."""
+
     amount_fen: int
     annual_rate: str  # as the bank set it
     expires_on: str  # ISO date, the last day it may be drawn on
     used_fen: int = 0  # the face of approved financings
-    pending_fen: int = 0  # the face of applications awaiting the bank
 
 
 @dataclass
@@ -228,7 +250,8 @@ class ModelFinancing:
     face_fen: int
     state: str
     created_at: datetime  # requested, it is due financing_window_s later
-    quoted_rate: Fraction
+    quoted_rate: Fraction  # the tiered rate, the most a bank may charge
+    quoted_annual_rate: str  # the line's agreed rate when quoted: the approval's
 
 
 def _half_up(exact: Fraction) -> int:
@@ -330,6 +353,7 @@ class Snapshot:
     head_seq: int
     financings: dict[str, Financing]
     lines: dict[tuple[str, str], CreditLine]
+    line_pending: dict[tuple[str, str], int]  # as the repository sums it
     wallet_totals: dict[str, list[tuple[str, str, str, int]]]
     tree_views: dict[str, list[dict[str, Any]]]  # root -> its pieces, as its issuer reads them
 
@@ -347,7 +371,8 @@ def _snapshot(
     obligations = {i: found for i in obligation_ids if (found := repo.obligation(i)) is not None}
     head = repo.head()
     assert head is not None
-    banks = [m for m in members if (found := repo.member(m)) and found.has_role("bank")]
+    banks = [m for m in members if (member := repo.member(m)) and member.has_role("bank")]
+    lines = repo.credit_lines((bank, core) for bank in banks for core in cores)
     tree_views: dict[str, list[dict[str, Any]]] = {}
     for root in roots:
         issuer = repo.member(pieces[root].issuer)
@@ -362,7 +387,8 @@ def _snapshot(
         obligations,
         head.seq,
         repo.financings(financing_ids),
-        repo.credit_lines((bank, core) for bank in banks for core in cores),
+        lines,
+        {key: repo.line_pending(*key) for key in lines},
         {member: repo.wallet_totals(member) for member in members},
         tree_views,
     )
@@ -433,11 +459,11 @@ class CertificateMachine(RuleBasedStateMachine):
         command_type: str,
         body: dict[str, Any],
         expected: str | None,
-        records: bool | None = None,
+        records: bool = False,
     ) -> Receipt | None:
         """Execute one signed command; check it succeeded or was refused as predicted.
-        ``records``: the refusal writes the expiry it found (by default, when it is
-        ``certificate-expired``)."""
+        ``records``: the refusal writes the expiry of the applications it found lapsed
+        (a refusal ``certificate-expired`` always writes the expiry of its piece)."""
         envelope = sign_command(
             signer.key,
             signer.id,
@@ -454,9 +480,9 @@ class CertificateMachine(RuleBasedStateMachine):
                 f"{command_type} refused {refusal.type} ({refusal.detail}); "
                 f"the model expected {expected or 'success'}"
             )
-            # A refusal writes nothing, except the expiry a touched piece turned out to need.
-            if records is None:
-                records = expected == "certificate-expired"
+            # A refusal writes nothing, except the expiry a touched piece or application
+            # turned out to need.
+            records = records or expected == "certificate-expired"
             self.seq += 1 if records else 0
             self._check_head()
             return None
@@ -595,6 +621,7 @@ class CertificateMachine(RuleBasedStateMachine):
             parent_ids=(piece.id,),
             uses=(),
             created_at=self.clock(),
+            financing=piece.financing,  # paper a bank financed stays its financing's
         )
 
     def _predict_issue(
@@ -739,7 +766,17 @@ class CertificateMachine(RuleBasedStateMachine):
         flaw = _pick(
             data,
             ["none"],
-            ["spent", "pending", "sent", "foreign", "mixed", "duplicate", "unknown", "too-much"],
+            [
+                "spent",
+                "pending",
+                "sent",
+                "locked",
+                "foreign",
+                "mixed",
+                "duplicate",
+                "unknown",
+                "too-much",
+            ],
             label="flaw",
             one_in=FLAWED_ONE_IN,
         )
@@ -748,6 +785,7 @@ class CertificateMachine(RuleBasedStateMachine):
             "spent": [p.id for p in pieces if p.holder == signer and p.state in ENDED_STATES],
             "pending": [p.id for p in pieces if p.holder == signer and p.state == PENDING],
             "sent": [p.id for p in pieces if p.sender == signer and p.state == PENDING],
+            "locked": [p.id for p in pieces if p.holder == signer and p.state == "locked"],
             "foreign": [p.id for p in pieces if p.holder != signer],
             "mixed": [
                 p.id
@@ -913,7 +951,20 @@ class CertificateMachine(RuleBasedStateMachine):
         outputs = self._draw_outputs(data, signer, first.issuer, total_in_fen, flaw == "too-much")
         paid = [(to, a) for to, a in outputs if to != signer]
         cited = self._draw_trades(data, signer, paid)
+        self._try_transfer(signer, inputs, outputs, cited)
+
+    def _try_transfer(
+        self,
+        signer: str,
+        inputs: list[str],
+        outputs: list[tuple[str, int]],
+        cited: list[tuple[str, int]],
+    ) -> None:
+        paid = [(to, a) for to, a in outputs if to != signer]
         expected, uses = self._predict_transfer(signer, inputs, outputs, cited)
+        # Refused not-spendable, it expires first the lapsed applications of the locked
+        # pieces among its inputs.
+        lapsed = self._lapsed_locks(signer, inputs) if expected == "not-spendable" else []
         body = {
             "inputs": inputs,
             "outputs": [{"to": to, "amount": _wire(a)} for to, a in outputs],
@@ -922,9 +973,13 @@ class CertificateMachine(RuleBasedStateMachine):
                 "invoices": [{"no": no, "amount": _wire(a)} for no, a in cited],
             },
         }
-        receipt = self._submit(self.actors[signer], "certificate.transfer", body, expected)
+        receipt = self._submit(
+            self.actors[signer], "certificate.transfer", body, expected, records=bool(lapsed)
+        )
         if expected == "certificate-expired":
             self._expired_on_touch(self._first_touched(signer, inputs))
+        if lapsed:
+            self._financings_expired(lapsed)
         if receipt is None:
             return
         self._apply_transfer(signer, inputs, outputs, uses, receipt)
@@ -941,6 +996,19 @@ class CertificateMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def transfer_again(self, data: st.DataObject) -> None:
         self.transfer(data)
+
+    def _lapsed_locks(self, signer: str, inputs: list[str]) -> list[ModelFinancing]:
+        """The applications past their window that lock pieces of ``signer``'s among
+        ``inputs`` (another member's are none of its business)."""
+        pieces = [self.pieces[i] for i in dict.fromkeys(inputs) if i in self.pieces]
+        return [
+            self.financings[p.financing]
+            for p in pieces
+            if p.state == "locked"
+            and p.holder == signer
+            and p.financing is not None
+            and self._financing_due(self.financings[p.financing])
+        ]
 
     def _first_touched(self, signer: str, inputs: list[str]) -> Piece:
         """The input whose expiry refused a transfer: the first pending one of the signer's."""
@@ -966,6 +1034,9 @@ class CertificateMachine(RuleBasedStateMachine):
         paid_uses = iter(uses)
         new: list[Piece] = []
         change_fen = sum(p.amount_fen for p in pieces) - sum(a for _, a in outputs)
+        # Paper a bank financed stays its financing's, when all inputs name the same one.
+        financings = {p.financing for p in pieces}
+        kept = first.financing if len(financings) == 1 else None
         for to, amount_fen in [*outputs, *([(signer, change_fen)] if change_fen else [])]:
             own = to == signer
             new.append(
@@ -981,6 +1052,7 @@ class CertificateMachine(RuleBasedStateMachine):
                     parent_ids=tuple(inputs),
                     uses=() if own else next(paid_uses),
                     created_at=self.clock(),
+                    financing=kept,
                 )
             )
         for piece in pieces:
@@ -1049,8 +1121,7 @@ class CertificateMachine(RuleBasedStateMachine):
         piece = self.pieces[financing.certificate]
         assert piece.state == "locked" and piece.financing == financing.id, (piece, financing)
         piece.state, piece.financing = ACTIVE, None
-        self.lines[(financing.bank, financing.core)].pending_fen -= financing.face_fen
-        financing.state = end_state
+        financing.state = end_state  # which frees its reserve on the line
 
     def _financings_expired(self, due: list[ModelFinancing]) -> None:
         """The entry just written expires exactly ``due``."""
@@ -1062,11 +1133,24 @@ class CertificateMachine(RuleBasedStateMachine):
 
         expired = self.ledger.read(body)
         assert sorted(expired["ids"]) == sorted(f.id for f in due), (expired, due)
+        assert expired["business_date"] == business_date(self.clock), expired
         for financing in due:
             self._release(financing, EXPIRED)
 
-    def _available_fen(self, line: ModelLine) -> int:
-        return max(0, line.amount_fen - line.used_fen - line.pending_fen)
+    def _requested_on(self, bank: str, core: str) -> list[ModelFinancing]:
+        """The applications awaiting ``bank`` on its line for ``core``'s paper, lapsed
+        ones included until an entry expires them."""
+        return [
+            f
+            for f in self.financings.values()
+            if (f.bank, f.core, f.state) == (bank, core, REQUESTED)
+        ]
+
+    def _pending_fen(self, bank: str, core: str) -> int:
+        return sum(f.face_fen for f in self._requested_on(bank, core))
+
+    def _lapsed_on(self, bank: str, core: str) -> list[ModelFinancing]:
+        return [f for f in self._requested_on(bank, core) if self._financing_due(f)]
 
     @initialize(data=st.data())
     def open_lines(self, data: st.DataObject) -> None:
@@ -1101,16 +1185,23 @@ class CertificateMachine(RuleBasedStateMachine):
         signer = _pick(data, self.banks, [self.suppliers[0], self.cores[0]], label="line signer")
         core = _pick(data, self.cores, [self.suppliers[1], self.outsider], label="line core")
         line = self.lines.get((signer, core))
-        in_use_fen = line.used_fen + line.pending_fen if line else 0
+        in_use_fen = (line.used_fen if line else 0) + self._pending_fen(signer, core)
         size = _pick(data, ["ample", "ample", "small", "zero"], ["below use"], label="line size")
-        amount_fen = {
-            "ample": lambda: data.draw(st.integers(5_000_00, 30_000_00), label="line_fen"),
-            "small": lambda: data.draw(st.integers(1_00, 2_000_00), label="line_fen"),
-            "zero": lambda: 0,
-            "below use": lambda: max(0, in_use_fen - 1),
-        }[size]()
+        if size == "ample":
+            amount_fen = data.draw(st.integers(5_000_00, 30_000_00), label="line_fen")
+        elif size == "small":
+            amount_fen = data.draw(st.integers(1_00, 2_000_00), label="line_fen")
+        else:
+            amount_fen = 0 if size == "zero" else max(0, in_use_fen - 1)
         rate = data.draw(st.sampled_from(LINE_RATES), label="agreed rate")
         expires_on = business_date(self.clock, _pick(data, [365, 365, 3], [-1], label="line days"))
+        self._put_line(signer, core, amount_fen, rate, expires_on)
+
+    def _put_line(
+        self, signer: str, core: str, amount_fen: int, rate: str, expires_on: str
+    ) -> None:
+        line = self.lines.get((signer, core))
+        in_use_fen = (line.used_fen if line else 0) + self._pending_fen(signer, core)
         expected = (
             "forbidden"
             if self.roles[signer] != "bank"
@@ -1130,8 +1221,17 @@ class CertificateMachine(RuleBasedStateMachine):
             "annual_rate": rate,
             "expires_on": expires_on,
         }
-        if self._submit(self.actors[signer], "credit_line.set", body, expected) is None:
+        # Below a reserve that counts lapsed applications: they are expired first.
+        lapsed = self._lapsed_on(signer, core) if expected == "credit-line-below-use" else []
+        receipt = self._submit(
+            self.actors[signer], "credit_line.set", body, expected, records=bool(lapsed)
+        )
+        if lapsed:
+            self._financings_expired(lapsed)
+        if receipt is None:
             return
+        [set_line] = receipt.effects["credit_lines"]
+        assert "pending" not in set_line, set_line  # what awaits the bank is not on the line
         if line is None:
             self.lines[(signer, core)] = ModelLine(amount_fen, rate, expires_on)
         else:
@@ -1159,8 +1259,9 @@ class CertificateMachine(RuleBasedStateMachine):
     def _predict_apply(
         self, signer: str, piece: Piece | None, bank: str, face_fen: int
     ) -> str | None:
-        """``financing.apply`` as the issue reads it: the piece, then the bank and its
-        line, then the amount; a part is split off exactly as a transfer to oneself."""
+        """``financing.apply`` as the issue reads it: the piece (free, and never financed
+        before), then the bank and its line, then the amount and what is left of the
+        line; a part is split off exactly as a transfer to oneself."""
         if piece is None or not self._is_party(piece, signer):
             return "certificate-not-found"
         if self._due(piece):  # any party's touch ends a pending piece past its deadline
@@ -1169,6 +1270,10 @@ class CertificateMachine(RuleBasedStateMachine):
             return "not-holder"
         if piece.state != ACTIVE:
             return "not-spendable"
+        if piece.financing is not None:  # a bank's discounted paper, or paper made of it
+            return "already-financed"
+        if bank == signer:
+            return "validation"
         root = self.roots[piece.root_id]
         if self._matured(root):
             return "certificate-matured"
@@ -1181,7 +1286,8 @@ class CertificateMachine(RuleBasedStateMachine):
             return "credit-line-expired"
         if face_fen > piece.amount_fen:
             return "insufficient-amount"
-        if face_fen > self._available_fen(line):
+        # Lapsed applications still reserve their face until an entry expires them.
+        if face_fen > line.amount_fen - line.used_fen - self._pending_fen(bank, piece.issuer):
             return "credit-line-exceeded"
         rest_fen = piece.amount_fen - face_fen
         if rest_fen and min(face_fen, rest_fen) < -(-root.face_fen // ROOT_PIECES_MAX):
@@ -1216,24 +1322,51 @@ class CertificateMachine(RuleBasedStateMachine):
 
         return self.ledger.read(view)
 
-    @precondition(lambda self: any(p.state == ACTIVE for p in self.pieces.values()))
+    def _check_quote(
+        self, signer: str, piece: Piece | None, body: dict[str, Any], expected: str | None
+    ) -> dict[str, Any] | None:
+        """The quote read refuses as the application would, but never for what is left of
+        the line (nor for the split, which only an application makes); else the model's
+        price, which it returns."""
+        try:
+            read = self._read_quote_as(signer, body)
+        except Refusal as refusal:
+            refused = "certificate-not-found" if refusal.type == "not-found" else refusal.type
+            assert refused == expected, (refusal.type, refusal.detail, expected)
+            assert refused not in ("credit-line-exceeded", "root-pieces-exceeded"), refusal
+            return None
+        assert expected in (None, "credit-line-exceeded", "root-pieces-exceeded"), (read, expected)
+        assert piece is not None
+        quoted = self._expected_quote(signer, body["bank"], piece, _amount_fen(body, piece))
+        assert _read_quote({k: read[k] for k in quoted}) == quoted, (read, quoted)
+        return quoted
+
+    def _has_free_paper(self) -> bool:
+        """Something to finance: an active piece no bank financed (paper a bank did is
+        drawn too, but only where there is other paper: it is refused every time)."""
+        return any(p.state == ACTIVE and p.financing is None for p in self.pieces.values())
+
+    @precondition(lambda self: self._has_free_paper())
     @rule(data=st.data())
     def apply(self, data: st.DataObject) -> None:
         """A holder asks a bank to finance a piece or part of it — or the wrong member
         asks, or for a piece that is not free, the wrong bank, too much."""
         everything: list[Piece | None] = list(self.pieces.values())
         active = [p for p in self.pieces.values() if p.state == ACTIVE]
-        piece = _pick(data, active, [*everything, None], label="financed piece")
+        # Mostly paper never financed: a bank's (and what was made of it) is refused.
+        free = [p for p in active if p.financing is None]
+        financed = [p for p in active if p.financing is not None]  # refused: once is all
+        odd = _pick(data, [everything], [financed or everything], label="odd pieces")
+        piece = _pick(data, free, [*odd, None], label="financed piece")
         holder = piece.holder if piece is not None else self.suppliers[0]
         wrong = [m for m in (*self.suppliers, *self.cores) if m != holder]
         signer = _pick(data, [holder], wrong, label="applicant")
-        # A bank does not finance its own piece (see the report): never drawn.
         banks = [b for b in self.banks if b != signer]
         issuer = piece.issuer if piece is not None else self.cores[0]
         lending = [b for b in banks if self.lines.get((b, issuer), ModelLine(0, "", "")).amount_fen]
-        bank = _pick(
-            data, lending or banks, [*banks, self.suppliers[0], self.outsider], label="bank"
-        )
+        itself = [signer] if signer in self.banks else []  # a bank applying to itself
+        wrong_banks = [*banks, *itself, self.suppliers[0], self.outsider]
+        bank = _pick(data, lending or banks, wrong_banks, label="bank")
         face_fen = piece.amount_fen if piece is not None else 100
         asked = _pick(data, ["whole", "part", "part", "exact"], ["too much"], label="asked")
         if asked == "part" and face_fen >= 2:
@@ -1243,19 +1376,35 @@ class CertificateMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {"certificate": piece.id if piece else UNKNOWN_ID, "bank": bank}
         if asked != "whole":
             body["amount"] = _wire(face_fen)
+        self._try_apply(signer, piece, body)
+
+    def _try_apply(self, signer: str, piece: Piece | None, body: dict[str, Any]) -> None:
+        bank = body["bank"]
+        face_fen = _amount_fen(body, piece) if piece is not None else 100
         expected = self._predict_apply(signer, piece, bank, face_fen)
-        if expected is None:
-            assert piece is not None
-            quoted = self._expected_quote(signer, bank, piece, face_fen)
-            read = self._read_quote_as(signer, body)
-            assert _read_quote({k: read[k] for k in quoted}) == quoted, (read, quoted)
-        receipt = self._submit(self.actors[signer], "financing.apply", body, expected)
+        quoted = self._check_quote(signer, piece, body, expected)
+        # Refused because of a lapsed application it met, it expires them first: its
+        # piece's (not-spendable), or those whose reserve filled the line.
+        lapsed = (
+            self._lapsed_locks(signer, [piece.id])
+            if piece is not None and expected == "not-spendable"
+            else self._lapsed_on(bank, piece.issuer)
+            if piece is not None and expected == "credit-line-exceeded"
+            else []
+        )
+        receipt = self._submit(
+            self.actors[signer], "financing.apply", body, expected, records=bool(lapsed)
+        )
         if expected == "certificate-expired":
             assert piece is not None
             self._expired_on_touch(piece)
+        if lapsed:
+            self._financings_expired(lapsed)
         if receipt is None:
             return
-        assert piece is not None
+        assert piece is not None and quoted is not None
+        # The application's entry is its applicant's: it does not carry the bank's line.
+        assert "credit_lines" not in receipt.effects, receipt.effects
         [financing] = receipt.effects["financings"]
         assert _read_quote(financing["quote"]) == quoted, (financing["quote"], quoted)
         financing_id = financing["id"]
@@ -1287,7 +1436,6 @@ class CertificateMachine(RuleBasedStateMachine):
             self._learn_ids(receipt.effects["certificates"], new)
             locked = new[0]
         assert (financing["certificate"], financing["state"]) == (locked.id, REQUESTED), financing
-        self.lines[(bank, piece.issuer)].pending_fen += face_fen
         self.financings[financing_id] = ModelFinancing(
             financing_id,
             locked.id,
@@ -1298,6 +1446,7 @@ class CertificateMachine(RuleBasedStateMachine):
             REQUESTED,
             self.clock(),
             quoted["rate"],
+            self.lines[(bank, piece.issuer)].annual_rate,
         )
 
     def _predict_decision(
@@ -1307,7 +1456,11 @@ class CertificateMachine(RuleBasedStateMachine):
         approve: bool,
         rate: Fraction | None,
         registered: bool,
+        suspended: bool = False,
     ) -> str | None:
+        """``suspended``: the applicant is (the bank may only reject)."""
+        if suspended and signer == financing.applicant:
+            return "member-suspended"
         if self.roles[signer] != "bank":
             return "forbidden"
         opened = self._predict_open(financing, signer, financing.bank)
@@ -1316,6 +1469,8 @@ class CertificateMachine(RuleBasedStateMachine):
         root = self.roots[self.pieces[financing.certificate].root_id]
         if self._matured(root):
             return "certificate-matured"
+        if suspended:
+            return "recipient-suspended"
         if business_date(self.clock) > self.lines[(financing.bank, financing.core)].expires_on:
             return "credit-line-expired"
         if not registered:
@@ -1356,33 +1511,43 @@ class CertificateMachine(RuleBasedStateMachine):
         else:
             self._cancel_financing(data)
 
-    def _decide(self, data: st.DataObject) -> None:
-        """The bank approves (sometimes at a lower rate) or rejects an application; or
-        another bank or a supplier tries, or it is decided twice, or too late."""
+    def _decide(self, data: st.DataObject, chosen: ModelFinancing | None = None) -> None:
+        """The bank approves (sometimes at a lower rate) or rejects an application (the
+        ``chosen`` one, or one drawn); or another bank or a supplier tries, or it is
+        decided twice, or too late."""
         requested = [f for f in self.financings.values() if f.state == REQUESTED]
         everything = list(self.financings.values())
-        financing = _pick(data, requested or everything, everything, label="financing")
+        financing = chosen or _pick(data, requested or everything, everything, label="financing")
         other_bank = next(b for b in self.banks if b != financing.bank)
         signer = _pick(data, [financing.bank], [other_bank, self.suppliers[0]], label="decider")
         approve = data.draw(st.sampled_from([True, True, False]), label="approve")
         rate = self._draw_rate(data, financing.quoted_rate) if approve else None
         registered = _pick(data, [True], [False], label="registered")
+        # The operator suspends the applicant for the decision (and reinstates it after):
+        # the bank may then only reject.
+        suspended = _pick(data, [False], [True], label="applicant suspended")
         body: dict[str, Any] = {"id": financing.id, "approve": approve}
         if rate is not None:
             body["annual_rate"] = f"0.{rate.numerator * 10**6 // rate.denominator:06d}"
         if registered and approve:
             body["registration_ref"] = "ZDW-SM-0001"
-        expected = self._predict_decision(financing, signer, approve, rate, registered)
+        expected = self._predict_decision(financing, signer, approve, rate, registered, suspended)
         due = self._financing_due(financing)
         lazily = expected == "financing-expired" and due
+        applicant = {"id": financing.applicant}
+        if suspended:
+            assert self._submit(self.operator, "member.suspend", applicant, None)
         receipt = self._submit(
             self.actors[signer], "financing.decide", body, expected, records=lazily
         )
         if lazily:
             self._financings_expired([financing])
+        if suspended:
+            assert self._submit(self.operator, "member.reinstate", applicant, None)
         if receipt is None:
             return
         if not approve:
+            assert "credit_lines" not in receipt.effects, receipt.effects
             self._release(financing, REJECTED)
             return
         self._approved(financing, rate, receipt)
@@ -1393,16 +1558,29 @@ class CertificateMachine(RuleBasedStateMachine):
         line = self.lines[(financing.bank, financing.core)]
         today = date.fromisoformat(business_date(self.clock))
         charged = financing.quoted_rate if rate is None else rate
+        # As quoted: the agreed rate (and basis) of the application, whatever the line's
+        # rate is now.
+        agreed = financing.quoted_annual_rate
         terms = _price(
-            financing.face_fen, line.annual_rate, charged, root.interest_payer, today, root.maturity
+            financing.face_fen, agreed, charged, root.interest_payer, today, root.maturity
         )
         [decided] = receipt.effects["financings"]
         assert decided["state"] == APPROVED, decided
         assert _read_quote(decided["terms"]) == terms, (decided["terms"], terms)
+        # The piece is the bank's, and keeps naming its financing.
         piece.holder, piece.state, piece.sender = financing.bank, ACTIVE, None
-        line.pending_fen -= financing.face_fen
-        line.used_fen += financing.face_fen
+        line.used_fen += financing.face_fen  # the reserve went with ``requested``
         financing.state = APPROVED
+        # The bank's paper names its financing: it is not financed again.
+        other_bank = next(b for b in self.banks if b != financing.bank)
+        again = {"certificate": piece.id, "bank": other_bank}
+        self._try_apply(financing.bank, piece, again)  # already-financed
+        [used] = receipt.effects["credit_lines"]  # an approval's entry is the bank's
+        assert (used["bank"], used["core"], _fen(used["used"])) == (
+            financing.bank,
+            financing.core,
+            line.used_fen,
+        ), used
         owed = receipt.effects.get("obligations", [])
         if root.interest_payer == "holder" or terms["interest"] == 0:
             assert owed == [], owed
@@ -1439,6 +1617,7 @@ class CertificateMachine(RuleBasedStateMachine):
         if lazily:
             self._financings_expired([financing])
         if receipt is not None:
+            assert "credit_lines" not in receipt.effects, receipt.effects
             self._release(financing, CANCELLED)
 
     def _few_debts(self) -> bool:
@@ -1717,13 +1896,11 @@ class CertificateMachine(RuleBasedStateMachine):
                 Fraction(found_line.annual_rate),
                 found_line.expires_on.isoformat(),
                 found_line.used_fen,
-                found_line.pending_fen,
             ) == (
                 line.amount_fen,
                 Fraction(line.annual_rate),
                 line.expires_on,
                 line.used_fen,
-                line.pending_fen,
             ), (found_line, line)
 
     def teardown(self) -> None:
@@ -1752,7 +1929,7 @@ def _value_is_conserved_and_spent_once(snap: Snapshot, cores: list[str]) -> None
         if not voided:  # settled value is no longer outstanding against the issuer's limit
             settled_fen = sum(p.amount_fen for p in tree if p.state == SETTLED)
             live_face_fen[root.issuer] += root.amount_fen - settled_fen
-        _check_lineage(tree)
+        _check_lineage(tree, snap.financings)
     for core in cores:
         limit = snap.limits.get(core)
         outstanding_fen = limit.outstanding_fen if limit else 0
@@ -1768,14 +1945,23 @@ def _value_is_conserved_and_spent_once(snap: Snapshot, cores: list[str]) -> None
         assert invoice.used_fen == used_fen[key], (invoice, used_fen[key])
 
 
-def _check_lineage(tree: list[Certificate]) -> None:
+def _check_lineage(tree: list[Certificate], financings: dict[str, Financing]) -> None:
     """Every piece is consumed at most once, by one transfer or one give-back, exactly.
 
     The pieces one command created share their ``parent_ids``: a transfer's outputs (whose
     parents are all spent, and which hold exactly what their parents held) or the one
     piece a rejection or an expiry returned (equal to the ended piece, one level down,
-    back with its sender).
+    back with its sender — or, financed whole since, with the bank that approved its
+    sender's application).
     """
+
+    def first_holder(piece: Certificate) -> str:
+        """Who held ``piece`` when it was made: an approval passes it to the bank."""
+        financed = financings.get(piece.financing or "")
+        if financed and financed.certificate == piece.id and financed.state == APPROVED:
+            return financed.applicant
+        return piece.holder
+
     by_id = {p.id: p for p in tree}
     families: dict[tuple[str, ...], list[Certificate]] = defaultdict(list)
     for piece in tree:
@@ -1788,7 +1974,7 @@ def _check_lineage(tree: list[Certificate]) -> None:
         ancestors = [by_id[p] for p in parents]
         if len(ancestors) == 1 and ancestors[0].state in (REJECTED, EXPIRED):
             [ended], [back] = ancestors, children
-            assert (back.holder, back.amount_fen, back.level) == (
+            assert (first_holder(back), back.amount_fen, back.level) == (
                 ended.sender,
                 ended.amount_fen,
                 ended.level - 1,
@@ -1806,8 +1992,9 @@ def _check_lineage(tree: list[Certificate]) -> None:
 
 def _locked_pieces_are_financed(snap: Snapshot) -> None:
     """Checked on the stored rows alone: every locked piece is under exactly one
-    application still awaiting its bank, made by its holder; every line reserves the
-    face of its applications and uses the face of its approvals, within its amount."""
+    application still awaiting its bank, made by its holder; every line uses the face
+    of its approvals, and the face of the applications awaiting it (which is not on its
+    row) fits in what is left."""
     locked = {p.id: p for p in snap.pieces.values() if p.state == "locked"}
     requested = {f.id: f for f in snap.financings.values() if f.state == REQUESTED}
     for piece in locked.values():
@@ -1823,10 +2010,11 @@ def _locked_pieces_are_financed(snap: Snapshot) -> None:
     for financing in snap.financings.values():
         faces[(financing.bank, financing.core, financing.state)] += financing.face_fen
     for (bank, core), line in snap.lines.items():
-        assert line.pending_fen == faces[(bank, core, REQUESTED)], line
+        pending_fen = faces[(bank, core, REQUESTED)]
         assert line.used_fen == faces[(bank, core, APPROVED)], line
-        assert line.pending_fen >= 0 and line.used_fen >= 0, line
-        assert line.pending_fen + line.used_fen <= line.amount_fen, line
+        assert line.used_fen >= 0, line
+        assert pending_fen <= line.amount_fen - line.used_fen, (line, pending_fen)
+        assert snap.line_pending[(bank, core)] == pending_fen, (line, snap.line_pending)
     for bank, core, state in faces:  # no application without a line to draw on
         assert (bank, core) in snap.lines, (bank, core, state)
 
@@ -1867,6 +2055,13 @@ def _check_assumptions(configured: Settings) -> None:
     assert configured.root_pieces_max == ROOT_PIECES_MAX, configured
     assert configured.level_max == 0 and configured.piece_fen_min == 1, configured
     assert configured.outputs_max >= 3, configured
+    # Discounting: the tiers, the day count, no fee, the window and the filing.
+    multipliers = {t: Fraction(configured.tier_multiplier_bp(t), 10_000) for t in "ABC"}
+    assert multipliers == TIER_MULTIPLIERS, configured
+    assert configured.day_count_basis == DAY_COUNT_BASIS, configured
+    assert configured.financing_fee_bps == 0, configured
+    assert configured.financing_window_s == FINANCING_WINDOW.total_seconds(), configured
+    assert configured.financing_registration_required == 1, configured
 
 
 class FinancingMachine(CertificateMachine):
@@ -1883,10 +2078,84 @@ class FinancingMachine(CertificateMachine):
     def answer_financing_again(self, data: st.DataObject) -> None:
         self.answer_financing(data)
 
-    @precondition(lambda self: any(p.state == ACTIVE for p in self.pieces.values()))
+    @precondition(lambda self: self._has_free_paper())
     @rule(data=st.data())
     def apply_again(self, data: st.DataObject) -> None:
+        """An application, then sometimes a bank that lets its window pass."""
         self.apply(data)
+        requested = any(f.state == REQUESTED for f in self.financings.values())
+        if requested and data.draw(st.sampled_from([False, False, True]), label="lapses"):
+            self.window_passes(data)
+
+    @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
+    @rule(data=st.data())
+    def reprice_line(self, data: st.DataObject) -> None:
+        """The bank of an application awaiting it sets its line at another rate, then
+        decides it (an approval keeps the rate quoted)."""
+        requested = [f for f in self.financings.values() if f.state == REQUESTED]
+        financing = data.draw(st.sampled_from(requested), label="repriced")
+        line = self.lines[(financing.bank, financing.core)]
+        rate = data.draw(st.sampled_from([r for r in LINE_RATES if r != line.annual_rate]))
+        expires_on = max(line.expires_on, business_date(self.clock))
+        self._put_line(financing.bank, financing.core, line.amount_fen, rate, expires_on)
+        self._decide(data, financing)
+
+    @precondition(lambda self: any(f.state == REQUESTED for f in self.financings.values()))
+    @rule(data=st.data())
+    def window_passes(self, data: st.DataObject) -> None:
+        """A day passes, no sweep: every application awaiting its bank lapses; mostly, a
+        command then runs into one of them."""
+        self.clock.advance(seconds=int(FINANCING_WINDOW.total_seconds()))
+        if data.draw(st.sampled_from([True, True, False]), label="met"):
+            self.meet_lapsed(data)
+
+    @precondition(lambda self: any(self._financing_due(f) for f in self.financings.values()))
+    @rule(data=st.data())
+    def meet_lapsed(self, data: st.DataObject) -> None:
+        """Commands run into applications past their window without naming them
+        (deciding or cancelling one is ``answer_financing``'s): a bank lowers its line
+        below the reserve, or fills the line and another application of that paper finds
+        it full; then applicants transfer or apply for their locked pieces."""
+        ways = [
+            data.draw(st.sampled_from(["lower line", "fill line"]), label="meets a line"),
+            *data.draw(st.permutations(["transfer", "apply"]), label="meets pieces"),
+        ]
+        for how in ways:
+            due = [f for f in self.financings.values() if self._financing_due(f)]
+            if how == "fill line":  # one whose line other paper can be applied against
+                due = [f for f in due if self._free_paper_of(f.core)] or due
+                how = how if due and self._free_paper_of(due[0].core) else "lower line"
+            if due:
+                financing = data.draw(st.sampled_from(due), label="lapsed financing")
+                self._meet(data, financing, how)
+
+    def _free_paper_of(self, core: str) -> list[Piece]:
+        return [
+            p
+            for p in self.pieces.values()
+            if p.state == ACTIVE and p.financing is None and p.issuer == core
+        ]
+
+    def _meet(self, data: st.DataObject, financing: ModelFinancing, how: str) -> None:
+        piece = self.pieces[financing.certificate]
+        bank, core = financing.bank, financing.core
+        line = self.lines[(bank, core)]
+        in_use_fen = line.used_fen + self._pending_fen(bank, core)
+        if how == "transfer":
+            to = next(m for m in self.suppliers if m != piece.holder)
+            cited = [self._new_invoice(piece.amount_fen)]
+            self._try_transfer(piece.holder, [piece.id], [(to, piece.amount_fen)], cited)
+        elif how == "apply":
+            self._try_apply(piece.holder, piece, {"certificate": piece.id, "bank": bank})
+        elif how == "lower line":
+            self._put_line(bank, core, in_use_fen - 1, line.annual_rate, line.expires_on)
+        else:  # exactly what is in use, then any application of that paper
+            free = self._free_paper_of(core)
+            expires_on = max(line.expires_on, business_date(self.clock))
+            self._put_line(bank, core, in_use_fen, line.annual_rate, expires_on)
+            if free:
+                other = data.draw(st.sampled_from(free), label="applied for")
+                self._try_apply(other.holder, other, {"certificate": other.id, "bank": bank})
 
     @rule(data=st.data())
     def issue_accepted(self, data: st.DataObject) -> None:

@@ -20,12 +20,13 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from ledger import certificates, financing, members
 from ledger.batch import Batch, Receipt
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
-from ledger.certificates import Certificate, CertificateState, business_today
+from ledger.certificates import Certificate, CertificateState
 from ledger.chain import EXPIRE_TYPE, FINANCING_EXPIRE_TYPE, GENESIS_TYPE
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
@@ -158,15 +159,10 @@ def genesis(
     deployments initialised alike, at the same microsecond, from sharing an id."""
     if batch.head is not None or batch.repo.entry_count() > 0:
         raise Refusal("already-initialised", "this ledger already has a genesis entry")
-    raw = {
-        "type": GENESIS_TYPE,
-        "issued_at": format_timestamp(now),
-        "salt": salt or secrets.token_hex(16),
-        "body": {"id": operator_id, "name": name, "public_key": public_key},
-    }
-    body = validate_model(members.GenesisBody, raw["body"], "")
-    ctx = Context(1, now, sha256_hex(canonical_text(raw).encode()), settings)
-    return batch.append(ctx, raw, None, members.genesis(body, ctx), None)
+    written = {"id": operator_id, "name": name, "public_key": public_key}
+    decide = partial(members.genesis, validate_model(members.GenesisBody, written, ""))
+    salted = {"salt": salt or secrets.token_hex(16)}
+    return _append(batch, GENESIS_TYPE, now, settings, written, decide, salted)
 
 
 def expiry(
@@ -180,14 +176,8 @@ def expiry(
     due = _fitting(due, settings.entry_bytes_max // 2)
     registered = batch.invoices(use.key for piece in due for use in piece.invoice_uses)
     limits = batch.issuance_limits(piece.issuer for piece in due if piece.is_root)
-    raw = {
-        "type": EXPIRE_TYPE,
-        "issued_at": format_timestamp(now),
-        "body": {"ids": [piece.id for piece in due]},
-    }
-    ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
-    effects = certificates.expire(due, registered, limits, ctx)
-    return batch.append(ctx, raw, None, effects, None)
+    decide = partial(certificates.expire, due, registered, limits)
+    return _append(batch, EXPIRE_TYPE, now, settings, {"ids": [p.id for p in due]}, decide)
 
 
 def financing_expiry(
@@ -200,15 +190,26 @@ def financing_expiry(
         return None
     pieces = batch.certificates(f.certificate for f in due)
     due = _fitting(due, settings.entry_bytes_max // 2, lambda f: (f, pieces[f.certificate]))
-    ctx = Context(batch.next_seq, now, "", settings)
-    raw = {
-        "type": FINANCING_EXPIRE_TYPE,
-        "issued_at": format_timestamp(now),
-        "body": {"ids": [f.id for f in due], "business_date": business_today(ctx).isoformat()},
-    }
+    today = now.astimezone(settings.business_timezone).date()
+    body = {"ids": [f.id for f in due], "business_date": today.isoformat()}
+    decide = partial(financing.expire, due, pieces, today)
+    return _append(batch, FINANCING_EXPIRE_TYPE, now, settings, body, decide)
+
+
+def _append(
+    batch: Batch,
+    type_: str,
+    now: datetime,
+    settings: Settings,
+    body: dict[str, Any],
+    decide: Callable[[Context], dict[str, Any]],
+    extra: Mapping[str, Any] = {},
+) -> Receipt:
+    """Append a system entry of ``type_`` to ``batch``: its effects are ``decide``'s, in
+    the context of the entry (its seq, its time, the hash of its command)."""
+    raw = {"type": type_, "issued_at": format_timestamp(now), **extra, "body": body}
     ctx = Context(batch.next_seq, now, sha256_hex(canonical_text(raw).encode()), settings)
-    effects = financing.expire(due, pieces, business_today(ctx), ctx)
-    return batch.append(ctx, raw, None, effects, None)
+    return batch.append(ctx, raw, None, decide(ctx), None)
 
 
 def _fitting(

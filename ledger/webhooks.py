@@ -294,7 +294,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return float(value)  # float-ok: seconds, not money
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -356,4 +356,4 @@ def next_attempt(
     delay_s = schedule[tried] * (1 + max(-1.0, min(1.0, jitter)))
     if outcome.status in RETRY_AFTER_STATUSES and outcome.retry_after_s is not None:
         delay_s = max(delay_s, min(outcome.retry_after_s, retry_after_max_s))
-    return Next(DeliveryState.PENDING, float(delay_s))
+    return Next(DeliveryState.PENDING, float(delay_s))  # float-ok: seconds

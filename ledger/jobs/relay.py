@@ -105,7 +105,7 @@ class Relay:
         limits = httpx.Limits(
             max_connections=settings.webhook_sends_max, max_keepalive_connections=64
         )
-        timeout = httpx.Timeout(float(settings.webhook_timeout_s))
+        timeout = httpx.Timeout(float(settings.webhook_timeout_s))  # float-ok: seconds, not money
         tasks: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http:
             while not self._stop.is_set():

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger import events, outbox
-from ledger.certificates import Certificate, live_counters
+from ledger.certificates import ACTIVE, OVERDUE, Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
@@ -53,11 +53,19 @@ CREATED_AT = {
 
 
 def _live_pieces(value: Any) -> tuple[str, ...]:
-    """Whose live pieces a certificate (object or row) counts in."""
+    """Whose live pieces a certificate (object or row) counts in, and, when it is
+    overdue, its issuer's count of overdue pieces (:func:`overdue_key`)."""
     if isinstance(value, dict):
-        return live_counters(value["state"], value["holder"], value["sender"])
-    piece: Certificate = value
-    return live_counters(piece.state, piece.holder, piece.sender)
+        state, holder, sender, issuer = (value[k] for k in ("state", "holder", "sender", "issuer"))
+    else:
+        state, holder, sender, issuer = value.state, value.holder, value.sender, value.issuer
+    counted = live_counters(state, holder, sender)
+    return (*counted, overdue_key(issuer)) if state == OVERDUE else counted
+
+
+def overdue_key(issuer: str) -> str:
+    """The key an issuer's overdue pieces are counted under, beside members' live pieces."""
+    return f"overdue/{issuer}"
 
 
 def _open_obligations(value: Any) -> tuple[str, ...]:
@@ -234,7 +242,9 @@ class Batch:
         return {id_: root.amount_fen for id_, root in self.certificates(root_ids).items()}
 
     def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
-        return {i: (p.state, p.holder, p.amount_fen) for i, p in self.certificates(ids).items()}
+        return {
+            i: (p.state, p.holder, p.outstanding_fen) for i, p in self.certificates(ids).items()
+        }
 
     def obligation(self, obligation_id: str) -> Obligation | None:
         return self._by_id("obligations", [obligation_id]).get(obligation_id)
@@ -294,9 +304,53 @@ class Batch:
         self.flush()
         return self.repo.netting_debts()
 
-    def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
+    def due_pending(
+        self, now_text: str, today_text: str, limit: int, ids: Sequence[str] = ()
+    ) -> list[Certificate]:
         self.flush()
-        return self.repo.due_pending(now_text, limit, ids)
+        return self.repo.due_pending(now_text, today_text, limit, ids)
+
+    # What settlement asks of paper by other than its id: the database's answer once the
+    # batch has written what it holds (these are rare next to the writes they follow).
+
+    def maturing_active(
+        self, before_text: str, limit: int, ids: Sequence[str] = (), issuer: str | None = None
+    ) -> list[Certificate]:
+        """As the repository's, for an issuer without writing what the batch holds (it is
+        asked on every issuance): the database's candidates as the batch has them now.
+        Pieces the batch itself made active past their maturity are left to the sweep."""
+        if issuer is None:
+            self.flush()
+            return self.repo.maturing_active(before_text, limit, ids)
+        found = self.repo.maturing_active(before_text, limit, ids, issuer)
+        now = self.certificates(p.id for p in found)
+        return [now[p.id] for p in found if p.id in now and now[p.id].state == ACTIVE]
+
+    def overdue_count(self, issuer: str) -> int:
+        key = overdue_key(issuer)
+        counts = self._counted(
+            "certificates", [key], lambda keys: {k: self.repo.overdue_count(issuer) for k in keys}
+        )
+        return self._corrected("certificates", counts)[key]
+
+    def root_holding(self, root_id: str) -> dict[str, Certificate]:
+        self.flush()
+        return self.repo.root_holding(root_id)
+
+    def maturing_unnoticed(
+        self, first_text: str, last_text: str, limit: int
+    ) -> list[tuple[str, str]]:
+        self.flush()
+        return self.repo.maturing_unnoticed(first_text, last_text, limit)
+
+    def maturing_pieces(
+        self, issuer: str, maturity_text: str, limit: int
+    ) -> tuple[list[Certificate], int, int]:
+        self.flush()
+        return self.repo.maturing_pieces(issuer, maturity_text, limit)
+
+    def financings(self, ids: Iterable[str]) -> dict[str, Financing]:
+        return self._by_id("financings", ids)
 
     def credit_lines(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CreditLine]:
         found = self._get("credit_lines", pairs)
@@ -318,9 +372,11 @@ class Batch:
     def financing(self, financing_id: str) -> Financing | None:
         return self._by_id("financings", [financing_id]).get(financing_id)
 
-    def due_financings(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Financing]:
+    def due_financings(
+        self, now_text: str, today_text: str, limit: int, ids: Sequence[str] = ()
+    ) -> list[Financing]:
         self.flush()
-        return self.repo.due_financings(now_text, limit, ids)
+        return self.repo.due_financings(now_text, today_text, limit, ids)
 
     # -- the append --------------------------------------------------------------------
 

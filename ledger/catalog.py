@@ -36,6 +36,7 @@ from ledger import (
     members,
     netting_run,
     obligations,
+    settlement,
     webhooks,
 )
 from ledger.commands import Command, WireModel, parse_envelope
@@ -153,6 +154,7 @@ _DECLARED = (
             "maturity-out-of-range",
             "piece-too-small",
             "holder-pieces-exceeded",
+            "issuer-overdue",
         },
         "Issue a certificate to a supplier, citing the trade it pays",
         needs=handlers.issue_needs,
@@ -204,6 +206,7 @@ _DECLARED = (
             "holder-pieces-exceeded",
             "certificate-matured",
             "max-level-exceeded",
+            "mixed-financings",
         },
         "Split whole input pieces into outputs to others and change to the signer",
         needs=handlers.transfer_needs,
@@ -327,6 +330,41 @@ _DECLARED = (
         handlers.financing_cancel,
         _FINANCING,
         "The applicant withdraws an application the bank has not decided",
+    ),
+    CommandType(
+        "settlement.pay",
+        settlement.PayBody,
+        CORE,
+        handlers.settlement_pay,
+        frozenset(
+            {
+                "certificate-not-found",
+                "certificate-expired",
+                "not-matured",
+                "not-payable",
+                "not-a-root",
+                "already-settled",
+                "amount-exceeds-outstanding",
+            }
+        ),
+        "The issuer pays pieces of its paper in full, or a root in part, at maturity",
+        needs=handlers.pay_needs,
+    ),
+    CommandType(
+        "limit.lift_overdue_block",
+        settlement.LiftBlockBody,
+        OPERATOR,
+        handlers.lift_overdue_block,
+        frozenset({"member-not-found", "role-mismatch"}),
+        "Let an issuer with overdue paper issue until a date, recording why",
+    ),
+    CommandType(
+        "member.set_payout_account",
+        settlement.PayoutAccountBody,
+        ANY_MEMBER,
+        handlers.set_payout_account,
+        frozenset(),
+        "Register the bank account the signer is paid into at maturity",
     ),
     CommandType(
         "webhook.set",

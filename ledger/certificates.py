@@ -29,10 +29,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, field_validator
 
 from ledger import credit, invoices
 from ledger.commands import (
@@ -43,12 +44,19 @@ from ledger.commands import (
     Reference,
     WireModel,
     format_timestamp,
+    rate_parser,
 )
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
 from ledger.invoices import Invoice, InvoiceKey, InvoiceUse
-from ledger.limits import INPUTS_MAX, INVOICE_NO_CITED_LENGTH_MAX, INVOICES_PER_COMMAND_MAX
+from ledger.limits import (
+    INPUTS_MAX,
+    INVOICE_NO_CITED_LENGTH_MAX,
+    INVOICES_PER_COMMAND_MAX,
+    LATE_DAILY_RATE_MAX,
+    LATE_RATE_DECIMALS_MAX,
+)
 from ledger.members import Member, MemberStatus
 from ledger.money import format_fen
 from ledger.settings import Settings
@@ -133,6 +141,15 @@ class IssueBody(WireModel):
     trade: Trade
     memo: Memo | None = None
     interest_payer: Literal["holder", "issuer"] = "holder"
+    # Late interest a day on what is unpaid past the payment date (ledger.settlement);
+    # the deployment's default (0.05 %) when absent.
+    late_daily_rate: LateDailyRate | None = None
+
+
+LateDailyRate = Annotated[
+    Decimal,
+    BeforeValidator(rate_parser(LATE_RATE_DECIMALS_MAX, LATE_DAILY_RATE_MAX, "0.0005", zero=True)),
+]
 
 
 class Output(WireModel):
@@ -172,10 +189,17 @@ class Certificate:
     # as the root was issued; every piece of the root carries it.
     interest_payer: str = "holder"
     financing: str | None = None  # the financing a locked piece is under (or came by)
+    paid_fen: int = 0  # what settlement paid of it (ledger.settlement)
+    late_daily_rate: Decimal | None = None  # agreed at issuance; None before it was written
 
     @property
     def is_root(self) -> bool:
         return self.id == self.root_id
+
+    @property
+    def outstanding_fen(self) -> int:
+        """What it still holds: its amount, less what was paid of it."""
+        return self.amount_fen - self.paid_fen
 
     def wire(self) -> dict[str, Any]:
         from ledger.entities import CERTIFICATES  # which imports this module
@@ -191,21 +215,27 @@ def _expires_at(ctx: Context) -> str:
     return format_timestamp(ctx.now + timedelta(seconds=ctx.settings.pending_expiry_s))
 
 
-def is_due_to_expire(piece: Certificate, now: datetime) -> bool:
-    return (
-        piece.state == PENDING
-        and piece.expires_at is not None
-        and (piece.expires_at <= format_timestamp(now))
-    )
+def is_due_to_expire(piece: Certificate, now: datetime, today: date | None = None) -> bool:
+    """Whether a pending piece must go back: past its deadline, or (given the business
+    date ``today``) at its maturity, when paper in flight comes home to be paid."""
+    if piece.state != PENDING:
+        return False
+    late = piece.expires_at is not None and piece.expires_at <= format_timestamp(now)
+    return late or (today is not None and piece.maturity <= today)
 
 
-def refuse_if_due(piece: Certificate, now: datetime) -> None:
-    """A command that touches a pending piece past its deadline is refused; the service
-    then records the expiry (``expired_id``) as its own entry."""
-    if is_due_to_expire(piece, now):
+def refuse_if_due(piece: Certificate, ctx: Context) -> None:
+    """A command that touches a pending piece past its deadline or at its maturity is
+    refused; the service then records the expiry (``expired_id``) as its own entry."""
+    if is_due_to_expire(piece, ctx.now, business_today(ctx)):
+        when = (
+            f"matured on {piece.maturity.isoformat()}"
+            if piece.maturity <= business_today(ctx)
+            else f"expired at {piece.expires_at}"
+        )
         raise Refusal(
             "certificate-expired",
-            f"certificate {piece.id} expired at {piece.expires_at}",
+            f"certificate {piece.id} {when} while pending: it went back to its sender",
             expired_id=piece.id,
         )
 
@@ -321,6 +351,9 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
         memo=body.memo,
         created_seq=ctx.seq,
         interest_payer=body.interest_payer,
+        late_daily_rate=(
+            body.late_daily_rate if body.late_daily_rate is not None else ctx.settings.late_rate
+        ),
     )
     return {
         "certificates": [root.wire()],
@@ -335,7 +368,7 @@ def is_party(piece: Certificate, member: str) -> bool:
     return member in (piece.holder, piece.issuer, piece.sender)
 
 
-def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
+def _pending_for(piece: Certificate | None, signer: str, ctx: Context) -> Certificate:
     # A stranger hears what it would hear of an id that does not exist.
     if piece is None or not is_party(piece, signer):
         raise Refusal("certificate-not-found", "no such certificate")
@@ -343,13 +376,13 @@ def _pending_for(piece: Certificate | None, signer: str, now: datetime) -> Certi
         raise Refusal("not-holder", f"certificate {piece.id} is not pending for {signer}")
     if piece.state != PENDING:
         raise Refusal("not-pending", f"certificate {piece.id} is {piece.state}, not pending")
-    refuse_if_due(piece, now)
+    refuse_if_due(piece, ctx)
     return piece
 
 
 def accept(piece: Certificate | None, signer: str, live_pieces: int, ctx: Context) -> Effects:
     """``live_pieces``: the signer's own count; accepting adds the piece to it."""
-    pending = _pending_for(piece, signer, ctx.now)
+    pending = _pending_for(piece, signer, ctx)
     check_live_pieces(signer, live_pieces, 1, ctx)
     accepted = replace(pending, state=ACTIVE, sender=None, expires_at=None)
     return {"certificates": [accepted.wire()]}
@@ -412,7 +445,7 @@ def give_back(
 
 
 def reject(piece: Certificate | None, signer: str, state: ReturnState, ctx: Context) -> Effects:
-    return give_back(_pending_for(piece, signer, ctx.now), REJECTED, state, ctx, 0).effects()
+    return give_back(_pending_for(piece, signer, ctx), REJECTED, state, ctx, 0).effects()
 
 
 def cancel(root: Certificate | None, signer: str, state: ReturnState, ctx: Context) -> Effects:
@@ -426,7 +459,7 @@ def cancel(root: Certificate | None, signer: str, state: ReturnState, ctx: Conte
         raise Refusal(
             "not-pending", f"certificate {root.id} is {root.state}: it can no longer be cancelled"
         )
-    refuse_if_due(root, ctx.now)
+    refuse_if_due(root, ctx)
     return give_back(root, CANCELLED, state, ctx, 0).effects()
 
 
@@ -434,14 +467,17 @@ def expire(
     pieces: Sequence[Certificate],
     registered: Mapping[InvoiceKey, Invoice],
     limits: Mapping[str, IssuanceLimit],
+    business_date: date | None,
     ctx: Context,
 ) -> Effects:
-    """Expire due pending pieces (the system entry written by the sweep)."""
+    """Expire due pending pieces (the system entry written by the sweep): past their
+    deadline, or at their maturity on ``business_date`` (None in entries written before
+    maturity was)."""
     invoices_now, limits_now = dict(registered), dict(limits)
     changed_invoices: set[InvoiceKey] = set()
     ended: list[Certificate] = []
     for index, piece in enumerate(pieces):
-        assert is_due_to_expire(piece, ctx.now), piece
+        assert is_due_to_expire(piece, ctx.now, business_date), piece
         limit = limits_now.get(piece.issuer) if piece.is_root else None
         result = give_back(piece, EXPIRED, ReturnState(invoices_now, limit), ctx, index)
         ended.extend(result.certificates)
@@ -470,7 +506,7 @@ class TransferState:
 
 
 def _spendable_inputs(
-    state: TransferState, signer: str, ids: Sequence[str], now: datetime
+    state: TransferState, signer: str, ids: Sequence[str], ctx: Context
 ) -> list[Certificate]:
     if len(set(ids)) != len(ids):
         raise Refusal("duplicate-input", "a certificate may be used once per transfer")
@@ -480,7 +516,7 @@ def _spendable_inputs(
         if piece is None or not is_party(piece, signer):  # a stranger's paper: as if absent
             raise Refusal("certificate-not-found", f"no certificate {certificate_id}")
         if piece.state == PENDING and signer in (piece.holder, piece.sender):
-            _refuse_pending_input(piece, now)
+            _refuse_pending_input(piece, ctx)
         if piece.holder != signer:
             raise Refusal("not-holder", f"certificate {certificate_id} is not held by {signer}")
         if piece.state != ACTIVE:
@@ -490,13 +526,20 @@ def _spendable_inputs(
         pieces.append(piece)
     if len({piece.root_id for piece in pieces}) > 1:
         raise Refusal("mixed-roots", "all inputs of a transfer must come from the same root")
+    if len({piece.financing for piece in pieces}) > 1:
+        # Settling a financed piece restores its bank's line by its amount, so what a
+        # piece came by is never lost by merging it with other paper.
+        raise Refusal(
+            "mixed-financings",
+            "all inputs of a transfer must come by the same financing (or none)",
+        )
     return pieces
 
 
-def _refuse_pending_input(piece: Certificate, now: datetime) -> None:
+def _refuse_pending_input(piece: Certificate, ctx: Context) -> None:
     """A pending piece is spendable by nobody: its recipient has not accepted it, and its
     sender has given it away. Touching one past its deadline expires it."""
-    refuse_if_due(piece, now)
+    refuse_if_due(piece, ctx)
     raise Refusal("not-spendable", f"certificate {piece.id} is pending, not active")
 
 
@@ -534,7 +577,7 @@ def _check_transfer_growth(
 
 
 def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context) -> Effects:
-    inputs = _spendable_inputs(state, signer, body.inputs, ctx.now)
+    inputs = _spendable_inputs(state, signer, body.inputs, ctx)
     first = inputs[0]
     if business_today(ctx) >= first.maturity:
         raise Refusal(
@@ -568,8 +611,9 @@ def transfer(state: TransferState, signer: str, body: TransferBody, ctx: Context
         memo=None,
         created_seq=ctx.seq,
         # Paper a bank financed stays its financing's, whoever holds it next: the
-        # settlement of it restores the bank's line (inputs of several financings: none).
-        financing=first.financing if len({p.financing for p in inputs}) == 1 else None,
+        # settlement of it restores the bank's line (inputs all share one: above).
+        financing=first.financing,
+        paid_fen=0,  # paper is transferred before its maturity, so before any payment
     )
     created: list[Certificate] = []
     for index, output in enumerate(body.outputs):

@@ -26,6 +26,8 @@ GENESIS_TYPE = "ledger.genesis"
 # Entries the service writes itself, unsigned, are declared in ``ledger.system``.
 EXPIRE_TYPE = "certificate.expire"
 FINANCING_EXPIRE_TYPE = "financing.expire"
+OVERDUE_TYPE = "certificate.overdue"
+NOTICE_TYPE = "settlement.notice"
 
 
 @dataclass(frozen=True)

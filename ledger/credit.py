@@ -9,6 +9,7 @@ The operator sets each core enterprise's issuance limit (``limit.set``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from ledger.commands import AmountOrZero, MemberId, WireModel
@@ -25,6 +26,9 @@ class IssuanceLimit:
     member: str
     limit_fen: int
     outstanding_fen: int
+    # The operator let it issue despite overdue paper until this date (ledger.settlement).
+    block_lifted_until: date | None = None
+    block_lift_reason: str | None = None
 
     def wire(self) -> dict[str, Any]:
         from ledger.entities import LIMITS  # which imports this module

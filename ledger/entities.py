@@ -12,9 +12,11 @@ list, so a new field is one edit::
     {'member': 'C', 'kind': 'issuance', 'limit': '500.00', 'outstanding': '120.00'}
     >>> row = LIMITS.to_row(wire)
     >>> row
-    {'member': 'C', 'limit_fen': 50000, 'outstanding_fen': 12000}
+    {'member': 'C', 'limit_fen': 50000, 'outstanding_fen': 12000, 'block_lifted_until': None,
+     'block_lift_reason': None}
     >>> LIMITS.from_row(row)
-    IssuanceLimit(member='C', limit_fen=50000, outstanding_fen=12000)
+    IssuanceLimit(member='C', limit_fen=50000, outstanding_fen=12000, block_lifted_until=None,
+                  block_lift_reason=None)
 
 Wire shapes are hashed into the journal, so they never change: a field an older entry
 lacks names the value it had then (``legacy``), and a field that older shapes left out
@@ -61,6 +63,7 @@ from ledger.members import Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
+from ledger.settlement import Notice, Payment
 from ledger.webhooks import Endpoint, EndpointState
 
 T = TypeVar("T")
@@ -264,6 +267,7 @@ def entity(
 MEMBER_ID = 18  # a unified social credit code
 ID = 32  # an id derived from an entry
 REFERENCE = 100
+RATE = 12  # "0.036" … "0.360000"
 
 MEMBERS: Entity[Member] = entity(
     "members",
@@ -282,6 +286,9 @@ MEMBERS: Entity[Member] = entity(
         Field("netting_consent", Boolean, BOOL, legacy=False, server_default=false()),
         # A supplier's rating for discounting; unrated (C) until the operator sets one.
         Field("tier", String(1), nullable=True, legacy=None, omit=None),
+        # Where it is paid at maturity (ledger.settlement); shown to itself, the
+        # operator and the issuers that owe it.
+        Field("payout_account", Text, JSON_OBJECT, nullable=True, legacy=None, omit=None),
     ),
 )
 
@@ -332,8 +339,26 @@ CERTIFICATES: Entity[Certificate] = entity(
             server_default="holder",
         ),
         Field("financing", String(ID), nullable=True, legacy=None, omit=None),
+        # Entries written before settlement name neither: nothing was paid, and the
+        # late rate is the deployment's default (ledger.settlement).
+        Field(
+            "paid_fen",
+            BigInteger,
+            FEN,
+            wire="paid",
+            legacy="0.00",
+            omit=0,
+            server_default="0",
+        ),
+        Field("late_daily_rate", String(RATE), DECIMAL, nullable=True, legacy=None, omit=None),
     ),
-    indexes=(("holder", "state"), ("sender", "state"), ("root_id",), ("state", "expires_at")),
+    indexes=(
+        ("holder", "state"),
+        ("sender", "state"),
+        ("root_id",),
+        ("state", "expires_at"),
+        ("issuer", "state", "maturity"),
+    ),
 )
 
 
@@ -371,6 +396,9 @@ LIMITS: Entity[IssuanceLimit] = entity(
         constant("kind", ISSUANCE),
         fen("limit_fen"),
         fen("outstanding_fen"),
+        # The operator's lift of the block on issuing with overdue paper, and why.
+        Field("block_lifted_until", String(10), ISO_DATE, nullable=True, legacy=None, omit=None),
+        Field("block_lift_reason", String(REFERENCE), nullable=True, legacy=None, omit=None),
     ),
 )
 
@@ -398,7 +426,6 @@ OBLIGATIONS: Entity[Obligation] = entity(
     indexes=(("state",), ("debtor",)),
 )
 
-RATE = 12  # "0.036" … "0.360000"
 
 CREDIT_LINES: Entity[CreditLine] = entity(
     "credit_lines",
@@ -439,8 +466,51 @@ FINANCINGS: Entity[Financing] = entity(
         Field("disbursement_ref", String(REFERENCE), nullable=True),
         Field("reason", String(REFERENCE), nullable=True),
         Field("obligation", String(ID), nullable=True),
+        Field("maturity", String(10), ISO_DATE, nullable=True, legacy=None, omit=None),
     ),
     indexes=(("bank", "state"), ("applicant", "state"), ("state", "expires_at"), ("core",)),
+)
+
+# What one settlement.pay paid of one piece (ledger.settlement).
+PAYMENTS: Entity[Payment] = entity(
+    "payments",
+    "payments",
+    Payment,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("certificate", String(ID)),
+        Field("root_id", String(ID)),
+        Field("issuer", String(MEMBER_ID)),
+        Field("holder", String(MEMBER_ID)),
+        fen("amount_fen"),
+        Field("paid_on", String(10), ISO_DATE),
+        Field("days_late", Integer),
+        fen("late_interest_fen"),
+        Field("payment_ref", String(REFERENCE)),
+        Field("obligation", String(ID), nullable=True),
+        Field("created_seq", BigInteger),
+    ),
+    indexes=(("issuer", "paid_on"), ("root_id",), ("holder",)),
+)
+
+# An issuer told what it will owe on a maturity date (ledger.settlement).
+NOTICES: Entity[Notice] = entity(
+    "notices",
+    "settlement_notices",
+    Notice,
+    key=("id",),
+    fields=(
+        Field("id", String(ID)),
+        Field("issuer", String(MEMBER_ID)),
+        Field("maturity", String(10), ISO_DATE),
+        Field("payment_date", String(10), ISO_DATE),
+        fen("amount_fen"),
+        Field("pieces", Integer),
+        Field("listed", Text, JSON_OBJECT),
+        Field("created_seq", BigInteger),
+    ),
+    indexes=(("issuer", "maturity"),),
 )
 
 # A member's webhook endpoint: where it is told of the events that concern it. Its secret
@@ -474,5 +544,7 @@ ENTITIES: dict[str, Entity[Any]] = {
         CREDIT_LINES,
         FINANCINGS,
         WEBHOOKS,
+        PAYMENTS,
+        NOTICES,
     )
 }

@@ -145,6 +145,14 @@ PROBLEMS: dict[str, Problem] = {
     "registration-required": Problem("An approval names its filing in the financing registry", 422),
     "rate-above-quote": Problem("The rate is above the one quoted", 422),
     "ancestry-too-large": Problem("The piece descends from more pieces than one read returns", 422),
+    # settlement
+    "mixed-financings": Problem("The inputs came by different financings", 422),
+    "not-matured": Problem("The certificate has not matured", 409),
+    "not-payable": Problem("The certificate holds nothing to pay", 409),
+    "not-a-root": Problem("The certificate is not a root", 422),
+    "already-settled": Problem("The certificate is settled", 409),
+    "amount-exceeds-outstanding": Problem("The amount is more than is outstanding", 422),
+    "issuer-overdue": Problem("The issuer has overdue paper and may not issue", 409),
     # webhooks
     "webhook-not-found": Problem("The signer has no webhook endpoint at this URL", 404),
     "webhook-endpoints-exceeded": Problem(

@@ -29,6 +29,7 @@ from typing import Any
 
 from ledger.canonical import canonical_text
 from ledger.certificates import CertificateState
+from ledger.chain import OVERDUE_TYPE
 from ledger.financing import FinancingState
 
 Row = Mapping[str, Any]
@@ -47,6 +48,9 @@ class EventType(StrEnum):
     FINANCING_REQUESTED = "financing.requested"
     FINANCING_DECIDED = "financing.decided"
     FINANCING_EXPIRED = "financing.expired"
+    CERTIFICATE_SETTLED = "certificate.settled"
+    CERTIFICATE_OVERDUE = "certificate.overdue"
+    SETTLEMENT_DUE = "settlement.due"
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,11 @@ def _parties(*fields: str) -> Callable[[Row, EntryView], tuple[str | None, ...]]
 
 
 # The states rows are in when they make an event (StrEnums: equal to their wire values).
-PENDING, ACTIVE = CertificateState.PENDING, CertificateState.ACTIVE
+PENDING, ACTIVE, OVERDUE = (
+    CertificateState.PENDING,
+    CertificateState.ACTIVE,
+    CertificateState.OVERDUE,
+)
 REJECTED, EXPIRED = CertificateState.REJECTED, CertificateState.EXPIRED
 REQUESTED, APPROVED = FinancingState.REQUESTED, FinancingState.APPROVED
 DECIDED = frozenset({FinancingState.APPROVED, FinancingState.REJECTED})
@@ -157,6 +165,21 @@ EVENT_RULES: tuple[EventRule, ...] = (
         lambda row, e: row["state"] == FinancingState.EXPIRED,
         _parties("applicant", "bank"),
     ),
+    # The issuer paid a piece, in full (settled) or in part (``paid`` grew): its holder.
+    EventRule(
+        EventType.CERTIFICATE_SETTLED,
+        "certificates",
+        lambda row, e: e.type == "settlement.pay",
+        _parties("holder"),
+    ),
+    EventRule(
+        EventType.CERTIFICATE_OVERDUE,
+        "certificates",
+        lambda row, e: e.type == OVERDUE_TYPE and row["state"] == OVERDUE,
+        _parties("holder", "issuer"),
+    ),
+    # A few days before a maturity: what the issuer will owe on it.
+    EventRule(EventType.SETTLEMENT_DUE, "notices", lambda row, e: True, _parties("issuer")),
 )
 assert {rule.type for rule in EVENT_RULES} == set(EventType), "an event type has no rule"
 _BY_COLLECTION: dict[str, tuple[EventRule, ...]] = {

@@ -29,7 +29,6 @@ These rules are pure: they take loaded state and return effects.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -61,6 +60,7 @@ from ledger.commands import (
     Reference,
     WireModel,
     format_timestamp,
+    rate_parser,
 )
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
@@ -87,25 +87,12 @@ class FinancingState(StrEnum):
     EXPIRED = "expired"
 
 
-REQUESTED = FinancingState.REQUESTED
+REQUESTED, APPROVED = FinancingState.REQUESTED, FinancingState.APPROVED
 
 
-_RATE = re.compile(rf"0\.[0-9]{{1,{RATE_DECIMALS_MAX}}}")
-
-
-def _rate(value: object) -> Decimal:
-    """A rate travels as a decimal string ("0.0385"): never a JSON number, never float."""
-    if not isinstance(value, str):
-        raise ValueError('a rate is a decimal string such as "0.0385", not a JSON number')
-    if _RATE.fullmatch(value) is None:
-        raise ValueError(f'a rate is written "0." and at most {RATE_DECIMALS_MAX} decimals')
-    rate = Decimal(value)
-    if not Decimal(0) < rate <= Decimal(ANNUAL_RATE_MAX):
-        raise ValueError(f"a rate must be above 0 and at most {ANNUAL_RATE_MAX}")
-    return rate
-
-
-AnnualRate = Annotated[Decimal, BeforeValidator(_rate)]
+AnnualRate = Annotated[
+    Decimal, BeforeValidator(rate_parser(RATE_DECIMALS_MAX, ANNUAL_RATE_MAX, "0.0385"))
+]
 FinancingId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
@@ -181,6 +168,14 @@ class Financing:
     disbursement_ref: str | None = None
     reason: str | None = None
     obligation: str | None = None  # buyer-pays: the issuer's interest obligation
+    # The piece's maturity, when undecided paper comes home (None: written before it was).
+    maturity: date | None = None
+
+    @property
+    def matures_on(self) -> date:
+        """The financed piece's maturity; from an entry written before it was recorded,
+        its payment date (the latest the maturity can be)."""
+        return self.maturity or date.fromisoformat(self.quote["payment_date"])
 
     def wire(self) -> dict[str, Any]:
         from ledger.entities import FINANCINGS  # which imports this module
@@ -263,10 +258,10 @@ def _terms(line: CreditLine, tier: str | None, ctx: Context) -> Terms:
     )
 
 
-def _financeable(piece: Certificate | None, signer: str, now: datetime) -> Certificate:
+def _financeable(piece: Certificate | None, signer: str, ctx: Context) -> Certificate:
     if piece is None or not is_party(piece, signer):
         raise Refusal("certificate-not-found", "no such certificate")
-    refuse_if_due(piece, now)  # a pending piece past its deadline: recorded as expired
+    refuse_if_due(piece, ctx)  # a pending piece past its deadline: recorded as expired
     if piece.holder != signer:
         raise Refusal("not-holder", f"certificate {piece.id} is not held by {signer}")
     if piece.state == OVERDUE:
@@ -309,7 +304,7 @@ def price(
     """What applying would be quoted now, every refusal of ``financing.apply`` included
     (the quote read and the application share it) — but for a quote (``reserve`` False)
     what is left of the line, which is the bank's business and not for probing."""
-    piece = _financeable(state.piece, signer, ctx.now)
+    piece = _financeable(state.piece, signer, ctx)
     if body.bank == signer:
         raise Refusal("validation", "a bank cannot finance a piece it holds itself")
     _check_maturity(piece, ctx)
@@ -361,6 +356,7 @@ def apply(state: ApplyState, signer: str, body: ApplyBody, ctx: Context) -> Effe
         quote=quoted.wire(),
         expires_at=format_timestamp(ctx.now + timedelta(seconds=ctx.settings.financing_window_s)),
         created_seq=ctx.seq,
+        maturity=piece.maturity,
     )
     # The face is reserved on the line by the financing itself (``requested``).
     return {"certificates": [p.wire() for p in pieces], "financings": [financing.wire()]}
@@ -411,14 +407,19 @@ class DecideState:
     live_pieces: int  # the bank's own
 
 
-def is_due(financing: Financing, now: datetime) -> bool:
-    return financing.state == REQUESTED and financing.expires_at <= format_timestamp(now)
+def is_due(financing: Financing, now: datetime, today: date) -> bool:
+    """Whether an application ends undecided: past its window, or at the maturity of
+    its piece (on the business date ``today``), when paper in flight comes home."""
+    if financing.state != REQUESTED:
+        return False
+    return financing.expires_at <= format_timestamp(now) or financing.matures_on <= today
 
 
-def refuse_due(financings: Sequence[Financing], now: datetime, refusal: Refusal) -> None:
+def refuse_due(financings: Sequence[Financing], ctx: Context, refusal: Refusal) -> None:
     """``refusal`` again, naming those of ``financings`` undecided past their window:
     the service then records their expiry, and the command may be sent again."""
-    due = [f.id for f in financings if is_due(f, now)]
+    today = business_today(ctx)
+    due = [f.id for f in financings if is_due(f, ctx.now, today)]
     if due:
         raise Refusal(
             refusal.type,
@@ -428,14 +429,15 @@ def refuse_due(financings: Sequence[Financing], now: datetime, refusal: Refusal)
         ) from refusal
 
 
-def _open(financing: Financing | None, member: str, role: str, now: datetime) -> Financing:
+def _open(financing: Financing | None, member: str, role: str, ctx: Context) -> Financing:
     """The financing ``member`` may act on as ``role`` (``bank`` or ``applicant``); any
     other member hears what it would hear of an id that does not exist."""
     if financing is None or getattr(financing, role) != member:
         raise Refusal("financing-not-found", "no such financing")
-    if financing.state == FinancingState.EXPIRED or is_due(financing, now):
+    found_due = is_due(financing, ctx.now, business_today(ctx))
+    if financing.state == FinancingState.EXPIRED or found_due:
         # Found due and undecided, the service records its expiry as its own entry.
-        due = {"expired_financings": [financing.id]} if is_due(financing, now) else {}
+        due = {"expired_financings": [financing.id]} if found_due else {}
         raise Refusal(
             "financing-expired",
             f"financing {financing.id} expired at {financing.expires_at} undecided",
@@ -449,7 +451,7 @@ def _open(financing: Financing | None, member: str, role: str, now: datetime) ->
 def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> Effects:
     """``financing.decide``: the bank approves (the piece is its, the line is used) or
     rejects (the piece goes back to the applicant)."""
-    financing = _open(state.financing, signer, "bank", ctx.now)
+    financing = _open(state.financing, signer, "bank", ctx)
     piece, line = state.piece, state.line
     assert piece is not None and line is not None and piece.state == LOCKED, (financing, piece)
     today = business_today(ctx)
@@ -530,7 +532,7 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
 
 def cancel(state: DecideState, signer: str, ctx: Context) -> Effects:
     """``financing.cancel``: the applicant withdraws before the bank decides."""
-    financing = _open(state.financing, signer, "applicant", ctx.now)
+    financing = _open(state.financing, signer, "applicant", ctx)
     assert state.piece is not None, financing
     end = FinancingState.CANCELLED
     return _release(financing, state.piece, end, ctx.seq, business_today(ctx))
@@ -562,7 +564,7 @@ def expire(
     whatever the deployment's business time zone."""
     effects: Effects = {"certificates": [], "financings": []}
     for financing in due:
-        assert is_due(financing, ctx.now), financing
+        assert is_due(financing, ctx.now, business_date), financing
         piece = pieces[financing.certificate]
         released = _release(financing, piece, FinancingState.EXPIRED, ctx.seq, business_date)
         effects["certificates"] += released["certificates"]

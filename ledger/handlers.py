@@ -11,12 +11,28 @@ serves which command type is declared in ``ledger.catalog``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ledger import certificates, credit, financing, members, netting_run, obligations, webhooks
-from ledger.certificates import PENDING, Certificate, IssueState, ReturnState, TransferState
+from ledger import (
+    certificates,
+    credit,
+    financing,
+    members,
+    netting_run,
+    obligations,
+    settlement,
+    webhooks,
+)
+from ledger.certificates import (
+    PENDING,
+    Certificate,
+    IssueState,
+    ReturnState,
+    TransferState,
+    business_today,
+)
 from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
@@ -57,6 +73,12 @@ class Loads(Protocol):
     def line_pending(self, bank: str, core: str) -> int: ...
     def requested_on_line(self, bank: str, core: str) -> list[Financing]: ...
     def financing(self, financing_id: str) -> Financing | None: ...
+    def financings(self, ids: Iterable[str]) -> dict[str, Financing]: ...
+    def root_holding(self, root_id: str) -> dict[str, Certificate]: ...
+    def overdue_count(self, issuer: str) -> int: ...
+    def maturing_active(
+        self, before_text: str, limit: int, ids: Sequence[str] = (), issuer: str | None = None
+    ) -> list[Certificate]: ...
     def webhook(self, endpoint_id: str) -> Endpoint | None: ...
     def live_webhooks(self, member: str) -> int: ...
 
@@ -99,6 +121,10 @@ def creditor_needs(cmd: Command) -> Needs:
     return Needs(members=(cmd.body.creditor,))
 
 
+def pay_needs(cmd: Command) -> Needs:
+    return Needs(certificates=tuple(cmd.body.pieces or ()))
+
+
 def apply_needs(cmd: Command) -> Needs:
     return Needs(members=(cmd.body.bank,), certificates=(cmd.body.certificate,))
 
@@ -137,9 +163,14 @@ def limit_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effect
 
 def issue(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     body = cmd.body
+    limit = repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id)
+    if ctx.settings.issuer_overdue_block:
+        overdue = repo.overdue_count(signer.id)
+        due = [] if overdue else overdue_ids(repo, ctx, issuer=signer.id, limit=1)
+        settlement.refuse_overdue_issuer(signer.id, limit, overdue, due, ctx)
     state = IssueState(
         recipient=repo.member(body.to),
-        limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
+        limit=limit,
         invoices=repo.buyer_invoices(signer.id, body.trade.numbers()),
         live_pieces=repo.live_pieces([signer.id])[signer.id],
     )
@@ -188,6 +219,46 @@ def transfer(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects
         raise
 
 
+def overdue_ids(
+    repo: Loads, ctx: Context, ids: Sequence[str] = (), issuer: str | None = None, limit: int = 1
+) -> list[str]:
+    """Active pieces (of ``ids``, of ``issuer``, or any) past their payment date and
+    grace, earliest maturity first: the ones the overdue sweep marks."""
+    today, grace = business_today(ctx), ctx.settings.overdue_grace_days
+    before = settlement.overdue_cutoff(today, grace).isoformat()
+    found = repo.maturing_active(before, limit, ids, issuer)
+    return [p.id for p in found if settlement.is_overdue(p, today, grace)]
+
+
+def settlement_pay(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    body = cmd.body
+    if body.pieces is not None:
+        pieces, root = repo.certificates(body.pieces), None
+    else:
+        root = repo.certificate(body.root)
+        pieces = repo.root_holding(body.root) if root and root.issuer == signer.id else {}
+    financed = repo.financings({p.financing for p in pieces.values() if p.financing})
+    approved = {i: f for i, f in financed.items() if f.state == financing.APPROVED}
+    state = settlement.PayState(
+        pieces=pieces,
+        root=root,
+        limit=repo.issuance_limits([signer.id]).get(signer.id) or credit.none_for(signer.id),
+        financings=approved,
+        lines=repo.credit_lines({(f.bank, f.core) for f in approved.values()}),
+    )
+    return settlement.pay(state, signer.id, body, ctx)
+
+
+def lift_overdue_block(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    member = cmd.body.member
+    current = repo.issuance_limits([member]).get(member)
+    return settlement.lift_block(repo.member(member), current, cmd.body, ctx)
+
+
+def set_payout_account(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return settlement.set_payout_account(signer, cmd.body)
+
+
 def obligation_register(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
     owed = repo.live_obligations(signer.id)
     return obligations.register(repo.member(cmd.body.creditor), signer.id, owed, cmd.body, ctx)
@@ -221,7 +292,7 @@ def credit_line_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> 
         return financing.set_line(repo.member(core), signer.id, current, use, cmd.body, ctx)
     except Refusal as refusal:  # counting applications past their window? expire them
         if refusal.type == "credit-line-below-use":
-            financing.refuse_due(repo.requested_on_line(*line_key), ctx.now, refusal)
+            financing.refuse_due(repo.requested_on_line(*line_key), ctx, refusal)
         raise
 
 
@@ -252,7 +323,7 @@ def financing_apply(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> 
         refuse_stale_locks(repo, refusal, signer.id, [state.piece] if state.piece else [], ctx)
         if refusal.type == "credit-line-exceeded" and state.piece is not None:
             line_key = (cmd.body.bank, state.piece.issuer)
-            financing.refuse_due(repo.requested_on_line(*line_key), ctx.now, refusal)
+            financing.refuse_due(repo.requested_on_line(*line_key), ctx, refusal)
         raise
 
 
@@ -272,7 +343,7 @@ def refuse_stale_locks(
         if p.state == certificates.LOCKED and p.financing and p.holder == signer
     ]
     found = [f for f in map(repo.financing, locks) if f is not None]
-    financing.refuse_due(found, ctx.now, refusal)
+    financing.refuse_due(found, ctx, refusal)
 
 
 def _decide_state(repo: Loads, financing_id: str) -> DecideState:

@@ -159,6 +159,23 @@ FINANCING_WINDOW_S = 24 * 3600  # an application not decided within this expires
 FINANCING_REGISTRATION_REQUIRED = 1  # an approval names its registry filing (1) or may not (0)
 CREDIT_LINES_PER_BANK_MAX = 1_000  # one per core enterprise it finances
 ANCESTRY_PIECES_MAX = 1_000  # pieces a due-diligence read walks from the root down
+# Maturity and settlement (ledger/settlement.py; docs/api.md, "Settlement").
+LATE_DAILY_RATE = "0.0005"  # 0.05 % a day: the statutory default for late payment to small firms
+LATE_DAILY_RATE_MAX = "0.01"  # an agreed late rate above 1 % a day is refused
+LATE_RATE_DECIMALS_MAX = 8
+OVERDUE_GRACE_DAYS = 0  # days after the payment date before unpaid paper is overdue
+OVERDUE_GRACE_DAYS_MAX = 30
+ISSUER_OVERDUE_BLOCK = 1  # an issuer with overdue paper may not issue (1), or may (0)
+BLOCK_LIFT_DAYS_MAX = 90  # an operator's lift of that block lasts at most this long
+SETTLEMENT_NOTICE_DAYS = 3  # issuers are told this many days before their paper matures
+SETTLEMENT_NOTICE_PIECES_MAX = 100  # pieces listed in one settlement.due notice
+PIECES_PER_PAYMENT_MAX = 500  # pieces one settlement.pay names
+PAYOUT_BANK_NAME_LENGTH_MAX = 100
+PAYOUT_ACCOUNT_NO_LENGTH_MAX = 34  # an IBAN's longest; mainland accounts are shorter
+REPORT_PAGE_MAX = 1_000  # rows of one page of a clearing list or report
+SPLITTING_LEVEL_FLAG = 4  # a root split deeper than this is flagged
+SPLITTING_PIECES_FLAG = 200  # a root with more live pieces than this is flagged
+SPLITTING_PIECE_FEN_FLAG = 100_000  # a root with a live piece under this (1,000.00) is flagged
 # Webhooks (ledger/webhooks.py, ledger/outbox.py, ledger/jobs/relay.py;
 # docs/operations.md, "The webhook relay").
 WEBHOOK_URL_LENGTH_MAX = 2000  # characters of an endpoint's URL

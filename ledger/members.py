@@ -48,6 +48,7 @@ class Member:
     admitted_seq: int
     netting_consent: bool = False
     tier: str | None = None  # A, B or C for discounting (ledger.financing); None: unrated
+    payout_account: dict[str, str] | None = None  # {bank_name, account_no} (ledger.settlement)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

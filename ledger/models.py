@@ -35,7 +35,9 @@ from ledger.entities import (
     KEYS,
     LIMITS,
     MEMBERS,
+    NOTICES,
     OBLIGATIONS,
+    PAYMENTS,
     WEBHOOKS,
     metadata,
 )
@@ -104,6 +106,8 @@ obligations = OBLIGATIONS.table
 credit_lines = CREDIT_LINES.table
 financings = FINANCINGS.table
 webhook_endpoints = WEBHOOKS.table
+payments = PAYMENTS.table
+settlement_notices = NOTICES.table
 
 # -- Operational tables: not ledger state ------------------------------------------------
 #

@@ -1,12 +1,13 @@
 """Netting through the journal: compute a set-off plan and apply it to what is owed.
 
 The debt graph comes from the ledger state: an edge debtor → creditor for every
-certificate piece (``active`` or ``overdue``) issued by the debtor and held by the
-creditor, and every ``confirmed`` obligation with something outstanding (one with a
-settlement claim awaiting its creditor is not: ``ledger.obligations``) — only where
-both parties consented to netting and are active (a suspended member's debts are frozen
-with it). ``netting.setoff`` finds the maximum set-off; this module applies each
-reduction to the items on its edge:
+certificate piece (``active`` or ``overdue``, what it has outstanding; not paper a
+bank financed, which its issuer's payment settles, restoring the bank's line) issued by
+the debtor and held by the creditor, and every ``confirmed`` obligation with something
+outstanding (one with a settlement claim awaiting its creditor is not:
+``ledger.obligations``) — only where both parties consented to netting and are active
+(a suspended member's debts are frozen with it). ``netting.setoff`` finds the maximum
+set-off; this module applies each reduction to the items on its edge:
 
 * items on an edge are consumed **earliest due first** — a certificate is due at its
   maturity, an obligation at its due date; on the same day certificates go before
@@ -145,12 +146,12 @@ class Plan:
 
 # What can change of a live piece or a confirmed obligation: everything else of them is
 # fixed when they are created, so comparing these tells whether a plan still holds.
-PieceState = tuple[str, str, int]  # state, holder, amount_fen
+PieceState = tuple[str, str, int]  # state, holder, outstanding_fen
 ObligationState = tuple[str, int]  # state, outstanding_fen
 
 
 def piece_state(piece: Certificate) -> PieceState:
-    return (piece.state, piece.holder, piece.amount_fen)
+    return (piece.state, piece.holder, piece.outstanding_fen)
 
 
 def obligation_state(obligation: Obligation) -> ObligationState:
@@ -178,7 +179,7 @@ def check_as_of(body: RunBody, ctx: Context) -> None:
 
 
 def debts_of(state: NettingState) -> list[Debt]:
-    debts = [Debt(p.issuer, p.holder, p.amount_fen) for p in state.pieces]
+    debts = [Debt(p.issuer, p.holder, p.outstanding_fen) for p in state.pieces]
     debts += [Debt(o.debtor, o.creditor, o.outstanding_fen) for o in state.obligations]
     return debts
 
@@ -623,7 +624,7 @@ def _apply(
                 consumed_obligations.append(item)
                 changed_obligations.append(obligations.reduce(item, take))
             else:
-                take = min(left_fen, item.amount_fen)
+                take = min(left_fen, item.outstanding_fen)
                 consumed_pieces.append(item)
                 pieces, index = _settle_piece(item, take, ctx, index)
                 certificates.extend(pieces)
@@ -646,7 +647,7 @@ def _settle_piece(
     """Settle ``take_fen`` of ``piece`` by set-off; returns the changed pieces. A split
     replaces one live piece with one (the settled part carries no value), so its root
     never gains a live piece and needs no room (``certificates.root_piece_fen_min``)."""
-    if take_fen == piece.amount_fen:
+    if take_fen == piece.outstanding_fen:  # paid in part before: the rest is set off
         return [replace(piece, state=SETTLED)], index
     child = replace(
         piece,
@@ -656,7 +657,8 @@ def _settle_piece(
         created_seq=ctx.seq,
         sender=None,
         expires_at=None,
+        paid_fen=0,  # what was paid of the piece stays recorded on it
     )
     cleared = replace(child, id=ctx.derive_id(index), amount_fen=take_fen, state=SETTLED)
-    rest = replace(child, id=ctx.derive_id(index + 1), amount_fen=piece.amount_fen - take_fen)
+    rest = replace(child, id=ctx.derive_id(index + 1), amount_fen=piece.outstanding_fen - take_fen)
     return [replace(piece, state=SPENT), cleared, rest], index + 2

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import models
+from ledger.certificates import OVERDUE
 from ledger.entities import ENTITIES
 from ledger.financing import FinancingState
 
@@ -70,8 +71,11 @@ def parties_of(command: Mapping[str, Any], effects: Mapping[str, Any]) -> set[st
         parties.add(certificate["holder"])
         if certificate["sender"]:
             parties.add(certificate["sender"])
-        if certificate["id"] == certificate["root_id"]:
+        if certificate["id"] == certificate["root_id"] or certificate["state"] == OVERDUE:
             parties.add(certificate["issuer"])
+    for payment in effects.get("payments", ()):
+        parties.update((payment["issuer"], payment["holder"]))
+    parties.update(notice["issuer"] for notice in effects.get("notices", ()))
     return parties
 
 

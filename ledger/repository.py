@@ -338,12 +338,14 @@ class Repository:
         return int(self.conn.execute(query).scalar_one())
 
     def piece_states(self, ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
-        """(state, holder, amount_fen) of pieces by id: what of a piece can change."""
+        """(state, holder, outstanding fen) of pieces by id: what of a piece can change."""
         c = models.certificates
         rows = self.conn.execute(
-            select(c.c.id, c.c.state, c.c.holder, c.c.amount_fen).where(c.c.id.in_(sorted(ids)))
+            select(c.c.id, c.c.state, c.c.holder, c.c.amount_fen - c.c.paid_fen).where(
+                c.c.id.in_(sorted(ids))
+            )
         )
-        return {row.id: (row.state, row.holder, row.amount_fen) for row in rows}
+        return {row[0]: (row[1], row[2], int(row[3])) for row in rows}
 
     def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """(state, outstanding_fen) of obligations by id: what of one can change."""
@@ -406,6 +408,9 @@ class Repository:
         pieces = self.conn.execute(
             select(c)
             .where(c.c.state.in_([ACTIVE, OVERDUE]))
+            # Paper a bank financed is left to its issuer's payment, which restores the
+            # bank's line (ledger.settlement).
+            .where(c.c.financing.is_(None))
             .where(c.c.issuer.in_(consenting), c.c.holder.in_(consenting))
             .order_by(c.c.id)
         )
@@ -421,10 +426,14 @@ class Repository:
             [OBLIGATIONS.from_row(row._mapping) for row in owed],
         )
 
-    def due_pending(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Certificate]:
-        """Pending pieces whose deadline has passed, oldest deadline first."""
+    def due_pending(
+        self, now_text: str, today_text: str, limit: int, ids: Sequence[str] = ()
+    ) -> list[Certificate]:
+        """Pending pieces past their deadline, or at their maturity on the business date
+        ``today_text`` (``certificates.is_due_to_expire``), oldest deadline first."""
         c = models.certificates
-        query = select(c).where(c.c.state == PENDING, c.c.expires_at <= now_text)
+        due = or_(c.c.expires_at <= now_text, c.c.maturity <= today_text)
+        query = select(c).where(c.c.state == PENDING, due)
         if ids:
             query = query.where(c.c.id.in_(sorted(set(ids))))
         rows = self.conn.execute(query.order_by(c.c.expires_at, c.c.id).limit(limit))
@@ -497,16 +506,84 @@ class Repository:
     def financing(self, financing_id: str) -> Financing | None:
         return self.financings([financing_id]).get(financing_id)
 
-    def due_financings(self, now_text: str, limit: int, ids: Sequence[str] = ()) -> list[Financing]:
-        """Applications undecided past their window, oldest deadline first."""
+    def due_financings(
+        self, now_text: str, today_text: str, limit: int, ids: Sequence[str] = ()
+    ) -> list[Financing]:
+        """Applications undecided past their window, or at their piece's maturity on the
+        business date ``today_text`` (``financing.is_due``), oldest deadline first."""
         f = models.financings
         query = select(f).where(
-            f.c.state == FinancingState.REQUESTED.value, f.c.expires_at <= now_text
+            f.c.state == FinancingState.REQUESTED.value,
+            or_(f.c.expires_at <= now_text, f.c.maturity <= today_text),
         )
         if ids:
             query = query.where(f.c.id.in_(sorted(set(ids))))
         rows = self.conn.execute(query.order_by(f.c.expires_at, f.c.id).limit(limit))
         return [FINANCINGS.from_row(row._mapping) for row in rows]
+
+    # -- settlement -------------------------------------------------------------------
+
+    def maturing_active(
+        self, before_text: str, limit: int, ids: Sequence[str] = (), issuer: str | None = None
+    ) -> list[Certificate]:
+        """Active pieces maturing before ``before_text``, earliest maturity first: those
+        that may be overdue (``settlement.overdue_cutoff``)."""
+        c = models.certificates
+        query = select(c).where(c.c.state == ACTIVE, c.c.maturity < before_text)
+        if issuer is not None:
+            query = query.where(c.c.issuer == issuer)
+        if ids:
+            query = query.where(c.c.id.in_(sorted(set(ids))))
+        rows = self.conn.execute(query.order_by(c.c.maturity, c.c.id).limit(limit))
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
+
+    def overdue_count(self, issuer: str) -> int:
+        """How many overdue pieces ``issuer`` has (one indexed query)."""
+        c = models.certificates
+        query = select(func.count()).where(c.c.issuer == issuer, c.c.state == OVERDUE)
+        return int(self.conn.execute(query).scalar_one())
+
+    def root_holding(self, root_id: str) -> dict[str, Certificate]:
+        """The pieces of a root that still hold value, by id."""
+        c = models.certificates
+        query = select(c).where(c.c.root_id == root_id, c.c.state.in_(sorted(HOLDING)))
+        return {row.id: CERTIFICATES.from_row(row._mapping) for row in self.conn.execute(query)}
+
+    def maturing_unnoticed(
+        self, first_text: str, last_text: str, limit: int
+    ) -> list[tuple[str, str]]:
+        """(issuer, maturity) of paper holding value that matures from ``first_text`` to
+        ``last_text`` and of which its issuer has not been told (``settlement.due``)."""
+        c, n = models.certificates, models.settlement_notices
+        told = select(n.c.id).where(n.c.issuer == c.c.issuer, n.c.maturity == c.c.maturity).exists()
+        query = (
+            select(c.c.issuer, c.c.maturity)
+            .where(c.c.state.in_(sorted(HOLDING)), c.c.maturity.between(first_text, last_text))
+            .where(~told)
+            .group_by(c.c.issuer, c.c.maturity)
+            .order_by(c.c.maturity, c.c.issuer)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in self.conn.execute(query)]
+
+    def maturing_pieces(
+        self, issuer: str, maturity_text: str, limit: int
+    ) -> tuple[list[Certificate], int, int]:
+        """The first ``limit`` pieces of ``issuer`` holding value that mature on
+        ``maturity_text`` (by holder, id), and how many there are and hold."""
+        c = models.certificates
+        where = (
+            c.c.issuer == issuer,
+            c.c.maturity == maturity_text,
+            c.c.state.in_(sorted(HOLDING)),
+        )
+        rows = self.conn.execute(select(c).where(*where).order_by(c.c.holder, c.c.id).limit(limit))
+        count, held = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.c.amount_fen - c.c.paid_fen), 0)).where(
+                *where
+            )
+        ).one()
+        return [CERTIFICATES.from_row(row._mapping) for row in rows], int(count), int(held)
 
     def financing_page(
         self, member: str, state: str | None, after: tuple[int, str] | None, limit: int
@@ -577,7 +654,7 @@ class Repository:
         if not wanted:
             return {}
         rows = self.conn.execute(
-            select(c.c.root_id, func.sum(c.c.amount_fen))
+            select(c.c.root_id, func.sum(c.c.amount_fen - c.c.paid_fen))
             .where(c.c.root_id.in_(wanted), c.c.state.in_(sorted(HOLDING)))
             .group_by(c.c.root_id)
         )
@@ -602,7 +679,7 @@ class Repository:
         """(issuer, maturity, state, amount_fen) over what the member holds."""
         c = models.certificates
         rows = self.conn.execute(
-            select(c.c.issuer, c.c.maturity, c.c.state, func.sum(c.c.amount_fen))
+            select(c.c.issuer, c.c.maturity, c.c.state, func.sum(c.c.amount_fen - c.c.paid_fen))
             .where(c.c.holder == member, c.c.state.in_(sorted(HOLDING)))
             .group_by(c.c.issuer, c.c.maturity, c.c.state)
             .order_by(c.c.issuer, c.c.maturity, c.c.state)

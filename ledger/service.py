@@ -305,17 +305,23 @@ class Ledger:
             return batch.append(ctx, cmd.raw, cmd.signature, effects, cmd)
         except Refusal as refusal:
             assert refusal.type in kind.refusals, f"{cmd.type} refused undeclared {refusal.type}"
-            if refusal.type == "certificate-expired":
-                # The command touched a piece past its deadline: it is refused, and the
-                # expiry it found is recorded as its own (system) entry.
-                ids = [refusal.extra["expired_id"]]
-                system.expiry(batch, batch.now(self.clock()), self.settings, ids, SWEEP_BATCH_MAX)
-            elif "expired_financings" in refusal.extra:
-                # Applications past their window, found undecided: recorded as expired.
-                ids = refusal.extra["expired_financings"]
-                now = batch.now(self.clock())
-                system.financing_expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+            self._record_found(refusal, batch)
             raise
+
+    def _record_found(self, refusal: Refusal, batch: Batch) -> None:
+        """A command refused because the clock had moved on for what it touched — a
+        pending piece past its deadline or matured, an application past its window, a
+        piece past its payment date — is refused, and what it found is recorded as the
+        system entry the sweep would have written."""
+        now = batch.now(self.clock())
+        if refusal.type == "certificate-expired":
+            ids = refusal.extra.get("expired_ids") or [refusal.extra["expired_id"]]
+            system.expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+        elif "expired_financings" in refusal.extra:
+            ids = refusal.extra["expired_financings"]
+            system.financing_expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+        elif "overdue_ids" in refusal.extra:
+            system.overdue(batch, now, self.settings, refusal.extra["overdue_ids"], SWEEP_BATCH_MAX)
 
     def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
         """Run a command's long planning before the sequencer, on one snapshot of the
@@ -401,9 +407,15 @@ class Ledger:
             if financings:
                 return system.financing_expiry(batch, now, self.settings, financings, batch_max)
             expired = system.expiry(batch, now, self.settings, ids, batch_max)
-            if expired is None and not ids:  # pieces first, then applications for financing
-                expired = system.financing_expiry(batch, now, self.settings, (), batch_max)
-            return expired
+            if expired is not None or ids:
+                return expired
+            # Pieces first, then applications for financing, then overdue paper (once
+            # what was in flight at maturity came home), then notices of what is due.
+            return (
+                system.financing_expiry(batch, now, self.settings, (), batch_max)
+                or system.overdue(batch, now, self.settings, (), batch_max)
+                or system.notice(batch, now, self.settings)
+            )
 
         return self.sequencer.submit(expire)
 
@@ -477,13 +489,23 @@ class Ledger:
     def due_financings(self, view: dict[str, Any]) -> list[str]:
         """Ids of applications a financing view shows undecided past their window."""
         shown = view.get("financings") or ([view] if "quote" in view else [])
-        now_text = format_timestamp(self.clock())
-        return [f["id"] for f in shown if f["state"] == REQUESTED and f["expires_at"] <= now_text]
+        now = self.clock()
+        now_text, today = format_timestamp(now), self._today(now)
+        return [
+            f["id"]
+            for f in shown
+            if f["state"] == REQUESTED
+            and (f["expires_at"] <= now_text or f.get("maturity", "9999-12-31") <= today)
+        ]
+
+    def _today(self, now: datetime) -> str:
+        return now.astimezone(self.settings.business_timezone).date().isoformat()
 
     def due_ids(self, view: dict[str, Any]) -> list[str]:
         """Ids of the pending pieces a certificate, tree or wallet view shows past their
         deadline (they are expired before the view is answered)."""
-        return _due_ids(view, format_timestamp(self.clock()))
+        now = self.clock()
+        return _due_ids(view, format_timestamp(now), self._today(now))
 
     def member(self, member_id: str) -> Member | None:
         with self.read_engine.connect() as conn, conn.begin():
@@ -510,15 +532,18 @@ def _outcome(future: Future[Receipt]) -> Receipt | Exception:
         return failure
 
 
-def _due_ids(view: dict[str, Any], now_text: str) -> list[str]:
-    """Ids of pending pieces past their deadline in a certificate, tree or wallet view."""
+def _due_ids(view: dict[str, Any], now_text: str, today: str) -> list[str]:
+    """Ids of pending pieces past their deadline or matured in a certificate, tree or
+    wallet view (``certificates.is_due_to_expire``)."""
     pieces = view.get("pieces") or view.get("certificates") or ([view] if "state" in view else [])
     return [
         piece["id"]
         for piece in pieces
         if piece["state"] == certificates.PENDING
-        and piece["expires_at"] is not None
-        and piece["expires_at"] <= now_text
+        and (
+            (piece["expires_at"] is not None and piece["expires_at"] <= now_text)
+            or piece.get("maturity", "9999-12-31") <= today
+        )
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from datetime import timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from ledger import limits
@@ -63,6 +64,14 @@ class Settings:
     financing_window_s: int = limits.FINANCING_WINDOW_S
     financing_registration_required: int = limits.FINANCING_REGISTRATION_REQUIRED
     credit_lines_per_bank_max: int = limits.CREDIT_LINES_PER_BANK_MAX
+    # Maturity and settlement (docs/api.md, "Settlement")
+    late_daily_rate: str = limits.LATE_DAILY_RATE
+    overdue_grace_days: int = limits.OVERDUE_GRACE_DAYS
+    issuer_overdue_block: int = limits.ISSUER_OVERDUE_BLOCK
+    settlement_notice_days: int = limits.SETTLEMENT_NOTICE_DAYS
+    splitting_level_flag: int = limits.SPLITTING_LEVEL_FLAG
+    splitting_pieces_flag: int = limits.SPLITTING_PIECES_FLAG
+    splitting_piece_fen_flag: int = limits.SPLITTING_PIECE_FEN_FLAG
     # Webhooks (docs/operations.md, "The webhook relay")
     webhook_endpoints_max: int = limits.WEBHOOK_ENDPOINTS_MAX
     webhook_allowed_hosts: str = limits.WEBHOOK_ALLOWED_HOSTS
@@ -117,6 +126,28 @@ class Settings:
         assert 0 <= self.financing_fee_bps <= limits.FINANCING_FEE_BPS_MAX
         assert self.financing_window_s >= 1 and self.credit_lines_per_bank_max >= 1
         assert self.financing_registration_required in (0, 1)
+        webhooks = (
+            self.webhook_endpoints_max,
+            self.webhook_timeout_s,
+            self.webhook_sends_max,
+            self.webhook_endpoint_sends_max,
+            self.webhook_poll_ms,
+            self.webhook_claim_max,
+            self.webhook_response_excerpt_bytes_max,
+        )
+        assert min(webhooks) >= 1, webhooks
+        assert 0 <= self.webhook_jitter_pct <= 100 and self.webhook_redeliveries_max >= 0
+        assert min(self.retry_schedule_s) >= 0, self.webhook_retry_schedule_s
+        assert 0 <= self.overdue_grace_days <= limits.OVERDUE_GRACE_DAYS_MAX
+        assert self.issuer_overdue_block in (0, 1) and self.settlement_notice_days >= 0
+        assert self.late_rate <= Decimal(limits.LATE_DAILY_RATE_MAX), self.late_daily_rate
+        assert min(self.splitting_level_flag, self.splitting_pieces_flag) >= 1
+        assert self.splitting_piece_fen_flag >= 1
+
+    @property
+    def late_rate(self) -> Decimal:
+        """The late daily rate for paper issued without one of its own."""
+        return Decimal(self.late_daily_rate)
 
     def tier_multiplier_bp(self, tier: str) -> int:
         """The multiplier of tier ``A``, ``B`` or ``C`` on an agreed rate, in bp."""
@@ -131,18 +162,6 @@ class Settings:
             f"{timedelta(seconds=self.clock_offset_s)} from real time; entries are recorded "
             "and deadlines decided at the shifted time. For tests only, never in production."
         )
-        webhooks = (
-            self.webhook_endpoints_max,
-            self.webhook_timeout_s,
-            self.webhook_sends_max,
-            self.webhook_endpoint_sends_max,
-            self.webhook_poll_ms,
-            self.webhook_claim_max,
-            self.webhook_response_excerpt_bytes_max,
-        )
-        assert min(webhooks) >= 1, webhooks
-        assert 0 <= self.webhook_jitter_pct <= 100 and self.webhook_redeliveries_max >= 0
-        assert min(self.retry_schedule_s) >= 0, self.webhook_retry_schedule_s
 
     @property
     def retry_schedule_s(self) -> tuple[int, ...]:

@@ -7,11 +7,19 @@ alone, since no signature vouches for it:
 
 * ``ledger.genesis`` (seq 1 only): admits the operator; its hash is the ledger's id.
 * ``certificate.expire``: ends pending pieces whose deadline had passed when it was
-  written, giving each one's value back to its sender.
+  written, or which had matured, giving each one's value back to its sender.
 * ``financing.expire``: ends applications for financing their bank left undecided past
-  their window, giving each locked piece back to its applicant.
+  their window or at their piece's maturity, giving each locked piece back to its
+  applicant.
+* ``certificate.overdue``: marks active pieces unpaid past their payment date and
+  grace as overdue.
+* ``settlement.notice``: tells an issuer what it will owe on a maturity date, a few
+  days before (the ``settlement.due`` event).
 
-Settlement will add its clock-driven entries here.
+Entries the clock decides carry the business date they were decided on
+(``business_date``): ``dcc verify`` decides them again on that date, whatever the
+deployment's business time zone, and checks that it is the date of the entry's time
+somewhere on earth.
 """
 
 from __future__ import annotations
@@ -19,19 +27,26 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from ledger import certificates, financing, members
+from ledger import certificates, financing, members, settlement
 from ledger.batch import Batch, Receipt
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from ledger.certificates import Certificate, CertificateState
-from ledger.chain import EXPIRE_TYPE, FINANCING_EXPIRE_TYPE, GENESIS_TYPE
+from ledger.chain import (
+    EXPIRE_TYPE,
+    FINANCING_EXPIRE_TYPE,
+    GENESIS_TYPE,
+    NOTICE_TYPE,
+    OVERDUE_TYPE,
+)
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
-from ledger.entities import CERTIFICATES, FINANCINGS, INVOICES, LIMITS
+from ledger.entities import CERTIFICATES, FINANCINGS, INVOICES, LIMITS, NOTICES
 from ledger.errors import Refusal
+from ledger.limits import SETTLEMENT_NOTICE_PIECES_MAX
 from ledger.settings import Settings
 
 T = TypeVar("T")
@@ -66,19 +81,38 @@ def _check_genesis(
     return None
 
 
+def _business_date(command: Mapping[str, Any], ctx: Context) -> date | str | None:
+    """The business date an entry names (None if it names none); a string saying what
+    is wrong with it if it is not a date of the entry's time somewhere on earth."""
+    written = command.get("body", {}).get("business_date")
+    if written is None:
+        return None
+    try:
+        business_date = date.fromisoformat(str(written))
+    except ValueError:
+        return "an entry's business date is not a date"
+    if abs((business_date - ctx.now.astimezone(UTC).date()).days) > 1:
+        return "an entry's business date is not the date of its time"
+    return business_date
+
+
 def _check_expiry(
     seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
 ) -> str | None:
-    """An expiry may only end pieces that were pending and past their deadline, and only
-    as the rule does: its effects are decided again from the state before it."""
-    issued_at = command.get("issued_at")
+    """An expiry may only end pieces that were pending and past their deadline or
+    matured, and only as the rule does: its effects are decided again from the state
+    before it. (Entries written before maturity was name no business date.)"""
+    ctx = _context(seq, command)
+    business_date = _business_date(command, ctx)
+    if isinstance(business_date, str):
+        return business_date
     due: list[Certificate] = []
     for certificate_id in command.get("body", {}).get("ids", []):
         row = replayed["certificates"].get((certificate_id,))
-        pending = row is not None and row["state"] == CertificateState.PENDING
-        if row is None or not pending or not row["expires_at"] <= issued_at:
+        piece = CERTIFICATES.from_row(row) if row is not None else None
+        if piece is None or not certificates.is_due_to_expire(piece, ctx.now, business_date):
             return f"expiry of {certificate_id}, which was not due"
-        due.append(CERTIFICATES.from_row(row))
+        due.append(piece)
     keys = {use.key for piece in due for use in piece.invoice_uses}
     registered = {
         key: INVOICES.from_row(row)
@@ -90,7 +124,7 @@ def _check_expiry(
         for piece in due
         if piece.is_root and (row := replayed["limits"].get((piece.issuer,))) is not None
     }
-    if certificates.expire(due, registered, limits, _context(seq, command)) != effects:
+    if certificates.expire(due, registered, limits, business_date, ctx) != effects:
         return "the expiry's effects do not follow from the pieces it names"
     return None
 
@@ -102,20 +136,16 @@ def _check_financing_expiry(
     each once, on a business date that is the date of its time somewhere on earth, and
     only as the rule does."""
     ctx = _context(seq, command)
-    body = command.get("body", {})
-    ids = body.get("ids", [])
-    try:
-        business_date = date.fromisoformat(str(body.get("business_date")))
-    except ValueError:
-        return "a financing expiry without a business date"
-    if abs((business_date - ctx.now.astimezone(UTC).date()).days) > 1:
-        return "a financing expiry's business date is not the date of its time"
+    ids = command.get("body", {}).get("ids", [])
+    business_date = _business_date(command, ctx)
+    if business_date is None or isinstance(business_date, str):
+        return business_date or "a financing expiry without a business date"
     if len(set(ids)) != len(ids):
         return "a financing expiry names an application twice"
     due: list[financing.Financing] = []
     for financing_id in ids:
         row = replayed["financings"].get((financing_id,))
-        if row is None or not financing.is_due(FINANCINGS.from_row(row), ctx.now):
+        if row is None or not financing.is_due(FINANCINGS.from_row(row), ctx.now, business_date):
             return f"expiry of financing {financing_id}, which was not due"
         due.append(FINANCINGS.from_row(row))
     pieces = {
@@ -130,6 +160,74 @@ def _check_financing_expiry(
     return None
 
 
+def _check_overdue(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    """Only active pieces past their payment date and the grace the entry names, each
+    once, and only as the rule marks them."""
+    ctx = _context(seq, command)
+    body = command.get("body", {})
+    ids, grace = body.get("ids", []), body.get("grace_days")
+    business_date = _business_date(command, ctx)
+    if business_date is None or isinstance(business_date, str):
+        return business_date or "an overdue entry without a business date"
+    if (
+        not isinstance(grace, int)
+        or isinstance(grace, bool)
+        or grace < 0
+        or len(set(ids)) != len(ids)
+    ):
+        return "an overdue entry's grace or ids are malformed"
+    due = []
+    for certificate_id in ids:
+        row = replayed["certificates"].get((certificate_id,))
+        piece = CERTIFICATES.from_row(row) if row is not None else None
+        if piece is None or piece.state != CertificateState.ACTIVE:
+            return f"overdue mark of {certificate_id}, which was not active"
+        if not settlement.is_overdue(piece, business_date, grace):
+            return f"overdue mark of {certificate_id}, which was not overdue"
+        due.append(piece)
+    if settlement.mark_overdue(due, business_date, grace) != effects:
+        return "the overdue entry's effects do not follow from the pieces it names"
+    return None
+
+
+def _check_notice(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    """A notice lists pieces of its issuer that held value and matured on its date, no
+    more than it counts, and comes before that date; it is decided again from them."""
+    ctx = _context(seq, command)
+    body = command.get("body", {})
+    business_date = _business_date(command, ctx)
+    if business_date is None or isinstance(business_date, str):
+        return business_date or "a notice without a business date"
+    notices = effects.get("notices", [])
+    if len(notices) != 1 or set(effects) != {"notices"}:
+        return "a notice entry writes one notice and nothing else"
+    notice = NOTICES.from_row(NOTICES.to_row(notices[0]))
+    if (notice.issuer, notice.maturity.isoformat()) != (body.get("issuer"), body.get("maturity")):
+        return "a notice's effects are not of the issuer and maturity its command names"
+    if notice.maturity < business_date:
+        return "a notice of paper that had matured"
+    listed = []
+    for item in notice.listed:
+        row = replayed["certificates"].get((item.get("id"),))
+        piece = CERTIFICATES.from_row(row) if row is not None else None
+        if piece is None or piece.state not in certificates.HOLDING:
+            return f"a notice lists {item.get('id')}, which held nothing"
+        listed.append(piece)
+    held_fen = notice.amount_fen
+    if len(listed) > notice.pieces or sum(p.outstanding_fen for p in listed) > held_fen:
+        return "a notice lists more than it counts"
+    expected = settlement.notice(
+        notice.issuer, notice.maturity, listed, notice.pieces, held_fen, ctx
+    )
+    if {"notices": [expected.wire()]} != effects:
+        return "the notice's effects do not follow from the pieces it lists"
+    return None
+
+
 SYSTEM_ENTRIES: dict[str, SystemEntry] = {
     entry.type: entry
     for entry in (
@@ -141,6 +239,16 @@ SYSTEM_ENTRIES: dict[str, SystemEntry] = {
             FINANCING_EXPIRE_TYPE,
             "Return pieces under applications left undecided past their window",
             _check_financing_expiry,
+        ),
+        SystemEntry(
+            OVERDUE_TYPE,
+            "Mark pieces unpaid past their payment date and grace as overdue",
+            _check_overdue,
+        ),
+        SystemEntry(
+            NOTICE_TYPE,
+            "Tell an issuer what it will owe on a maturity date",
+            _check_notice,
         ),
     )
 }
@@ -170,14 +278,16 @@ def expiry(
 ) -> Receipt | None:
     """Expire pending pieces past their deadline (all due ones, or those of ``ids``, at
     most ``batch_max``, fewer if they would fill the entry); None when none is due."""
-    due = batch.due_pending(format_timestamp(now), batch_max, ids)
+    today = now.astimezone(settings.business_timezone).date()
+    due = batch.due_pending(format_timestamp(now), today.isoformat(), batch_max, ids)
     if not due:
         return None
     due = _fitting(due, settings.entry_bytes_max // 2)
     registered = batch.invoices(use.key for piece in due for use in piece.invoice_uses)
     limits = batch.issuance_limits(piece.issuer for piece in due if piece.is_root)
-    decide = partial(certificates.expire, due, registered, limits)
-    return _append(batch, EXPIRE_TYPE, now, settings, {"ids": [p.id for p in due]}, decide)
+    decide = partial(certificates.expire, due, registered, limits, today)
+    body = {"ids": [p.id for p in due], "business_date": today.isoformat()}
+    return _append(batch, EXPIRE_TYPE, now, settings, body, decide)
 
 
 def financing_expiry(
@@ -185,15 +295,68 @@ def financing_expiry(
 ) -> Receipt | None:
     """Expire applications past their window (all due ones, or those of ``ids``, at
     most ``batch_max``, fewer if they would fill the entry); None when none is due."""
-    due = batch.due_financings(format_timestamp(now), batch_max, ids)
+    today = now.astimezone(settings.business_timezone).date()
+    due = batch.due_financings(format_timestamp(now), today.isoformat(), batch_max, ids)
     if not due:
         return None
     pieces = batch.certificates(f.certificate for f in due)
     due = _fitting(due, settings.entry_bytes_max // 2, lambda f: (f, pieces[f.certificate]))
-    today = now.astimezone(settings.business_timezone).date()
     body = {"ids": [f.id for f in due], "business_date": today.isoformat()}
     decide = partial(financing.expire, due, pieces, today)
     return _append(batch, FINANCING_EXPIRE_TYPE, now, settings, body, decide)
+
+
+def overdue(
+    batch: Batch, now: datetime, settings: Settings, ids: Sequence[str], batch_max: int
+) -> Receipt | None:
+    """Mark active pieces unpaid past their payment date and grace as overdue (all, or
+    those of ``ids``, at most ``batch_max``); None when none is."""
+    today, grace = now.astimezone(settings.business_timezone).date(), settings.overdue_grace_days
+    before = settlement.overdue_cutoff(today, grace).isoformat()
+    found = batch.maturing_active(before, batch_max, ids)
+    due = _fitting(
+        [p for p in found if settlement.is_overdue(p, today, grace)],
+        settings.entry_bytes_max // 2,
+        lambda p: (p,),
+    )
+    if not due:
+        return None
+    body = {"ids": [p.id for p in due], "business_date": today.isoformat(), "grace_days": grace}
+    decide = partial(_mark_overdue, due, today, grace)
+    return _append(batch, OVERDUE_TYPE, now, settings, body, decide)
+
+
+def _mark_overdue(
+    due: Sequence[Certificate], today: date, grace: int, ctx: Context
+) -> dict[str, Any]:
+    return settlement.mark_overdue(due, today, grace)
+
+
+def notice(batch: Batch, now: datetime, settings: Settings) -> Receipt | None:
+    """Tell one issuer what it will owe on a maturity date within the next
+    ``settlement_notice_days``, if it has not been told; None when every one has."""
+    today = now.astimezone(settings.business_timezone).date()
+    last = today + timedelta(days=settings.settlement_notice_days)
+    found = batch.maturing_unnoticed(today.isoformat(), last.isoformat(), 1)
+    if not found:
+        return None
+    [(issuer, maturity)] = found
+    pieces, count, held_fen = batch.maturing_pieces(issuer, maturity, SETTLEMENT_NOTICE_PIECES_MAX)
+    matures = date.fromisoformat(maturity)
+    decide = partial(_notice_effects, issuer, matures, pieces, count, held_fen)
+    body = {"issuer": issuer, "maturity": maturity, "business_date": today.isoformat()}
+    return _append(batch, NOTICE_TYPE, now, settings, body, decide)
+
+
+def _notice_effects(
+    issuer: str,
+    maturity: date,
+    pieces: Sequence[Certificate],
+    count: int,
+    held_fen: int,
+    ctx: Context,
+) -> dict[str, Any]:
+    return {"notices": [settlement.notice(issuer, maturity, pieces, count, held_fen, ctx).wire()]}
 
 
 def _append(

@@ -40,6 +40,9 @@ PUBLISHED = {
     "webhook.set",
     "webhook.delete",
     "webhook.rotate_secret",
+    "settlement.pay",
+    "limit.lift_overdue_block",
+    "member.set_payout_account",
 }
 
 

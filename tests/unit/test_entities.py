@@ -28,7 +28,9 @@ from ledger.entities import (
     KEYS,
     LIMITS,
     MEMBERS,
+    NOTICES,
     OBLIGATIONS,
+    PAYMENTS,
     WEBHOOKS,
     Entity,
 )
@@ -38,6 +40,7 @@ from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
 from ledger.projections import PARTIES, PROJECTIONS
+from ledger.settlement import Notice, Payment
 from ledger.webhooks import Endpoint, EndpointState
 
 CORE, SUPPLIER = "91110000MA0000000H", "91310000MA1FL0000B"
@@ -211,6 +214,49 @@ ENDPOINT_WIRE = {
     "secret_seq": 8,
 }
 
+PAYMENT = Payment(
+    ID, ROOT, ROOT, CORE, SUPPLIER, 300_00, date(2027, 1, 8), 3, 45, "TX-1", "o" * 32, 12
+)
+PAYMENT_WIRE = {
+    "id": ID,
+    "certificate": ROOT,
+    "root_id": ROOT,
+    "issuer": CORE,
+    "holder": SUPPLIER,
+    "amount": "300.00",
+    "paid_on": "2027-01-08",
+    "days_late": 3,
+    "late_interest": "0.45",
+    "payment_ref": "TX-1",
+    "obligation": "o" * 32,
+    "created_seq": 12,
+}
+LISTED = [{"id": ROOT, "holder": SUPPLIER, "amount": "300.00"}]
+NOTICE = Notice(ID, CORE, date(2027, 1, 2), date(2027, 1, 4), 300_00, 1, LISTED, 9)
+NOTICE_WIRE = {
+    "id": ID,
+    "issuer": CORE,
+    "maturity": "2027-01-02",
+    "payment_date": "2027-01-04",
+    "amount": "300.00",
+    "pieces": 1,
+    "listed": LISTED,
+    "created_seq": 9,
+}
+# Settlement's fields, left out at their old values: a piece paid in part at an agreed
+# late rate, an issuer whose block the operator lifted, a supplier's payout account, an
+# application that names its piece's maturity.
+PAID = replace(CERTIFICATE, paid_fen=40_00, late_daily_rate=Decimal("0.0003"))
+PAID_WIRE = CERTIFICATE_WIRE | {"paid": "40.00", "late_daily_rate": "0.0003"}
+LIFTED = replace(LIMIT, block_lifted_until=date(2027, 2, 1), block_lift_reason="court order 7")
+LIFTED_WIRE = LIMIT_WIRE | {
+    "block_lifted_until": "2027-02-01",
+    "block_lift_reason": "court order 7",
+}
+ACCOUNT = {"bank_name": "ICBC Shenzhen", "account_no": "4000023409200123456"}
+PAYEE = replace(MEMBER, payout_account=ACCOUNT)
+PAYEE_WIRE = MEMBER_WIRE | {"payout_account": ACCOUNT}
+
 CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (MEMBERS, MEMBER, MEMBER_WIRE),
     (KEYS, KEY, KEY_WIRE),
@@ -221,12 +267,20 @@ CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (CREDIT_LINES, LINE, LINE_WIRE),
     (FINANCINGS, FINANCING, FINANCING_WIRE),
     (WEBHOOKS, ENDPOINT, ENDPOINT_WIRE),
+    (PAYMENTS, PAYMENT, PAYMENT_WIRE),
+    (NOTICES, NOTICE, NOTICE_WIRE),
 ]
 # Fields added later, left out of the wire shape at their old value (checked above).
-LATER_CASES = [(MEMBERS, RATED, RATED_WIRE), (CERTIFICATES, FINANCED, FINANCED_WIRE)]
+LATER_CASES = [
+    (MEMBERS, RATED, RATED_WIRE),
+    (CERTIFICATES, FINANCED, FINANCED_WIRE),
+    (CERTIFICATES, PAID, PAID_WIRE),
+    (LIMITS, LIFTED, LIFTED_WIRE),
+    (MEMBERS, PAYEE, PAYEE_WIRE),
+]
 ALL_CASES, ALL_IDS = (
     CASES + LATER_CASES,
-    [e.collection for e, _, _ in CASES] + ["rated", "financed"],
+    [e.collection for e, _, _ in CASES] + ["rated", "financed", "paid", "lifted", "payee"],
 )
 IDS = [entity.collection for entity, _, _ in CASES]
 
@@ -234,7 +288,7 @@ IDS = [entity.collection for entity, _, _ in CASES]
 def test_every_entity_is_declared_and_tested() -> None:
     assert set(ENTITIES) == set(IDS) == {
         "members", "keys", "certificates", "invoices", "limits", "obligations",
-        "credit_lines", "financings", "webhooks",
+        "credit_lines", "financings", "webhooks", "payments", "notices",
     }  # fmt: skip
 
 

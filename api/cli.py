@@ -144,8 +144,9 @@ def serve(
 
 @app.command()
 def sweep(db: DbOption = None) -> None:
-    """Expire pending certificates and applications for financing past their deadlines
-    (also run by `dcc serve`)."""
+    """Do what is due by the clock (also run by `dcc serve`): expire pending pieces and
+    applications past their deadlines, bring paper in flight home at maturity, mark
+    overdue paper, and write settlement notices."""
     written = _ledger(db).sweep_all()
     typer.echo(f"{written} expiry entries written")
 
@@ -235,16 +236,30 @@ def demo(
     operator_key: Annotated[Path, typer.Option("--operator-key")] = Path("keys/operator.key"),
     operator_id: Annotated[str, typer.Option("--operator-id")] = "91110000MA0000000H",
     url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Keep what --settle needs here (the demo's own keys)"),
+    ] = None,
+    settle: Annotated[
+        bool,
+        typer.Option("--settle", help="Second act, at maturity: the core pays every holder"),
+    ] = False,
 ) -> None:
     """Walk a certificate through issue → accept → two levels of split → discounting at a
-    bank played by `dcc bank-sim` → tree view."""
+    bank played by `dcc bank-sim` → tree view; with --settle (and the --state the first
+    act kept), on a server at the maturity date, the core pays every holder."""
     import httpx
 
     from api import demo as walkthrough
 
-    private = load_private_key_pem(operator_key.read_bytes())
     with httpx.Client(base_url=url, timeout=30) as http:
-        walked = walkthrough.run(http, operator_id, private)
+        if settle:
+            if state is None:
+                raise typer.BadParameter("--settle needs the --state the first act kept")
+            typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
+            return
+        private = load_private_key_pem(operator_key.read_bytes())
+        walked = walkthrough.run(http, operator_id, private, state)
     typer.echo(walkthrough.render(walked))
 
 

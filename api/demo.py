@@ -12,11 +12,21 @@ one ``make run`` created), and signs every command and read on the client side:
    tier 3 asks for a quote, then for 100.00 of its 120.00 to be financed, and the bank
    approves — it now holds that piece;
 5. the core looks at the whole tree of its promise (穿透), the bank among its holders.
+
+With ``--state FILE`` it keeps what the second act needs (the core's key, the root, the
+bank's id and key: a demo's throwaway keys). ``dcc demo --settle --state FILE``, against
+the server restarted on the maturity date (``DCC_CLOCK_OFFSET_S``, for tests and demos
+only), plays maturity:
+
+6. the core pays every piece still holding value — the bank's among them — in full
+   (``settlement.pay``); its issuance limit and the bank's line are restored; it prints
+   each payment and the root closing to the fen.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import socket
 import subprocess
@@ -33,7 +43,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.client import DccClient
 from ledger.certificates import CertificateState
-from ledger.keys import generate_private_key, private_key_pem, public_key_b64
+from ledger.keys import (
+    generate_private_key,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_b64,
+)
+from ledger.money import format_fen, parse_amount
 from ledger.uscc import make_uscc
 
 _serial = itertools.count(1)
@@ -155,7 +171,12 @@ def _discount(
     return {"bank": bank.member, "quote": quote, "financing": financing}
 
 
-def run(http: httpx.Client, operator_id: str, operator_key: Ed25519PrivateKey) -> dict[str, Any]:
+def run(
+    http: httpx.Client,
+    operator_id: str,
+    operator_key: Ed25519PrivateKey,
+    state: Path | None = None,
+) -> dict[str, Any]:
     operator = DccClient(http, operator_id, operator_key)  # asks the server its ledger id
     core = _admit(operator, "Core Builder Group", "core")
     tier1, tier2, tier3 = (_admit(operator, f"Tier {n} Supplier", "supplier") for n in (1, 2, 3))
@@ -178,7 +199,55 @@ def run(http: httpx.Client, operator_id: str, operator_key: Ed25519PrivateKey) -
     piece2, _ = _pay(tier1, root, tier2, "300.00")
     piece3, _ = _pay(tier2, piece2, tier3, "120.00")
     discounting = _discount(operator, core, tier3, piece3, today)
+    if state is not None:
+        kept = {
+            "core": core.member,
+            "core_key": private_key_pem(core.private_key).decode(),
+            "root": root,
+            "bank": discounting["bank"],
+        }
+        state.write_text(json.dumps(kept, indent=2))
     return {"tree": _ok(core.get(f"/v1/certificates/{root}/tree"))} | discounting
+
+
+def settle(http: httpx.Client, state: Path) -> dict[str, Any]:
+    """The second act, on the maturity date: the core pays every piece of its root that
+    still holds value, in full; the payments and the tree as they end."""
+    kept = json.loads(state.read_text())
+    core = DccClient(http, kept["core"], load_private_key_pem(kept["core_key"].encode()))
+    root = kept["root"]
+    tree = _ok(core.get(f"/v1/certificates/{root}/tree"))
+    holding = [p["id"] for p in tree["pieces"] if p["state"] in _PAYABLE]
+    paid = _ok(core.submit("settlement.pay", {"pieces": holding, "payment_ref": "DEMO-PAY-1"}))
+    return {
+        "payments": paid["effects"]["payments"],
+        "limits": paid["effects"]["limits"],
+        "lines": paid["effects"].get("credit_lines", []),
+        "tree": _ok(core.get(f"/v1/certificates/{root}/tree")),
+    }
+
+
+_PAYABLE = (CertificateState.ACTIVE, CertificateState.OVERDUE)
+
+
+def render_settlement(settled: dict[str, Any]) -> str:
+    lines = [
+        f"paid       {p['amount']:>10}  to {p['holder']}  late {p['days_late']} days  "
+        f"interest {p['late_interest']}  ref {p['payment_ref']}"
+        for p in settled["payments"]
+    ]
+    (limit,) = settled["limits"]
+    lines.append(f"limit      outstanding {limit['outstanding']} of {limit['limit']}")
+    lines += [f"line       {line['bank']}  used {line['used']}" for line in settled["lines"]]
+    tree = settled["tree"]
+    paid_fen = sum(parse_amount(p.get("paid", "0.00"), allow_zero=True) for p in tree["pieces"])
+    lines.append(f"root {tree['root_id']}  face {tree['face_amount']}  paid {format_fen(paid_fen)}")
+    for piece in tree["pieces"]:
+        lines.append(
+            f"  level {piece['level']}  {piece['state']:<8} {piece['amount']:>10}  "
+            f"holder {piece['holder']}  id {piece['id']}"
+        )
+    return "\n".join(lines)
 
 
 def render(walked: dict[str, Any]) -> str:

@@ -382,8 +382,10 @@ class Ledger:
         return written
 
     def sweep(self, ids: Sequence[str] = (), batch_max: int = SWEEP_BATCH_MAX) -> Receipt | None:
-        """Expire pending pieces past their deadline (all due ones, or those of ``ids``),
-        as one unsigned system entry ``certificate.expire``; None when nothing is due."""
+        """Write one system entry the clock made due (``ledger.system``): expire pending
+        pieces past their deadline or matured (all, or those of ``ids``), else
+        applications, else mark overdue paper, else a settlement notice; None when
+        nothing is due."""
         result: Receipt | None = self.submit_sweep(ids, batch_max).result()
         return result
 

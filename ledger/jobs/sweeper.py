@@ -1,4 +1,5 @@
-"""The expiry sweep: every ``sweep_interval_s``, expire every due pending piece."""
+"""The sweep: every ``sweep_interval_s``, write every system entry the clock makes due
+(``Ledger.submit_sweep``: expiries, maturity, overdue marks, settlement notices)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ log = logging.getLogger("dcc.sweeper")
 
 
 def run(ledger: Ledger, interval_s: float, stop: threading.Event) -> None:
-    """Expire due pending pieces every ``interval_s`` until ``stop`` is set."""
+    """Sweep every ``interval_s`` until ``stop`` is set."""
     while not stop.wait(interval_s):
         try:
             written = ledger.sweep_all()

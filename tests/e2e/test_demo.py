@@ -8,29 +8,26 @@ from pathlib import Path
 
 from ledger.keys import private_key_pem
 from tests.conftest import Actor
+from tests.e2e.test_clock_offset import server
 
 
-def test_dcc_demo_against_a_live_server(operator: Actor, live_server: str, tmp_path: Path) -> None:
-    key_file = tmp_path / "operator.key"
-    key_file.write_bytes(private_key_pem(operator.key))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "demo",
-            "--url",
-            live_server,
-            "--operator-key",
-            str(key_file),
-            "--operator-id",
-            operator.id,
-        ],
+def demo(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "demo", "--url", url, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_dcc_demo_against_a_live_server(
+    operator: Actor, live_server: str, database_url: str, tmp_path: Path
+) -> None:
+    key_file, state = tmp_path / "operator.key", tmp_path / "demo.json"
+    key_file.write_bytes(private_key_pem(operator.key))
+    operator_args = ("--operator-key", str(key_file), "--operator-id", operator.id)
+    result = demo(live_server, *operator_args, "--state", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     # Tier 3 is unrated (tier C): 3.85 % × 1.6 = 6.16 % on 100.00 until the payment date.
@@ -45,6 +42,22 @@ def test_dcc_demo_against_a_live_server(operator: Actor, live_server: str, tmp_p
     assert sorted(p[2] for p in pieces) == ["active"] * 4 + ["spent"] * 3
     holders = {p[3]: p[5] for p in pieces if p[2] == "active" and p[1] == "3"}
     assert holders["100.00"] != holders["20.00"]  # the bank's, and tier 3's
+
+    # The second act, as the README has it: the server restarted on the maturity date
+    # (90 days on, to the second), and the core pays every holder.
+    with server(database_url, clock_offset_s=str(90 * 86400)) as (ahead, _):
+        settled = demo(ahead, "--settle", "--state", str(state))
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    lines = settled.stdout.splitlines()
+    paid = [line.split() for line in lines if line.startswith("paid ")]
+    # On the maturity date: nobody is late, every holder paid what it holds.
+    assert sorted(p[1] for p in paid) == ["100.00", "180.00", "20.00", "700.00"], lines
+    assert {(p[5], p[8]) for p in paid} == {("0", "0.00")}, lines
+    assert holders["100.00"] in {p[3] for p in paid}  # the bank is paid like any holder
+    assert "limit      outstanding 0.00 of 5000000.00" in lines, lines
+    assert any(line.startswith("line ") and line.endswith("used 0.00") for line in lines)
+    root_line = next(line for line in lines if line.startswith("root "))
+    assert "face 1000.00  paid 1000.00" in root_line, root_line
 
 
 def test_dcc_submit_and_get_sign_for_the_servers_ledger(

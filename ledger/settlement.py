@@ -395,13 +395,21 @@ def _after(piece: Certificate, paid_fen: int) -> Any:
 # -- overdue ---------------------------------------------------------------------------
 
 
-def mark_overdue(pieces: Sequence[Certificate], business_date: date, grace_days: int) -> Effects:
-    """``certificate.overdue``: unpaid pieces past their payment date and grace."""
+def mark_overdue(pieces: Sequence[Certificate]) -> Effects:
+    """``certificate.overdue``: unpaid pieces past their payment date and grace (which
+    the caller decided: the sweep by the calendar, ``dcc verify`` by the payment dates
+    the entry recorded — a calendar release may move a date it did not know yet)."""
     marked = []
     for piece in pieces:
-        assert piece.state == ACTIVE and is_overdue(piece, business_date, grace_days), piece
+        assert piece.state == ACTIVE, piece
         marked.append(replace(piece, state=OVERDUE).wire())
     return {"certificates": marked}
+
+
+def is_payment_date_of(paid_on: date, maturity: date) -> bool:
+    """Whether ``paid_on`` can be ``maturity``'s payment date by some calendar: the
+    maturity or a day of the longest holiday run after it."""
+    return 0 <= (paid_on - maturity).days < pricing.ROLL_DAYS_MAX
 
 
 def overdue_cutoff(on: date, grace_days: int) -> date:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -163,11 +163,18 @@ def _check_financing_expiry(
 def _check_overdue(
     seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
 ) -> str | None:
-    """Only active pieces past their payment date and the grace the entry names, each
-    once, and only as the rule marks them."""
+    """Only active pieces past the payment date the entry records for each (one a
+    calendar can give their maturity: the calendar itself may since have changed) and
+    the grace it names, each once, and only as the rule marks them."""
     ctx = _context(seq, command)
     body = command.get("body", {})
     ids, grace = body.get("ids", []), body.get("grace_days")
+    try:
+        paid_on = [date.fromisoformat(str(d)) for d in body.get("payment_dates", [])]
+    except ValueError:
+        return "an overdue entry's payment dates are not dates"
+    if len(paid_on) != len(ids):
+        return "an overdue entry names a payment date for each piece"
     business_date = _business_date(command, ctx)
     if business_date is None or isinstance(business_date, str):
         return business_date or "an overdue entry without a business date"
@@ -179,15 +186,16 @@ def _check_overdue(
     ):
         return "an overdue entry's grace or ids are malformed"
     due = []
-    for certificate_id in ids:
+    for certificate_id, payment_date in zip(ids, paid_on, strict=True):
         row = replayed["certificates"].get((certificate_id,))
         piece = CERTIFICATES.from_row(row) if row is not None else None
         if piece is None or piece.state != CertificateState.ACTIVE:
             return f"overdue mark of {certificate_id}, which was not active"
-        if not settlement.is_overdue(piece, business_date, grace):
+        plausible = settlement.is_payment_date_of(payment_date, piece.maturity)
+        if not plausible or (business_date - payment_date).days <= grace:
             return f"overdue mark of {certificate_id}, which was not overdue"
         due.append(piece)
-    if settlement.mark_overdue(due, business_date, grace) != effects:
+    if settlement.mark_overdue(due) != effects:
         return "the overdue entry's effects do not follow from the pieces it names"
     return None
 
@@ -210,12 +218,16 @@ def _check_notice(
         return "a notice's effects are not of the issuer and maturity its command names"
     if notice.maturity < business_date:
         return "a notice of paper that had matured"
+    if not settlement.is_payment_date_of(notice.payment_date, notice.maturity):
+        return "a notice's payment date is no payment date of its maturity"
     listed = []
     for item in notice.listed:
         row = replayed["certificates"].get((item.get("id"),))
         piece = CERTIFICATES.from_row(row) if row is not None else None
         if piece is None or piece.state not in certificates.HOLDING:
             return f"a notice lists {item.get('id')}, which held nothing"
+        if (piece.issuer, piece.maturity) != (notice.issuer, notice.maturity):
+            return f"a notice lists {piece.id}, which is not of its issuer and date"
         listed.append(piece)
     held_fen = notice.amount_fen
     if len(listed) > notice.pieces or sum(p.outstanding_fen for p in listed) > held_fen:
@@ -223,6 +235,8 @@ def _check_notice(
     expected = settlement.notice(
         notice.issuer, notice.maturity, listed, notice.pieces, held_fen, ctx
     )
+    # The payment date as the calendar of the day said (a later release may move it).
+    expected = replace(expected, payment_date=notice.payment_date)
     if {"notices": [expected.wire()]} != effects:
         return "the notice's effects do not follow from the pieces it lists"
     return None
@@ -321,15 +335,17 @@ def overdue(
     )
     if not due:
         return None
-    body = {"ids": [p.id for p in due], "business_date": today.isoformat(), "grace_days": grace}
-    decide = partial(_mark_overdue, due, today, grace)
-    return _append(batch, OVERDUE_TYPE, now, settings, body, decide)
+    body = {
+        "ids": [p.id for p in due],
+        "business_date": today.isoformat(),
+        "grace_days": grace,
+        "payment_dates": [settlement.payment_date(p.maturity).isoformat() for p in due],
+    }
+    return _append(batch, OVERDUE_TYPE, now, settings, body, partial(_mark_overdue, due))
 
 
-def _mark_overdue(
-    due: Sequence[Certificate], today: date, grace: int, ctx: Context
-) -> dict[str, Any]:
-    return settlement.mark_overdue(due, today, grace)
+def _mark_overdue(due: Sequence[Certificate], ctx: Context) -> dict[str, Any]:
+    return settlement.mark_overdue(due)
 
 
 def notice(batch: Batch, now: datetime, settings: Settings) -> Receipt | None:

@@ -373,3 +373,73 @@ def test_a_financing_expiry_that_does_not_follow_is_found(
     code, lines = verify_output(database_url)
     assert code == 1
     assert lines[0].startswith(f"seq {receipt.seq}: ") and found in lines[0], lines
+
+
+def _overdue_mark(chain: Any) -> Any:
+    """A one-day piece left unpaid: the sweep marks it overdue (the entry's receipt).
+    The frozen today is Monday 2026-03-02: it matures Tuesday 03-03, its payment date;
+    on Thursday 03-05 it is 2 days late."""
+    root = chain.issued("100.00", days=1)
+    chain.clock.advance(days=3)
+    chain.ledger.sweep_all()
+    rows = stored_rows(chain.ledger.engine)
+    (entry,) = [r for r in rows if '"type":"certificate.overdue"' in r.command]
+    assert root in entry.effects
+    return entry
+
+
+@pytest.mark.tampers
+@pytest.mark.parametrize(
+    ("field", "old", "new", "found"),
+    [
+        # Marked overdue before its payment date (and grace) had passed.
+        (
+            "command",
+            '"payment_dates":["2026-03-03"]',
+            '"payment_dates":["2026-03-05"]',
+            "not overdue",
+        ),
+        # A payment date no calendar gives its maturity.
+        (
+            "command",
+            '"payment_dates":["2026-03-03"]',
+            '"payment_dates":["2026-03-02"]',
+            "not overdue",
+        ),
+        # A grace the mark did not respect.
+        ("command", '"grace_days":0', '"grace_days":2', "not overdue"),
+        # The mark writes something else than the overdue piece.
+        ("effects", '"state":"overdue"', '"state":"settled"', "effects do not follow"),
+    ],
+)
+def test_an_overdue_mark_that_does_not_follow_is_found(
+    chain: Any, engine: Engine, database_url: str, field: str, old: str, new: str, found: str
+) -> None:
+    entry = _overdue_mark(chain)
+    _drop_trigger(engine)
+    stored = getattr(entry, field)
+    forged = stored.replace(old, new)
+    assert forged != stored, stored
+    rehash_from(engine, entry.seq, {field: forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert lines[0].startswith(f"seq {entry.seq}: ") and found in lines[0], lines
+
+
+@pytest.mark.tampers
+def test_a_notice_that_overstates_what_is_due_is_found(
+    chain: Any, engine: Engine, database_url: str
+) -> None:
+    chain.issued("100.00", days=2)
+    chain.ledger.sweep_all()  # the issuer is told: it matures within the notice days
+    rows = stored_rows(engine)
+    (entry,) = [r for r in rows if '"type":"settlement.notice"' in r.command]
+    assert '"pieces":1' in entry.effects and '"amount":"100.00"' in entry.effects
+    _drop_trigger(engine)
+    forged = entry.effects.replace('"holder":"', '"holder":"X', 1)
+    rehash_from(engine, entry.seq, {"effects": forged})
+    code, lines = verify_output(database_url)
+    assert code == 1
+    assert (
+        lines[0] == f"seq {entry.seq}: the notice's effects do not follow from the pieces it lists"
+    )

@@ -255,3 +255,44 @@ def test_verify_checks_the_endpoints_and_ignores_the_outbox(chain: Chain, engine
         conn.execute(text("UPDATE webhook_endpoints SET url = 'http://127.0.0.1:2/evil'"))
     report = chain.ledger.verify()
     assert not report.ok and "webhooks row" in report.problems[0].message
+
+
+def test_maturity_tells_the_issuer_before_and_the_holders_when_paid_or_overdue(
+    chain: Chain,
+) -> None:
+    """The frozen today is Monday 2026-03-02: 2-day paper matures Wednesday 03-04 (its
+    payment date). The notice goes out at once (within the 3 notice days); on Friday
+    03-06 one piece is paid and the other is overdue."""
+    due, paid_event, overdue = "settlement.due", "certificate.settled", "certificate.overdue"
+    with receiving() as core_end, receiving() as s1_end, receiving() as s2_end:
+        hook(chain, chain.core, core_end.url, due, overdue)
+        hook(chain, chain.s1, s1_end.url, paid_event, overdue)
+        hook(chain, chain.s2, s2_end.url, paid_event, overdue)
+        root = chain.issued("100.00", days=2)
+        moved = chain.transfer(chain.s1, [root], [(chain.s2, "40.00")]).json()
+        pieces = [p for p in moved["effects"]["certificates"] if p["state"] != "spent"]
+        to_s2 = next(p for p in pieces if p["holder"] == chain.s2.id)
+        change = next(p for p in pieces if p["holder"] == chain.s1.id)
+        ok(chain.client(chain.s2).submit("certificate.accept", {"id": to_s2["id"]}))
+        chain.ledger.sweep_all()
+        [notice] = verified(core_end, secret_of(chain, chain.core, core_end.url), 1)
+        chain.clock.advance(days=4)
+        paid = ok(chain.client(chain.core).submit(
+            "settlement.pay", {"pieces": [to_s2["id"]], "payment_ref": "P-1"}
+        ))  # fmt: skip
+        chain.ledger.sweep_all()  # s1's 60.00 is overdue now
+        [s2_told] = verified(s2_end, secret_of(chain, chain.s2, s2_end.url), 1)
+        [s1_told] = verified(s1_end, secret_of(chain, chain.s1, s1_end.url), 1)
+        core_told = verified(core_end, secret_of(chain, chain.core, core_end.url), 2)
+    assert notice["type"] == due
+    assert (notice["data"]["issuer"], notice["data"]["maturity"]) == (chain.core.id, "2026-03-04")
+    assert notice["data"]["amount"] == "100.00" and notice["data"]["pieces"] == 2
+    assert {(i["holder"], i["amount"]) for i in notice["data"]["listed"]} == {
+        (chain.s1.id, "60.00"),
+        (chain.s2.id, "40.00"),
+    }
+    assert s2_told["type"] == paid_event and s2_told["data"]["state"] == "settled"
+    assert s2_told["data"]["seq"] == paid["seq"] and s2_told["data"]["paid"] == "40.00"
+    assert s1_told["type"] == overdue and s1_told["data"]["id"] == change["id"]
+    assert core_told[1]["type"] == overdue and core_told[1]["data"]["id"] == change["id"]
+    assert chain.ledger.verify().ok

@@ -190,6 +190,26 @@ def test_financing_events_go_to_their_parties() -> None:
     assert told("financing.cancel", 9, cancelled) == []
 
 
+def test_settlement_tells_holders_and_overdue_paper_tells_holder_and_issuer() -> None:
+    paid = piece("p", "settled", BANK, None, 4) | {"issuer": CORE, "paid": "100.00"}
+    part = piece("q", "active", S2, None, 4) | {"issuer": CORE, "paid": "1.00"}
+    effects = {"certificates": [paid, part], "payments": [{"id": "pay1", "holder": BANK}]}
+    assert told("settlement.pay", 9, effects) == [
+        ("certificate.settled", "p", (BANK,)),
+        ("certificate.settled", "q", (S2,)),
+    ]
+    overdue = piece("p", "overdue", S2, None, 4) | {"issuer": CORE}
+    assert told("certificate.overdue", 9, {"certificates": [overdue]}) == [
+        ("certificate.overdue", "p", (S2, CORE))
+    ]
+    # A settled piece in a netting run is no payment by the issuer: nobody is told so.
+    assert told("netting.run", 9, {"certificates": [paid]}) == []
+    notice = {"id": "n1", "issuer": CORE, "maturity": "2026-06-01", "amount": "5.00"}
+    assert told("settlement.notice", 9, {"notices": [notice]}) == [
+        ("settlement.due", "n1", (CORE,))
+    ]
+
+
 def test_an_approval_tells_the_issuer_of_the_assigned_certificate() -> None:
     assigned = piece("c1", "active", BANK, None, 8)
     effects = {

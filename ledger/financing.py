@@ -67,7 +67,7 @@ from ledger.errors import Refusal
 from ledger.limits import ANNUAL_RATE_MAX, RATE_DECIMALS_MAX
 from ledger.members import Member, MemberStatus
 from ledger.money import format_fen
-from ledger.obligations import Obligation, ObligationState
+from ledger.obligations import owed_at_once
 from ledger.pricing import InterestPayer, Quote, Terms
 
 TIERS = ("A", "B", "C")
@@ -502,17 +502,15 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
     obligation_id = None
     if financing.interest_payer is InterestPayer.ISSUER and approved.interest_fen > 0:
         obligation_id = ctx.derive_id(INTEREST_INDEX)
-        owed = Obligation(
-            id=obligation_id,
-            debtor=financing.core,
-            creditor=signer,
-            amount_fen=approved.interest_fen,
-            outstanding_fen=approved.interest_fen,
-            due_date=piece.maturity,
-            state=ObligationState.CONFIRMED,
-            reference=f"interest on financing {financing.id}",
-            payment_ref=None,
-            created_seq=ctx.seq,
+        reference = f"interest on financing {financing.id}"
+        owed = owed_at_once(
+            obligation_id,
+            financing.core,
+            signer,
+            approved.interest_fen,
+            piece.maturity,
+            reference,
+            ctx,
         )
         effects["obligations"] = [owed.wire()]
     decided = replace(

@@ -79,6 +79,32 @@ class Obligation:
         return OBLIGATIONS.to_wire(self)
 
 
+def owed_at_once(
+    obligation_id: str,
+    debtor: str,
+    creditor: str,
+    amount_fen: int,
+    due_date: date,
+    reference: str,
+    ctx: Context,
+) -> Obligation:
+    """A debt the ledger itself records, confirmed from the start (nobody registers it:
+    it follows from an entry both parties are bound by) — the interest on buyer-pays
+    paper, the late interest of a late payment."""
+    return Obligation(
+        id=obligation_id,
+        debtor=debtor,
+        creditor=creditor,
+        amount_fen=amount_fen,
+        outstanding_fen=amount_fen,
+        due_date=due_date,
+        state=ObligationState.CONFIRMED,
+        reference=reference,
+        payment_ref=None,
+        created_seq=ctx.seq,
+    )
+
+
 class RegisterBody(WireModel):
     creditor: MemberId
     amount: Amount

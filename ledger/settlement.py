@@ -73,7 +73,7 @@ from ledger.limits import (
 )
 from ledger.members import Member
 from ledger.money import format_fen, half_up
-from ledger.obligations import Obligation, ObligationState
+from ledger.obligations import owed_at_once
 from ledger.settings import Settings
 
 PAYABLE = frozenset({ACTIVE, OVERDUE})
@@ -338,18 +338,10 @@ def _paid(
         interest_fen = late_interest_fen(amount_fen, late_rate(piece, ctx.settings), days)
         obligation_id = ctx.derive_id(2 * index + 1) if interest_fen else None
         if obligation_id is not None:
+            reference = f"late interest on {piece.id}"
             owed.append(
-                Obligation(
-                    id=obligation_id,
-                    debtor=piece.issuer,
-                    creditor=piece.holder,
-                    amount_fen=interest_fen,
-                    outstanding_fen=interest_fen,
-                    due_date=today,
-                    state=ObligationState.CONFIRMED,
-                    reference=f"late interest on {piece.id}",
-                    payment_ref=None,
-                    created_seq=ctx.seq,
+                owed_at_once(
+                    obligation_id, piece.issuer, piece.holder, interest_fen, today, reference, ctx
                 )
             )
         payments.append(

@@ -329,6 +329,21 @@ def test_a_genesis_whose_effects_do_not_follow_from_its_command_is_found(
     assert lines[0] == "seq 1: the genesis entry's effects do not follow from its command", lines
 
 
+def _forged_then_verified(
+    engine: Engine, database_url: str, entry: Any, field: str, old: str, new: str
+) -> str:
+    """Replace ``old`` by ``new`` in the stored ``field`` of ``entry``, rehash the chain
+    from it, and return what `dcc verify` says of it (after checking it names its seq)."""
+    _drop_trigger(engine)
+    stored = getattr(entry, field)
+    forged = stored.replace(old, new)
+    assert forged != stored, stored
+    rehash_from(engine, entry.seq, {field: forged})
+    code, lines = verify_output(database_url)
+    assert code == 1 and lines[0].startswith(f"seq {entry.seq}: "), lines
+    return str(lines[0])
+
+
 def _financing_expiry(chain: Any) -> Any:
     """A line, an application, and its expiry at the end of its window (seq of the last)."""
     line = {
@@ -365,14 +380,9 @@ def test_a_financing_expiry_that_does_not_follow_is_found(
 ) -> None:
     receipt = _financing_expiry(chain)
     financing_id = receipt.effects["financings"][0]["id"]
-    _drop_trigger(engine)
-    stored = getattr(stored_rows(engine)[receipt.seq - 1], field)
-    forged = stored.replace(old, new.replace("{id}", financing_id))
-    assert forged != stored, stored
-    rehash_from(engine, receipt.seq, {field: forged})
-    code, lines = verify_output(database_url)
-    assert code == 1
-    assert lines[0].startswith(f"seq {receipt.seq}: ") and found in lines[0], lines
+    entry = stored_rows(engine)[receipt.seq - 1]
+    new = new.replace("{id}", financing_id)
+    assert found in _forged_then_verified(engine, database_url, entry, field, old, new)
 
 
 def _overdue_mark(chain: Any) -> Any:
@@ -416,14 +426,7 @@ def test_an_overdue_mark_that_does_not_follow_is_found(
     chain: Any, engine: Engine, database_url: str, field: str, old: str, new: str, found: str
 ) -> None:
     entry = _overdue_mark(chain)
-    _drop_trigger(engine)
-    stored = getattr(entry, field)
-    forged = stored.replace(old, new)
-    assert forged != stored, stored
-    rehash_from(engine, entry.seq, {field: forged})
-    code, lines = verify_output(database_url)
-    assert code == 1
-    assert lines[0].startswith(f"seq {entry.seq}: ") and found in lines[0], lines
+    assert found in _forged_then_verified(engine, database_url, entry, field, old, new)
 
 
 @pytest.mark.tampers

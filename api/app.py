@@ -17,6 +17,7 @@ from api.routes import (
     ledger_routes,
     members,
     netting,
+    settlement,
     webhooks,
 )
 from ledger.db import make_engine
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(certificates.router)
     app.include_router(netting.router)
     app.include_router(financing.router)
+    app.include_router(settlement.router)
     app.include_router(webhooks.router)
     app.include_router(ledger_routes.router)
     return app

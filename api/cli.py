@@ -1,12 +1,15 @@
-"""``dcc``: the command-line tool (serve, db upgrade, keygen, init, verify, submit)."""
+"""``dcc``: the command-line tool (serve, db upgrade, keygen, init, verify, submit, report)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -22,6 +25,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+report_app = typer.Typer(
+    help="Settlement reports, read from the database directly (as the operator).",
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
 
 DbOption = Annotated[
     str | None,
@@ -294,3 +302,115 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- dcc report ----------------------------------------------------------------------
+
+IssuerOption = Annotated[str, typer.Option("--issuer", help="The issuer's member id")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="CSV instead of a table")]
+
+
+def _report(db: str | None, as_csv: bool, view: Callable[..., Any], *args: Any) -> None:
+    """Every page of a report (``ledger.reports``), as one table or one CSV."""
+    from ledger.reports import Page
+    from ledger.repository import Repository
+
+    engine = make_engine(database_url(db))
+    pages: list[Page] = []
+    cursor: str | None = None
+    try:
+        with snapshot(engine) as conn, conn.begin():
+            while True:
+                page = view(Repository(conn), None, *args, cursor)
+                pages.append(page)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+    except Refusal as refusal:
+        _refused(refusal)
+    first = pages[0]
+    whole = replace(first, rows=[row for page in pages for row in page.rows], next_cursor=None)
+    typer.echo(whole.csv() if as_csv else whole.table(), nl=False)
+
+
+def _today() -> date:
+    from ledger.certificates import business_today
+    from ledger.context import Context
+    from ledger.settings import Settings
+
+    return business_today(Context(0, datetime.now(UTC), "", Settings.from_env()))
+
+
+def _paged(view: Callable[..., Any], *fixed: Any) -> Callable[..., Any]:
+    """``view(repo, viewer, *fixed, cursor, limit=None, settings)`` as ``(repo, viewer,
+    cursor)``."""
+    from ledger.settings import Settings
+
+    settings = Settings.from_env()
+    return lambda repo, viewer, cursor: view(repo, viewer, *fixed, cursor, None, settings)
+
+
+@report_app.command("due")
+def report_due(
+    issuer: IssuerOption,
+    on: Annotated[str, typer.Option("--on", help="YYYY-MM-DD: due on or before")],
+    as_csv: CsvOption = False,
+    db: DbOption = None,
+) -> None:
+    """The clearing list: an issuer's pieces due on or before a date, with late interest."""
+    from ledger import reports
+
+    _report(db, as_csv, _paged(reports.due, issuer, on))
+
+
+@report_app.command("roots")
+def report_roots(issuer: IssuerOption, as_csv: CsvOption = False, db: DbOption = None) -> None:
+    """Per root of an issuer: face, paid, outstanding, overdue, late interest, pieces."""
+    from ledger import reports
+
+    _report(db, as_csv, _paged(reports.roots, issuer, _today()))
+
+
+@report_app.command("overdue")
+def report_overdue(
+    issuer: Annotated[str | None, typer.Option("--issuer", help="Only this issuer's")] = None,
+    as_csv: CsvOption = False,
+    db: DbOption = None,
+) -> None:
+    """Overdue pieces: holder, outstanding, days late, late interest so far."""
+    from ledger import reports
+
+    _report(db, as_csv, _paged(reports.overdue, issuer, _today()))
+
+
+@report_app.command("issuer")
+def report_issuer(
+    issuer: IssuerOption,
+    first: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    as_csv: CsvOption = False,
+    db: DbOption = None,
+) -> None:
+    """An issuer's limit and outstanding, and what it issued, paid and owes late in a period."""
+    from ledger import reports
+    from ledger.settings import Settings
+
+    settings = Settings.from_env()
+    today = _today()
+
+    def view(repo: Any, viewer: Any, cursor: str | None) -> Any:
+        return reports.issuer_report(repo, viewer, issuer, first, last, today, settings)
+
+    _report(db, as_csv, view)
+
+
+@report_app.command("splitting")
+def report_splitting(
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only flagged roots")] = False,
+    as_csv: CsvOption = False,
+    db: DbOption = None,
+) -> None:
+    """Roots with value held: depth, live pieces, holders, smallest piece, flags."""
+    from ledger import reports
+
+    _report(db, as_csv, _paged(reports.splitting, flagged))

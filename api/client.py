@@ -58,8 +58,11 @@ class DccClient:
     def submit(self, command_type: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
         return self.post_envelope(self.envelope(command_type, body, **kwargs))
 
-    def get(self, path_query: str) -> httpx.Response:
-        return self.http.get(path_query, headers=self._signed("GET", path_query))
+    def get(self, path_query: str, accept: str | None = None) -> httpx.Response:
+        headers = self._signed("GET", path_query)
+        if accept is not None:  # not signed: it chooses the form, not the data
+            headers["Accept"] = accept
+        return self.http.get(path_query, headers=headers)
 
     def post(self, path_query: str) -> httpx.Response:
         """A signed request without a body that is not a command (a redelivery)."""

@@ -10,7 +10,9 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    case,
     desc,
+    distinct,
     func,
     insert,
     or_,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, Certificate
+from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, SETTLED, Certificate
 from ledger.chain import Entry
 from ledger.credit import IssuanceLimit
 from ledger.entities import (
@@ -704,8 +706,176 @@ class Repository:
         finally:
             result.close()
 
+    # -- reports (ledger.reports): aggregates in SQL, pages bounded by the caller ----
+
+    def report_pieces(
+        self,
+        issuer: str | None,
+        states: Iterable[str],
+        maturity_max: str | None,
+        after: tuple[str, str, str] | None,
+        limit: int,
+    ) -> list[Certificate]:
+        """Pieces in ``states`` with something outstanding (of ``issuer``, maturing on or
+        before ``maturity_max``, when given), by (maturity, holder, id), after ``after``."""
+        c = models.certificates
+        query = select(c).where(*_report_where(issuer, states, maturity_max))
+        if after is not None:
+            query = query.where(tuple_(c.c.maturity, c.c.holder, c.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(c.c.maturity, c.c.holder, c.c.id).limit(limit))
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
+
+    def report_piece_totals(
+        self, issuer: str | None, states: Iterable[str], maturity_max: str | None
+    ) -> tuple[int, int]:
+        """How many pieces :meth:`report_pieces` would list in all, and their outstanding."""
+        c = models.certificates
+        count, outstanding = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.c.amount_fen - c.c.paid_fen), 0)).where(
+                *_report_where(issuer, states, maturity_max)
+            )
+        ).one()
+        return int(count), int(outstanding)
+
+    def accrual_groups(
+        self,
+        issuer: str | None,
+        states: Iterable[str],
+        maturity_max: str,
+        root_ids: Iterable[str] | None = None,
+    ) -> Iterator[tuple[str, str, str | None, int, int]]:
+        """(root_id, maturity, late_daily_rate, outstanding fen, count) of the pieces
+        that may owe late interest: equal pieces are one group, since late interest is
+        rounded piece by piece (``settlement.accrued_fen``). Streamed."""
+        c = models.certificates
+        outstanding = c.c.amount_fen - c.c.paid_fen
+        query = select(c.c.root_id, c.c.maturity, c.c.late_daily_rate, outstanding, func.count())
+        query = query.where(*_report_where(issuer, states, maturity_max, before=True))
+        if root_ids is not None:
+            query = query.where(c.c.root_id.in_(sorted(set(root_ids))))
+        query = query.group_by(c.c.root_id, c.c.maturity, c.c.late_daily_rate, outstanding)
+        result = self.conn.execution_options(yield_per=1000).execute(query)
+        try:
+            for row in result:
+                yield row[0], row[1], row[2], int(row[3]), int(row[4])
+        finally:
+            result.close()
+
+    def root_rows(
+        self,
+        issuer: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+        held_only: bool = False,
+        flags: tuple[int, int, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per root (by creation): its face and issuer, and the sums over its pieces
+        (:func:`_tree_sums`). ``held_only``: roots some value of which is still held;
+        ``flags`` (level, pieces, smallest fen): only roots beyond one of them."""
+        c, root = models.certificates, models.certificates.alias("root")
+        sums = _tree_sums(c)
+        query = (
+            select(root.c.id, root.c.issuer, root.c.created_seq, root.c.maturity, *sums)
+            .select_from(c.join(root, root.c.id == c.c.root_id))
+            .group_by(root.c.id, root.c.issuer, root.c.created_seq, root.c.maturity)
+        )
+        if issuer is not None:
+            query = query.where(root.c.issuer == issuer)
+        if after is not None:
+            query = query.where(tuple_(root.c.created_seq, root.c.id) > tuple_(*after))
+        live, level, smallest = sums[4], sums[5], sums[7]  # their labelled sums
+        if held_only:
+            query = query.having(live > 0)
+        if flags is not None:
+            level_max, pieces_max, smallest_min = flags
+            query = query.having(or_(level > level_max, live > pieces_max, smallest < smallest_min))
+        rows = self.conn.execute(query.order_by(root.c.created_seq, root.c.id).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    def issuer_sums(self, issuer: str) -> dict[str, Any]:
+        """:func:`_tree_sums` over every piece of ``issuer``'s paper, and its roots."""
+        c = models.certificates
+        roots = func.sum(case((c.c.id == c.c.root_id, 1), else_=0)).label("roots")
+        row = self.conn.execute(select(*_tree_sums(c), roots).where(c.c.issuer == issuer)).one()
+        return dict(row._mapping)
+
+    def payment_sums(
+        self,
+        issuer: str,
+        root_ids: Iterable[str] | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> dict[str, tuple[int, int]]:
+        """(paid fen, late interest fen) of ``issuer``'s payments, by root (of
+        ``root_ids``, paid on from ``first`` to ``last``, when given)."""
+        p = models.payments
+        query = select(p.c.root_id, func.sum(p.c.amount_fen), func.sum(p.c.late_interest_fen))
+        query = query.where(p.c.issuer == issuer)
+        if root_ids is not None:
+            query = query.where(p.c.root_id.in_(sorted(set(root_ids))))
+        if first is not None and last is not None:
+            query = query.where(p.c.paid_on.between(first, last))
+        rows = self.conn.execute(query.group_by(p.c.root_id))
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    def issued_face(self, issuer: str, first_at: str, before_at: str) -> tuple[int, int]:
+        """How many roots ``issuer`` issued, and their face, in entries recorded from
+        ``first_at`` to before ``before_at`` (RFC 3339 UTC, as the journal writes it)."""
+        c, e = models.certificates, models.entries
+        count, face = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.c.amount_fen), 0))
+            .select_from(c.join(e, e.c.seq == c.c.created_seq))
+            .where(c.c.issuer == issuer, c.c.id == c.c.root_id)
+            .where(e.c.recorded_at >= first_at, e.c.recorded_at < before_at)
+        ).one()
+        return int(count), int(face)
+
+    def overdue_by_maturity(self, issuer: str, first: str, last: str) -> list[tuple[str, int]]:
+        """(maturity, outstanding fen) of ``issuer``'s overdue pieces maturing from
+        ``first`` to ``last``."""
+        c = models.certificates
+        rows = self.conn.execute(
+            select(c.c.maturity, func.sum(c.c.amount_fen - c.c.paid_fen))
+            .where(c.c.issuer == issuer, c.c.state == OVERDUE)
+            .where(c.c.maturity.between(first, last))
+            .group_by(c.c.maturity)
+        )
+        return [(row[0], int(row[1])) for row in rows]
+
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]
+
+
+def _report_where(
+    issuer: str | None, states: Iterable[str], maturity_max: str | None, before: bool = False
+) -> list[Any]:
+    c = models.certificates
+    where = [c.c.state.in_(sorted(states)), c.c.amount_fen > c.c.paid_fen]
+    if issuer is not None:
+        where.append(c.c.issuer == issuer)
+    if maturity_max is not None:
+        where.append(c.c.maturity < maturity_max if before else c.c.maturity <= maturity_max)
+    return where
+
+
+def _tree_sums(c: Any) -> list[Any]:
+    """Sums over pieces: what was paid (a settled piece's amount, another's ``paid``),
+    what is outstanding and overdue, the live pieces, the deepest level, the holders of
+    live pieces and the smallest live piece (a root's own row gives its face)."""
+    holding = c.c.state.in_(sorted(HOLDING))
+    outstanding = c.c.amount_fen - c.c.paid_fen
+    return [
+        func.sum(case((c.c.id == c.c.root_id, c.c.amount_fen), else_=0)).label("face_fen"),
+        func.sum(case((c.c.state == SETTLED, c.c.amount_fen), else_=c.c.paid_fen)).label(
+            "paid_fen"
+        ),
+        func.sum(case((holding, outstanding), else_=0)).label("outstanding_fen"),
+        func.sum(case((c.c.state == OVERDUE, outstanding), else_=0)).label("overdue_fen"),
+        func.sum(case((holding, 1), else_=0)).label("pieces"),
+        func.max(c.c.level).label("level"),
+        func.count(distinct(case((holding, c.c.holder)))).label("holders"),
+        func.min(case((holding, outstanding))).label("smallest_fen"),
+    ]
 
 
 def entry_row(

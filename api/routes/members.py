@@ -1,4 +1,5 @@
-"""``GET /v1/members/{id}``: any member's public record, for any admitted member."""
+"""``GET /v1/members/{id}``: any member's public record, for any admitted member (its
+rating and payout account only for itself and the operator)."""
 
 from __future__ import annotations
 
@@ -28,5 +29,8 @@ async def get_member(
         raise Refusal("not-found", f"no member {member_id}")
     record = member.wire()
     if viewer.id != member.id and not viewer.has_role("operator"):
-        record.pop("tier", None)  # a supplier's rating is its own and the operator's
+        # A supplier's rating, and where a member is paid, are its own and the
+        # operator's (an issuer that owes a holder sees its account in the clearing list).
+        record.pop("tier", None)
+        record.pop("payout_account", None)
     return record

@@ -4,6 +4,7 @@ have written nothing, and amounts read back from the wire."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from ledger.catalog import CATALOG, CommandType
 from ledger.commands import WireModel
 from ledger.repository import Repository
-from tests.conftest import World
+from tests.conftest import Chain, World
 
 PROBLEM = "application/problem+json"
 
@@ -91,3 +92,15 @@ def declare_unprojectable(monkeypatch: pytest.MonkeyPatch) -> str:
     kind = CommandType("test.broken", IdBody, frozenset(), _unprojectable, frozenset(), "x")
     monkeypatch.setitem(CATALOG, kind.type, kind)
     return kind.type
+
+
+def at_business_date(chain: Chain, day: str, hour: int = 10) -> None:
+    """Move the clock to ``hour`` o'clock on ``day``, China Standard Time."""
+    chain.clock.set(datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00").astimezone(UTC))
+
+
+def limit_outstanding_fen(chain: Chain) -> int:
+    """The core's issuance limit outstanding, as its issuer report shows it."""
+    report = ok(chain.client(chain.core).get(f"/v1/reports/issuer/{chain.core.id}"))
+    [period] = report["period"]
+    return fen(period["outstanding"])

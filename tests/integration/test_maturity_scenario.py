@@ -22,34 +22,20 @@ on 2026-05-06):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from tests.conftest import Actor, Chain, business_date
-from tests.helpers import certs, fen, ok, refused
+from tests.helpers import at_business_date, certs, fen, limit_outstanding_fen, ok, refused
 
 MATURITY, PAYMENT_DATE = "2026-05-01", "2026-05-06"
 DAYS_TO_MATURITY = 60  # from Monday 2026-03-02
 
 
-def at_business_date(chain: Chain, day: str, hour: int = 10) -> None:
-    """Move the clock to ``hour`` o'clock on ``day``, China Standard Time."""
-    chain.clock.set(datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00").astimezone(UTC))
-
-
 def pay(chain: Chain, body: dict[str, Any]) -> dict[str, Any]:
     return ok(chain.client(chain.core).submit("settlement.pay", body))
-
-
-def limit_outstanding_fen(chain: Chain) -> int:
-    """The core's issuance limit outstanding, as a re-statement of the limit shows it."""
-    receipt = ok(chain.client(chain.operator).submit(
-        "limit.set", {"member": chain.core.id, "amount": chain.LIMIT}
-    ))  # fmt: skip
-    return fen(receipt["effects"]["limits"][0]["outstanding"])
 
 
 def line_of(chain: Chain) -> dict[str, Any]:

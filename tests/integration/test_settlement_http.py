@@ -8,20 +8,13 @@ is paid on Monday 2026-06-01. Late interest is figured here with ``Fraction``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
 from tests.conftest import Chain, business_date
-from tests.helpers import certs, fen, ok, refused
+from tests.helpers import at_business_date, certs, fen, limit_outstanding_fen, ok, refused
 
 MATURITY, PAYMENT_DATE = "2026-05-31", "2026-06-01"
-
-
-def at_business_date(chain: Chain, day: str, hour: int = 10) -> None:
-    """Move the clock to ``hour`` o'clock on ``day``, China Standard Time."""
-    moment = datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00").astimezone(UTC)
-    chain.clock.set(moment)
 
 
 def pay(chain: Chain, body: dict[str, Any]) -> Any:
@@ -33,20 +26,13 @@ def half_up(exact: Fraction) -> int:
     return whole + (1 if 2 * rest >= exact.denominator else 0)
 
 
-def limit_outstanding(chain: Chain) -> int:
-    receipt = ok(chain.client(chain.operator).submit(
-        "limit.set", {"member": chain.core.id, "amount": chain.LIMIT}
-    ))  # fmt: skip
-    return fen(receipt["effects"]["limits"][0]["outstanding"])
-
-
 def test_paying_pieces_in_full_at_maturity(chain: Chain) -> None:
     root = chain.issued("1000.00")
     moved = certs(chain.transfer(chain.s1, [root], [(chain.s2, "300.00")]))
     to_s2 = next(p for p in moved if p["holder"] == chain.s2.id)
     change = next(p for p in moved if p["holder"] == chain.s1.id and p["state"] == "active")
     ok(chain.client(chain.s2).submit("certificate.accept", {"id": to_s2["id"]}))
-    assert limit_outstanding(chain) == 100_000
+    assert limit_outstanding_fen(chain) == 100_000
 
     refused(chain, pay(chain, {"pieces": [change["id"]], "payment_ref": "P1"}), 409, "not-matured")
     at_business_date(chain, MATURITY)
@@ -128,7 +114,7 @@ def test_paper_in_flight_comes_home_at_maturity(chain: Chain) -> None:
         (chain.s1.id, "400.00", "active")
     ]
     ok(pay(chain, {"root": root, "amount": "1000.00", "payment_ref": "P-all"}))
-    assert limit_outstanding(chain) == 0
+    assert limit_outstanding_fen(chain) == 0
 
 
 def test_the_operator_lifts_the_block_with_a_reason(chain: Chain) -> None:

@@ -1742,7 +1742,7 @@ class CertificateMachine(RuleBasedStateMachine):
             if p.state in PAYABLE_STATES and self._matured(self.roots[p.root_id])
         ]
 
-    @precondition(lambda self: any(p.state in PAYABLE_STATES for p in self.pieces.values()))
+    @precondition(lambda self: bool(self._payable()))
     @rule(data=st.data())
     def pay(self, data: st.DataObject) -> None:
         """The issuer pays matured pieces in full, or a root in part, pro rata — or pays
@@ -2448,6 +2448,12 @@ class FinancingMachine(CertificateMachine):
             if free:
                 other = data.draw(st.sampled_from(free), label="applied for")
                 self._try_apply(other.holder, other, {"certificate": other.id, "bank": bank})
+
+    @precondition(lambda self: bool(self._payable()))
+    @rule(data=st.data())
+    def pay_again(self, data: st.DataObject) -> None:
+        """Financed paper paid: the bank's line restored."""
+        self.pay(data)
 
     @rule(data=st.data())
     def issue_accepted(self, data: st.DataObject) -> None:

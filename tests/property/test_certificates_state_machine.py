@@ -44,6 +44,15 @@ while a piece is pending, and, while an application awaits its bank, jumps of an
 of a day less a second, of exactly a day (an application is due at the last second of
 its window) or of 25 hours. The model keeps each pending piece's and each application's
 creation time and compares it with the clock.
+
+Settlement runs on the same model: short tenors and steps of one to four days let paper
+mature within an example. At maturity pending pieces go back and undecided applications
+expire; past the payment date (the model rolls a maturity forward over non-business days
+itself, reading only the calendar's table) the sweep marks active paper overdue, and an
+issuer with overdue paper may not issue. The issuer pays pieces in full or a root pro rata
+(each share within a fen of exact, summing to the amount); the model tracks what was paid
+of each piece, the issuer's limit and the financing bank's line restored by it, and the
+late interest owed (half-up, figured with ``Fraction``), and the invariants count it.
 """
 
 from __future__ import annotations

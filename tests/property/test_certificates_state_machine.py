@@ -44,6 +44,15 @@ while a piece is pending, and, while an application awaits its bank, jumps of an
 of a day less a second, of exactly a day (an application is due at the last second of
 its window) or of 25 hours. The model keeps each pending piece's and each application's
 creation time and compares it with the clock.
+
+Settlement runs on the same model: short tenors and steps of one to four days let paper
+mature within an example. At maturity pending pieces go back and undecided applications
+expire; past the payment date (the model rolls a maturity forward over non-business days
+itself, reading only the calendar's table) the sweep marks active paper overdue, and an
+issuer with overdue paper may not issue. The issuer pays pieces in full or a root pro rata
+(each share within a fen of exact, summing to the amount); the model tracks what was paid
+of each piece, the issuer's limit and the financing bank's line restored by it, and the
+late interest owed (half-up, figured with ``Fraction``), and the invariants count it.
 """
 
 from __future__ import annotations
@@ -107,7 +116,8 @@ ENDED_STATES = frozenset({SPENT}) | VOIDED_STATES
 JUMP_DAYS = 8  # one clock jump: past the seven-day pending deadline
 MATURITY_DAYS_MAX = 365
 ROOT_PIECES_MAX = 2_000  # a transfer that adds a piece: each at least face / this
-TENORS_DAYS = (100, 20, 180, 365, 16)  # 16: matured after exactly two jumps
+# 16: matured after exactly two jumps; 1 to 6: matured, paid and overdue within a run.
+TENORS_DAYS = (100, 20, 180, 365, 16, 1, 2, 3, 6)
 RARE_ONE_IN = 8  # how often a drawn choice is a deliberately wrong one
 FLAWED_ONE_IN = 3  # how often a transfer's inputs or total are deliberately wrong
 UNKNOWN_ID = "0" * 32
@@ -122,6 +132,13 @@ DAY_COUNT_BASIS = 360
 FINANCING_WINDOW = timedelta(hours=24)
 LINE_RATES = ("0.0385", "0.045", "0.12", "0.0001", "0.036001")
 REQUESTED, APPROVED = "requested", "approved"
+# Settlement, as the model reads the defaults: overdue the day after the payment date,
+# late interest a day, issuers told this many days ahead, and overdue issuers blocked.
+OVERDUE, PAYABLE_STATES = "overdue", frozenset({ACTIVE, "overdue"})
+GRACE_DAYS = 0
+LATE_DAILY_RATE = Fraction(5, 10_000)
+NOTICE_DAYS = 3
+DAYS_PASS_MAX = 4  # one step of the clock: short tenors mature within an example
 # Hypothesis profiles (tests/conftest.py): `make test` runs a fixed, derandomised set of
 # examples; `make test-deep` many more, drawn at random.
 EXAMPLES = 200 if PROFILE == "deep" else 25
@@ -164,7 +181,7 @@ def _amount_fen(body: dict[str, Any], piece: Piece) -> int:
 
 Uses = tuple[tuple[str, int], ...]
 InvoiceOf = tuple[str, str, str]  # (buyer, seller, number): an invoice belongs to its trade
-Shape = tuple[str, str, str, str | None, int, str, int, tuple[str, ...], Uses, str | None]
+Shape = tuple[str, str, str, str | None, int, str, int, tuple[str, ...], Uses, str | None, int]
 
 
 @dataclass
@@ -183,10 +200,15 @@ class Piece:
     uses: Uses  # the invoice slices that back this payment
     created_at: datetime  # pending, it is due pending_expiry_s later
     financing: str | None = None  # locked: the financing it is under (or came by)
+    paid_fen: int = 0  # what settlement paid of it
 
     @property
     def is_root(self) -> bool:
         return self.id == self.root_id
+
+    @property
+    def outstanding_fen(self) -> int:
+        return self.amount_fen - self.paid_fen
 
     def shape(self) -> Shape:
         return (
@@ -200,6 +222,7 @@ class Piece:
             self.parent_ids,
             self.uses,
             self.financing,
+            self.paid_fen,
         )
 
 
@@ -325,6 +348,7 @@ def _stored_shape(c: Certificate) -> Shape:
         c.parent_ids,
         uses,
         c.financing,
+        c.paid_fen,
     )
 
 
@@ -341,6 +365,7 @@ def _wire_shape(w: dict[str, Any]) -> Shape:
         tuple(w["parent_ids"]),
         uses,
         w.get("financing"),
+        _fen(w.get("paid", "0.00")),  # omitted while nothing is paid
     )
 
 
@@ -434,6 +459,7 @@ class CertificateMachine(RuleBasedStateMachine):
         self.limits = dict.fromkeys(self.cores, 0)
         self.outstanding = dict.fromkeys(self.cores, 0)
         self.obligations: dict[str, ModelObligation] = {}
+        self.noticed: set[tuple[str, str]] = set()  # (issuer, maturity) told what it owes
         for member in self.holders:  # everyone takes part in netting
             body = {"consent": True}
             assert self._submit(self.actors[member], "member.netting_consent", body, None)
@@ -528,7 +554,21 @@ class CertificateMachine(RuleBasedStateMachine):
         return (f"SMN{next(self.invoice_numbers):05d}", amount_fen)
 
     def _due(self, piece: Piece) -> bool:
-        return piece.state == PENDING and self.clock() >= piece.created_at + self.pending_expiry
+        """Pending past its deadline, or at its maturity (paper in flight comes home)."""
+        if piece.state != PENDING:
+            return False
+        late = self.clock() >= piece.created_at + self.pending_expiry
+        return late or self._matured(self.roots[piece.root_id])
+
+    def _days_late(self, piece: Piece) -> int:
+        """Days past the payment date and the grace on today's business date."""
+        pays_on = _payment_date(date.fromisoformat(self.roots[piece.root_id].maturity))
+        today = date.fromisoformat(business_date(self.clock))
+        return max(0, (today - pays_on).days - GRACE_DAYS)
+
+    def _overdue_due(self, piece: Piece) -> bool:
+        """Active paper unpaid past its payment date and grace, not yet marked."""
+        return piece.state == ACTIVE and self._days_late(piece) > 0
 
     def _matured(self, root: Root) -> bool:
         return business_date(self.clock) >= root.maturity
@@ -629,6 +669,9 @@ class CertificateMachine(RuleBasedStateMachine):
     ) -> tuple[str | None, list[Uses]]:
         if self.roles[issuer] != "core":
             return "forbidden", []
+        paper = [p for p in self.pieces.values() if p.issuer == issuer]
+        if any(p.state == OVERDUE or self._overdue_due(p) for p in paper):
+            return "issuer-overdue", []
         if to == self.outsider:
             return "recipient-not-admitted", []
         if to == issuer:
@@ -692,6 +735,8 @@ class CertificateMachine(RuleBasedStateMachine):
         pieces = [self.pieces[i] for i in inputs]
         if len({p.root_id for p in pieces}) > 1:
             return "mixed-roots", []
+        if len({p.financing for p in pieces}) > 1:
+            return "mixed-financings", []
         root = self.roots[pieces[0].root_id]
         if self._matured(root):
             return "certificate-matured", []
@@ -861,7 +906,20 @@ class CertificateMachine(RuleBasedStateMachine):
         }
         if interest_payer == "issuer":  # buyer-pays paper: the default is left out
             body["interest_payer"] = interest_payer
-        receipt = self._submit(self.actors[issuer], "certificate.issue", body, expected)
+        # Refused for overdue paper the sweep has not marked, it marks the first of it.
+        unmarked = [p for p in self.pieces.values() if p.issuer == issuer and self._overdue_due(p)]
+        marks = expected == "issuer-overdue" and not any(
+            p.issuer == issuer and p.state == OVERDUE for p in self.pieces.values()
+        )
+        receipt = self._submit(
+            self.actors[issuer], "certificate.issue", body, expected, records=marks
+        )
+        if marks:
+            [marked] = self._entry_certificates(self.seq, self.seq, "certificate.overdue")
+            first = self.pieces[marked["id"]]
+            earliest = min(self.roots[p.root_id].maturity for p in unmarked)
+            assert first in unmarked and self.roots[first.root_id].maturity == earliest, marked
+            self._marked_overdue([first])
         if receipt is None:
             return
         [created] = receipt.effects["certificates"]
@@ -1081,22 +1139,32 @@ class CertificateMachine(RuleBasedStateMachine):
         if sweep:
             self._sweep()
 
-    @precondition(
-        lambda self: (
-            any(self._due(p) for p in self.pieces.values())
+    @rule(days=st.integers(1, DAYS_PASS_MAX), sweep=st.sampled_from([True, True, False]))
+    def days_pass(self, days: int, sweep: bool) -> None:
+        """Days go by (paper matures, falls due, is overdue); mostly the sweeper runs."""
+        self.clock.advance(days=days)
+        if sweep:
+            self._sweep()
+
+    def _sweep_is_due(self) -> bool:
+        return (
+            any(self._due(p) or self._overdue_due(p) for p in self.pieces.values())
             or any(self._financing_due(f) for f in self.financings.values())
+            or bool(self._notices_due())
         )
-    )
+
+    @precondition(lambda self: self._sweep_is_due())
     @rule()
     def sweep(self) -> None:
         self._sweep()
 
     def _sweep(self) -> None:
-        """One entry expires every due pending piece, then one every due application."""
+        """One entry expires every due pending piece, then one every due application,
+        then one marks the paper now overdue, then one notice per (issuer, maturity)."""
+        first_seq = self.seq
         due = [p for p in self.pieces.values() if self._due(p)]
         due_financings = [f for f in self.financings.values() if self._financing_due(f)]
         written = self.ledger.sweep_all()
-        assert written == bool(due) + bool(due_financings), (written, due, due_financings)
         if due:
             self.seq += 1
             created = self._entry_certificates(self.seq, self.seq)
@@ -1107,14 +1175,67 @@ class CertificateMachine(RuleBasedStateMachine):
         if due_financings:
             self.seq += 1
             self._financings_expired(due_financings)
+        overdue = [p for p in self.pieces.values() if self._overdue_due(p)]
+        if overdue:  # what came home at maturity may be overdue too
+            self.seq += 1
+            self._marked_overdue(overdue)
+        for issuer, maturity in self._notices_due():
+            self.seq += 1
+            self._noticed(issuer, maturity)
+        assert written == self.seq - first_seq, (written, self.seq - first_seq)
         self._check_head()
+
+    def _marked_overdue(self, expected: list[Piece]) -> None:
+        """The entry just written marks exactly ``expected`` overdue."""
+        marked = self._entry_certificates(self.seq, self.seq, "certificate.overdue")
+        assert sorted(w["id"] for w in marked) == sorted(p.id for p in expected), marked
+        assert all(w["state"] == OVERDUE for w in marked), marked
+        for piece in expected:
+            piece.state = OVERDUE
+
+    def _notices_due(self) -> list[tuple[str, str]]:
+        """(issuer, maturity) of paper holding value maturing from today to NOTICE_DAYS
+        from today, of which its issuer was not told; by maturity, then issuer."""
+        first, last = business_date(self.clock), business_date(self.clock, NOTICE_DAYS)
+        found = {
+            (self.roots[p.root_id].maturity, p.issuer)
+            for p in self.pieces.values()
+            if p.state in HOLDING_STATES and first <= self.roots[p.root_id].maturity <= last
+        }
+        return [(i, m) for m, i in sorted(found) if (i, m) not in self.noticed]
+
+    def _noticed(self, issuer: str, maturity: str) -> None:
+        """The entry just written tells ``issuer`` what it owes on ``maturity``."""
+
+        def effects(repo: Repository) -> dict[str, Any]:
+            stored = repo.entry(self.seq)
+            assert stored is not None and stored.type == "settlement.notice", stored
+            return dict(stored.entry.effects)
+
+        [notice] = self.ledger.read(effects)["notices"]
+        owed = [
+            p
+            for p in self.pieces.values()
+            if p.state in HOLDING_STATES
+            and (p.issuer, self.roots[p.root_id].maturity) == (issuer, maturity)
+        ]
+        assert (notice["issuer"], notice["maturity"], notice["pieces"]) == (
+            issuer,
+            maturity,
+            len(owed),
+        ), (notice, owed)
+        assert _fen(notice["amount"]) == sum(p.outstanding_fen for p in owed), (notice, owed)
+        assert notice["payment_date"] == _payment_date(date.fromisoformat(maturity)).isoformat()
+        self.noticed.add((issuer, maturity))
 
     # -- discounting ----------------------------------------------------------------------
 
     def _financing_due(self, financing: ModelFinancing) -> bool:
-        return (
-            financing.state == REQUESTED and self.clock() >= financing.created_at + FINANCING_WINDOW
-        )
+        """Undecided past its window, or at its piece's maturity."""
+        if financing.state != REQUESTED:
+            return False
+        late = self.clock() >= financing.created_at + FINANCING_WINDOW
+        return late or self._matured(self.roots[self.pieces[financing.certificate].root_id])
 
     def _release(self, financing: ModelFinancing, end_state: str) -> None:
         """Rejected, cancelled or expired: the piece is its applicant's and active again."""
@@ -1620,6 +1741,162 @@ class CertificateMachine(RuleBasedStateMachine):
             assert "credit_lines" not in receipt.effects, receipt.effects
             self._release(financing, CANCELLED)
 
+    # -- settlement -----------------------------------------------------------------------
+
+    def _payable(self) -> list[Piece]:
+        """Paper its issuer can pay now: active or overdue, matured."""
+        return [
+            p
+            for p in self.pieces.values()
+            if p.state in PAYABLE_STATES and self._matured(self.roots[p.root_id])
+        ]
+
+    @precondition(lambda self: bool(self._payable()))
+    @rule(data=st.data())
+    def pay(self, data: st.DataObject) -> None:
+        """The issuer pays matured pieces in full, or a root in part, pro rata — or pays
+        too early, twice, another issuer's paper, paper in flight, more than is owed."""
+        if data.draw(st.booleans(), label="by pieces"):
+            self._pay_pieces(data)
+        else:
+            self._pay_root(data)
+
+    def _pay_pieces(self, data: st.DataObject) -> None:
+        everything = list(self.pieces.values())
+        payable = self._payable()
+        first = _pick(data, payable or everything, everything, label="paid piece")
+        issuer = first.issuer
+        same = [p.id for p in payable if p.issuer == issuer and p.id != first.id]
+        extra = data.draw(st.lists(st.sampled_from(same), unique=True, max_size=3)) if same else []
+        ids = [first.id, *extra]
+        other_core = next(c for c in self.cores if c != issuer)
+        signer = _pick(data, [issuer], [other_core], label="payer")
+        pieces = [self.pieces[i] for i in ids]
+        expected = self._predict_pay(signer, pieces, pieces)
+        body = {"pieces": ids, "payment_ref": "PAY-SM"}
+        receipt = self._submit_payment(signer, body, expected, pieces)
+        if receipt is not None:
+            self._paid(receipt, [(p, p.outstanding_fen) for p in pieces])
+
+    def _pay_root(self, data: st.DataObject) -> None:
+        everything = list(self.pieces.values())
+        roots = [self.pieces[p.root_id] for p in self._payable()]
+        root = _pick(data, roots or everything, everything, label="paid root")
+        other_core = next(c for c in self.cores if c != root.issuer)
+        signer = _pick(data, [root.issuer], [other_core], label="payer")
+        tree = [
+            p
+            for p in self.pieces.values()
+            if p.root_id == root.root_id and p.state in HOLDING_STATES
+        ]
+        named = sorted((p for p in tree if p.state in PAYABLE_STATES), key=lambda p: p.id)
+        outstanding_fen = sum(p.outstanding_fen for p in named)
+        how_much = _pick(data, ["part", "part", "all"], ["too much"], label="paid amount")
+        if how_much == "part" and outstanding_fen >= 2:
+            paid_fen = data.draw(st.integers(1, outstanding_fen - 1), label="paid_fen")
+        else:
+            paid_fen = max(1, outstanding_fen + (how_much == "too much"))
+        expected = (
+            "certificate-not-found"
+            if root.issuer != signer
+            else "not-a-root"
+            if not root.is_root
+            else self._predict_pay(signer, [root], tree)
+            or ("already-settled" if outstanding_fen == 0 else None)
+            or ("amount-exceeds-outstanding" if paid_fen > outstanding_fen else None)
+        )
+        body = {"root": root.id, "amount": _wire(paid_fen), "payment_ref": "PAY-SM-PART"}
+        receipt = self._submit_payment(signer, body, expected, tree)
+        if receipt is None:
+            return
+        shares = {w["certificate"]: _fen(w["amount"]) for w in receipt.effects["payments"]}
+        # Pro rata: the shares add up to the amount, each within a fen of its exact share.
+        assert sum(shares.values()) == paid_fen, (shares, paid_fen)
+        for piece in named:
+            share_fen = shares.get(piece.id, 0)
+            exact = Fraction(paid_fen * piece.outstanding_fen, outstanding_fen)
+            assert abs(share_fen - exact) < 1 and share_fen <= piece.outstanding_fen, piece
+        assert set(shares) <= {p.id for p in named}, shares
+        self._paid(receipt, [(p, shares[p.id]) for p in named if shares.get(p.id)])
+
+    def _predict_pay(self, signer: str, named: list[Piece], touched: list[Piece]) -> str | None:
+        """Another issuer's paper is as if absent, then paying before maturity, then paper
+        in flight among ``touched`` (it comes home first), then what holds nothing."""
+        if any(p.issuer != signer for p in named):
+            return "certificate-not-found"
+        if not all(self._matured(self.roots[p.root_id]) for p in named):
+            return "not-matured"
+        if any(p.state == PENDING for p in touched):
+            return "certificate-expired"
+        if any(p.state == "locked" for p in touched):
+            return "not-payable"
+        for piece in named if touched is named else []:  # a root's pieces are by state
+            if piece.state == SETTLED:
+                return "already-settled"
+            if piece.state not in PAYABLE_STATES:
+                return "not-payable"
+        return None
+
+    def _submit_payment(
+        self, signer: str, body: dict[str, Any], expected: str | None, touched: list[Piece]
+    ) -> Receipt | None:
+        """Refused for paper in flight, the payment records its coming home: the pending
+        pieces' expiry, or the expiry of the applications that lock pieces."""
+        pending = [p for p in touched if p.state == PENDING]
+        locked = [p for p in touched if p.state == "locked"]
+        records = expected == "not-payable" and bool(locked) and not pending
+        receipt = self._submit(
+            self.actors[signer], "settlement.pay", body, expected, records=records
+        )
+        if expected == "certificate-expired":
+            returned = [self._give_back(p, EXPIRED) for p in pending]
+            created = self._entry_certificates(self.seq, self.seq)
+            ended = sorted(w["id"] for w in created if w["state"] == EXPIRED)
+            assert ended == sorted(p.id for p in pending), (created, pending)
+            self._learn_ids(created, [r for r in returned if r is not None])
+        if records:
+            self._financings_expired([self.financings[p.financing or ""] for p in locked])
+        return receipt
+
+    def _paid(self, receipt: Receipt, paying: list[tuple[Piece, int]]) -> None:
+        """Each piece paid its share: its holder is paid (late interest owed on a late
+        share), the issuer's limit and the financing bank's line are restored by it."""
+        payments = {w["certificate"]: w for w in receipt.effects["payments"]}
+        assert sorted(payments) == sorted(p.id for p, _ in paying), (payments, paying)
+        owed = {w["id"]: w for w in receipt.effects.get("obligations", [])}
+        today = business_date(self.clock)
+        for piece, share_fen in paying:
+            days = self._days_late(piece)
+            interest_fen = _half_up(share_fen * LATE_DAILY_RATE * days)
+            paid = payments[piece.id]
+            assert (paid["holder"], _fen(paid["amount"]), paid["days_late"]) == (
+                piece.holder,
+                share_fen,
+                days,
+            ), (paid, piece)
+            assert _fen(paid["late_interest"]) == interest_fen, (paid, interest_fen)
+            piece.paid_fen += share_fen
+            piece.state = SETTLED if piece.paid_fen == piece.amount_fen else piece.state
+            self.outstanding[piece.issuer] -= share_fen
+            if piece.financing is not None:
+                financed = self.financings[piece.financing]
+                assert financed.state == APPROVED, (financed, piece)
+                self.lines[(financed.bank, financed.core)].used_fen -= share_fen
+            if interest_fen == 0:
+                assert paid["obligation"] is None, paid
+                continue
+            interest = owed.pop(paid["obligation"])
+            assert (interest["debtor"], interest["creditor"], _fen(interest["amount"])) == (
+                piece.issuer,
+                piece.holder,
+                interest_fen,
+            ), interest
+            assert (interest["due_date"], interest["state"]) == (today, "confirmed"), interest
+            self.obligations[interest["id"]] = ModelObligation(
+                interest["id"], piece.issuer, piece.holder, interest_fen, today, "confirmed"
+            )
+        assert not owed, owed  # no interest but on late shares
+
     def _few_debts(self) -> bool:
         """Obligations are cheap to draw and always possible; capped, so that the steps of
         an example mostly move certificates."""
@@ -1754,7 +2031,8 @@ class CertificateMachine(RuleBasedStateMachine):
         certificate pieces (kind 0) before obligations (kind 1) on the same day."""
         edges: dict[tuple[str, str], list[tuple[str, int, str]]] = defaultdict(list)
         for piece in self.pieces.values():
-            if piece.state == ACTIVE:
+            # Overdue paper is nettable; paper a bank financed is left to its payment.
+            if piece.state in PAYABLE_STATES and piece.financing is None:
                 due = self.roots[piece.root_id].maturity
                 edges[(piece.issuer, piece.holder)].append((due, 0, piece.id))
         for owed in self.obligations.values():
@@ -1767,7 +2045,7 @@ class CertificateMachine(RuleBasedStateMachine):
         graph = nx.DiGraph()
         for (debtor, creditor), found in items.items():
             amount_fen = sum(
-                self.obligations[i].outstanding_fen if kind else self.pieces[i].amount_fen
+                self.obligations[i].outstanding_fen if kind else self.pieces[i].outstanding_fen
                 for _, kind, i in found
             )
             graph.add_edge(debtor, creditor, amount_fen=amount_fen)
@@ -1792,7 +2070,7 @@ class CertificateMachine(RuleBasedStateMachine):
                     owed.state = "settled" if owed.outstanding_fen == 0 else owed.state
                 else:
                     piece = self.pieces[item_id]
-                    take_fen = min(left_fen, piece.amount_fen)
+                    take_fen = min(left_fen, piece.outstanding_fen)
                     new += self._settle(piece, take_fen)
                     self.outstanding[piece.issuer] -= take_fen
                 left_fen -= take_fen
@@ -1800,12 +2078,14 @@ class CertificateMachine(RuleBasedStateMachine):
         return new
 
     def _settle(self, piece: Piece, take_fen: int) -> list[Piece]:
-        """Settle ``take_fen`` of a piece: whole, or split into a settled and a live part."""
-        if take_fen == piece.amount_fen:
+        """Settle ``take_fen`` of what a piece has outstanding: whole, or split into a
+        settled and a live part (overdue if the piece was); what was paid of it stays on it."""
+        if take_fen == piece.outstanding_fen:
             piece.state = SETTLED
             return []
+        live = piece.state
         piece.state = SPENT
-        parts = [(take_fen, SETTLED), (piece.amount_fen - take_fen, ACTIVE)]
+        parts = [(take_fen, SETTLED), (piece.outstanding_fen - take_fen, live)]
         return [
             Piece(
                 id="",
@@ -1921,14 +2201,14 @@ def _value_is_conserved_and_spent_once(snap: Snapshot, cores: list[str]) -> None
     live_face_fen: Counter[str] = Counter()
     for root_id, tree in by_root.items():
         root = snap.pieces[root_id]
-        holding_fen = sum(
-            p.amount_fen for p in tree if p.state in HOLDING_STATES or p.state == SETTLED
-        )
+        # What is held (less what was paid of it) plus what was paid or set off.
+        holding_fen = sum(p.amount_fen - p.paid_fen for p in tree if p.state in HOLDING_STATES)
+        paid_fen = sum(p.amount_fen if p.state == SETTLED else p.paid_fen for p in tree)
         voided = root.state in VOIDED_STATES
-        assert holding_fen == (0 if voided else root.amount_fen), (root, tree)
-        if not voided:  # settled value is no longer outstanding against the issuer's limit
-            settled_fen = sum(p.amount_fen for p in tree if p.state == SETTLED)
-            live_face_fen[root.issuer] += root.amount_fen - settled_fen
+        assert holding_fen + paid_fen == (0 if voided else root.amount_fen), (root, tree)
+        assert all(0 <= p.paid_fen < p.amount_fen or p.state == SETTLED for p in tree), tree
+        if not voided:  # paid value is no longer outstanding against the issuer's limit
+            live_face_fen[root.issuer] += root.amount_fen - paid_fen
         _check_lineage(tree, snap.financings)
     for core in cores:
         limit = snap.limits.get(core)
@@ -1981,7 +2261,9 @@ def _check_lineage(tree: list[Certificate], financings: dict[str, Financing]) ->
             ), (ended, back)
             continue
         assert all(p.state == SPENT for p in ancestors), ancestors
-        assert sum(c.amount_fen for c in children) == sum(p.amount_fen for p in ancestors)
+        # A piece set off after a payment in part passes on only what it still held.
+        held_fen = sum(p.amount_fen - p.paid_fen for p in ancestors)
+        assert sum(c.amount_fen for c in children) == held_fen, (ancestors, children)
     for piece in tree:
         # Value leaves a piece only by being consumed; a voided root leaves no value behind.
         must_be_consumed = piece.state == SPENT or (
@@ -1992,9 +2274,9 @@ def _check_lineage(tree: list[Certificate], financings: dict[str, Financing]) ->
 
 def _locked_pieces_are_financed(snap: Snapshot) -> None:
     """Checked on the stored rows alone: every locked piece is under exactly one
-    application still awaiting its bank, made by its holder; every line uses the face
-    of its approvals, and the face of the applications awaiting it (which is not on its
-    row) fits in what is left."""
+    application still awaiting its bank, made by its holder; every line uses what the
+    paper its approvals bought still holds (less what its issuer paid of it), and the
+    face of the applications awaiting it (which is not on its row) fits in what is left."""
     locked = {p.id: p for p in snap.pieces.values() if p.state == "locked"}
     requested = {f.id: f for f in snap.financings.values() if f.state == REQUESTED}
     for piece in locked.values():
@@ -2009,9 +2291,15 @@ def _locked_pieces_are_financed(snap: Snapshot) -> None:
     faces: dict[tuple[str, str, str], int] = Counter()
     for financing in snap.financings.values():
         faces[(financing.bank, financing.core, financing.state)] += financing.face_fen
+    bought: Counter[tuple[str, str]] = Counter()  # what approved paper still holds, by line
+    for piece in snap.pieces.values():
+        financed = snap.financings.get(piece.financing or "")
+        if financed and financed.state == APPROVED and piece.state in HOLDING_STATES:
+            bought[(financed.bank, financed.core)] += piece.amount_fen - piece.paid_fen
     for (bank, core), line in snap.lines.items():
         pending_fen = faces[(bank, core, REQUESTED)]
-        assert line.used_fen == faces[(bank, core, APPROVED)], line
+        assert line.used_fen == bought[(bank, core)], (line, bought)
+        assert line.used_fen <= faces[(bank, core, APPROVED)], line
         assert line.used_fen >= 0, line
         assert pending_fen <= line.amount_fen - line.used_fen, (line, pending_fen)
         assert snap.line_pending[(bank, core)] == pending_fen, (line, snap.line_pending)
@@ -2031,7 +2319,7 @@ def _views_add_up(snap: Snapshot) -> None:
     for piece in snap.pieces.values():
         if piece.state in HOLDING_STATES:
             key = (piece.issuer, piece.maturity.isoformat(), str(piece.state))
-            holding[piece.holder][key] += piece.amount_fen
+            holding[piece.holder][key] += piece.amount_fen - piece.paid_fen
     for member, totals in snap.wallet_totals.items():
         found = {
             (issuer, str(maturity), str(state)): fen for issuer, maturity, state, fen in totals
@@ -2062,6 +2350,11 @@ def _check_assumptions(configured: Settings) -> None:
     assert configured.financing_fee_bps == 0, configured
     assert configured.financing_window_s == FINANCING_WINDOW.total_seconds(), configured
     assert configured.financing_registration_required == 1, configured
+    # Settlement: the grace, the late rate, the notice and the issuer's block.
+    assert configured.overdue_grace_days == GRACE_DAYS, configured
+    assert Fraction(configured.late_daily_rate) == LATE_DAILY_RATE, configured
+    assert configured.settlement_notice_days == NOTICE_DAYS, configured
+    assert configured.issuer_overdue_block == 1, configured
 
 
 class FinancingMachine(CertificateMachine):
@@ -2164,6 +2457,12 @@ class FinancingMachine(CertificateMachine):
             if free:
                 other = data.draw(st.sampled_from(free), label="applied for")
                 self._try_apply(other.holder, other, {"certificate": other.id, "bank": bank})
+
+    @precondition(lambda self: bool(self._payable()))
+    @rule(data=st.data())
+    def pay_again(self, data: st.DataObject) -> None:
+        """Financed paper paid: the bank's line restored."""
+        self.pay(data)
 
     @rule(data=st.data())
     def issue_accepted(self, data: st.DataObject) -> None:

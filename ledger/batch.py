@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger import events, outbox
-from ledger.certificates import ACTIVE, OVERDUE, Certificate, live_counters
+from ledger.certificates import OVERDUE, Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
@@ -316,15 +316,13 @@ class Batch:
     def maturing_active(
         self, before_text: str, limit: int, ids: Sequence[str] = (), issuer: str | None = None
     ) -> list[Certificate]:
-        """As the repository's, for an issuer without writing what the batch holds (it is
-        asked on every issuance): the database's candidates as the batch has them now.
-        Pieces the batch itself made active past their maturity are left to the sweep."""
-        if issuer is None:
-            self.flush()
-            return self.repo.maturing_active(before_text, limit, ids)
-        found = self.repo.maturing_active(before_text, limit, ids, issuer)
-        now = self.certificates(p.id for p in found)
-        return [now[p.id] for p in found if p.id in now and now[p.id].state == ACTIVE]
+        """As the repository's. Asked on every issuance, for the issuer's paper: the batch
+        is written first only when it changed some of that paper, else the database's
+        answer is already the batch's."""
+        changed = self._pending.get("certificates", {}).values()
+        if issuer is None or any(row["issuer"] == issuer for row in changed):
+            self.flush()  # what the batch did to this paper counts (a payment, a return)
+        return self.repo.maturing_active(before_text, limit, ids, issuer)
 
     def overdue_count(self, issuer: str) -> int:
         key = overdue_key(issuer)

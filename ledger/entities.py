@@ -93,7 +93,7 @@ FEN = Codec(to_column=lambda text: parse_amount(text, allow_zero=True), to_wire=
 ISO_DATE = Codec(to_object=date.fromisoformat, to_wire=date.isoformat)
 BOOL = Codec(to_column=bool)
 # A rate: a decimal string on the wire and in the column, a Decimal inside.
-DECIMAL = Codec(to_object=Decimal, to_wire=str)
+DECIMAL = Codec(to_object=Decimal, to_wire=lambda rate: format(rate, "f"))  # never "1E-8"
 # A list of strings: JSON on the wire, canonical JSON text in the column, a tuple inside.
 JSON_LIST = Codec(
     to_column=canonical_text, to_object=lambda text: tuple(parse_json(text)), to_wire=list
@@ -358,6 +358,7 @@ CERTIFICATES: Entity[Certificate] = entity(
         ("root_id",),
         ("state", "expires_at"),
         ("issuer", "state", "maturity"),
+        ("state", "maturity"),
     ),
 )
 

@@ -168,14 +168,9 @@ class Financing:
     disbursement_ref: str | None = None
     reason: str | None = None
     obligation: str | None = None  # buyer-pays: the issuer's interest obligation
-    # The piece's maturity, when undecided paper comes home (None: written before it was).
+    # The piece's maturity, when undecided paper comes home. None: written before it
+    # was recorded; such an application ends by its window alone (at most a day).
     maturity: date | None = None
-
-    @property
-    def matures_on(self) -> date:
-        """The financed piece's maturity; from an entry written before it was recorded,
-        its payment date (the latest the maturity can be)."""
-        return self.maturity or date.fromisoformat(self.quote["payment_date"])
 
     def wire(self) -> dict[str, Any]:
         from ledger.entities import FINANCINGS  # which imports this module
@@ -412,7 +407,8 @@ def is_due(financing: Financing, now: datetime, today: date) -> bool:
     its piece (on the business date ``today``), when paper in flight comes home."""
     if financing.state != REQUESTED:
         return False
-    return financing.expires_at <= format_timestamp(now) or financing.matures_on <= today
+    matured = financing.maturity is not None and financing.maturity <= today
+    return financing.expires_at <= format_timestamp(now) or matured
 
 
 def refuse_due(financings: Sequence[Financing], ctx: Context, refusal: Refusal) -> None:

@@ -170,7 +170,6 @@ BLOCK_LIFT_DAYS_MAX = 90  # an operator's lift of that block lasts at most this 
 SETTLEMENT_NOTICE_DAYS = 3  # issuers are told this many days before their paper matures
 SETTLEMENT_NOTICE_PIECES_MAX = 100  # pieces listed in one settlement.due notice
 PIECES_PER_PAYMENT_MAX = 200  # pieces one settlement.pay names (~1.3 KB of entry each, paid late)
-PAYOUT_BANK_NAME_LENGTH_MAX = 100
 PAYOUT_ACCOUNT_NO_LENGTH_MAX = 34  # an IBAN's longest; mainland accounts are shorter
 REPORT_PAGE_MAX = 1_000  # rows of one page of a clearing list or report
 SPLITTING_LEVEL_FLAG = 4  # a root split deeper than this is flagged

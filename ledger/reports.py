@@ -38,7 +38,7 @@ from typing import Any
 
 from ledger import settlement
 from ledger.canonical import canonical_text
-from ledger.certificates import HOLDING, OVERDUE, Certificate
+from ledger.certificates import HOLDING, OVERDUE, PENDING, Certificate
 from ledger.errors import Refusal
 from ledger.limits import REPORT_PAGE_MAX
 from ledger.members import Member
@@ -165,8 +165,9 @@ DUE = Report(
     "due",
     "pieces",
     _columns(
-        "id:text root_id:text holder:text state:text maturity:date payment_date:date "
-        "amount:fen paid:fen days_late:int late_interest:fen payout_account:object"
+        "id:text root_id:text holder:text payee:text state:text maturity:date "
+        "payment_date:date amount:fen paid:fen days_late:int late_interest:fen "
+        "payout_account:object"
     ),
 )
 ROOTS = Report(
@@ -231,13 +232,21 @@ def page_size(requested: int | None) -> int:
     return requested
 
 
+DATE_FIRST, DATE_LAST = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def parse_date(text: str | None, name: str) -> date:
     try:
         if text is None or re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) is None:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
+        if not DATE_FIRST <= day <= DATE_LAST:  # room for a period's arithmetic either side
+            raise ValueError(text)
+        return day
     except ValueError as exc:
-        raise Refusal("validation", f"{name} is a date, YYYY-MM-DD") from exc
+        raise Refusal(
+            "validation", f"{name} is a date, YYYY-MM-DD, from {DATE_FIRST} to {DATE_LAST}"
+        ) from exc
 
 
 def _bad_cursor() -> Refusal:
@@ -308,6 +317,7 @@ def _piece_row(piece: Certificate, on: date, settings: Settings) -> dict[str, An
         "root_id": piece.root_id,
         "issuer": piece.issuer,
         "holder": piece.holder,
+        "sender": piece.sender,
         "state": str(piece.state),
         "maturity": piece.maturity,
         "payment_date": settlement.payment_date(piece.maturity),
@@ -360,9 +370,13 @@ def due(
     check_issuer(repo, viewer, issuer, "clearing list")
     on = parse_date(on_text, "on")
     rows, totals, next_cursor = _pieces_page(repo, issuer, HOLDING, on, on, cursor, limit, settings)
-    holders = repo.members(row["holder"] for row in rows)
+    # Who is paid: the holder; for a piece still pending, its sender, to whom it goes
+    # back at maturity (its recipient never accepted it: the issuer owes it nothing).
     for row in rows:
-        row["payout_account"] = holders[row["holder"]].payout_account
+        row["payee"] = row["sender"] if row["state"] == PENDING else row["holder"]
+    payees = repo.members(row["payee"] for row in rows)
+    for row in rows:
+        row["payout_account"] = payees[row["payee"]].payout_account
     head = {"issuer": issuer, "on": on.isoformat()}
     return Page(DUE, head, rows, totals, next_cursor)
 

@@ -514,6 +514,7 @@ class Repository:
         """Applications undecided past their window, or at their piece's maturity on the
         business date ``today_text`` (``financing.is_due``), oldest deadline first."""
         f = models.financings
+        # An application written before it named its maturity (NULL) ends by its window.
         query = select(f).where(
             f.c.state == FinancingState.REQUESTED.value,
             or_(f.c.expires_at <= now_text, f.c.maturity <= today_text),

@@ -305,10 +305,22 @@ class Ledger:
             return batch.append(ctx, cmd.raw, cmd.signature, effects, cmd)
         except Refusal as refusal:
             assert refusal.type in kind.refusals, f"{cmd.type} refused undeclared {refusal.type}"
-            self._record_found(refusal, batch)
+            recorded = self._record_found(refusal, batch)
+            if (
+                recorded is not None
+                and refusal.type == "certificate-expired"
+                and kind.type == "settlement.pay"
+            ):
+                # Where the value went: the pieces returned to their senders, to be paid
+                # in their stead (the issuer sees every piece of its paper anyway).
+                refusal.extra["returned"] = {
+                    piece["parent_ids"][0]: piece["id"]
+                    for piece in recorded.effects.get("certificates", ())
+                    if piece["created_seq"] == recorded.seq
+                }
             raise
 
-    def _record_found(self, refusal: Refusal, batch: Batch) -> None:
+    def _record_found(self, refusal: Refusal, batch: Batch) -> Receipt | None:
         """A command refused because the clock had moved on for what it touched — a
         pending piece past its deadline or matured, an application past its window, a
         piece past its payment date — is refused, and what it found is recorded as the
@@ -316,12 +328,14 @@ class Ledger:
         now = batch.now(self.clock())
         if refusal.type == "certificate-expired":
             ids = refusal.extra.get("expired_ids") or [refusal.extra["expired_id"]]
-            system.expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
-        elif "expired_financings" in refusal.extra:
+            return system.expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+        if "expired_financings" in refusal.extra:
             ids = refusal.extra["expired_financings"]
-            system.financing_expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
-        elif "overdue_ids" in refusal.extra:
-            system.overdue(batch, now, self.settings, refusal.extra["overdue_ids"], SWEEP_BATCH_MAX)
+            return system.financing_expiry(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+        if "overdue_ids" in refusal.extra:
+            ids = refusal.extra["overdue_ids"]
+            return system.overdue(batch, now, self.settings, ids, SWEEP_BATCH_MAX)
+        return None
 
     def _plan(self, cmd: Command, kind: CommandType, command_hash: str) -> Any:
         """Run a command's long planning before the sequencer, on one snapshot of the

@@ -60,7 +60,7 @@ from ledger.certificates import (
     CertificateId,
     business_today,
 )
-from ledger.commands import Amount, Date, MemberId, Reference, WireModel
+from ledger.commands import Amount, Date, MemberId, Reference, Text, WireModel
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
 from ledger.errors import Refusal
@@ -68,7 +68,6 @@ from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.limits import (
     BLOCK_LIFT_DAYS_MAX,
     PAYOUT_ACCOUNT_NO_LENGTH_MAX,
-    PAYOUT_BANK_NAME_LENGTH_MAX,
     PIECES_PER_PAYMENT_MAX,
 )
 from ledger.members import Member
@@ -117,9 +116,7 @@ class LiftBlockBody(WireModel):
 
 
 class PayoutAccountBody(WireModel):
-    bank_name: Annotated[
-        str, StringConstraints(min_length=1, max_length=PAYOUT_BANK_NAME_LENGTH_MAX)
-    ]
+    bank_name: Text  # one line
     account_no: Annotated[
         str, StringConstraints(pattern=rf"^[0-9A-Z]{{6,{PAYOUT_ACCOUNT_NO_LENGTH_MAX}}}$")
     ]
@@ -399,9 +396,11 @@ def mark_overdue(pieces: Sequence[Certificate]) -> Effects:
 
 
 def is_payment_date_of(paid_on: date, maturity: date) -> bool:
-    """Whether ``paid_on`` can be ``maturity``'s payment date by some calendar: the
-    maturity or a day of the longest holiday run after it."""
-    return 0 <= (paid_on - maturity).days < pricing.ROLL_DAYS_MAX
+    """Whether ``paid_on`` was ``maturity``'s payment date by the calendar the service
+    had: today's (``ledger.calendar``), or, for a year that calendar did not know yet,
+    the weekends-only rule it applied then (``calendar.is_provisional``)."""
+    weekdays_only = pricing.payment_date(maturity, lambda day: day.weekday() < 5)
+    return paid_on in (payment_date(maturity), weekdays_only)
 
 
 def overdue_cutoff(on: date, grace_days: int) -> date:

@@ -203,8 +203,9 @@ def _check_overdue(
 def _check_notice(
     seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
 ) -> str | None:
-    """A notice lists pieces of its issuer that held value and matured on its date, no
-    more than it counts, and comes before that date; it is decided again from them."""
+    """A notice comes before its maturity date and is decided again from the pieces of
+    its issuer that held value and matured on that date: their count, what they held,
+    and the first of them listed."""
     ctx = _context(seq, command)
     body = command.get("body", {})
     business_date = _business_date(command, ctx)
@@ -220,21 +221,22 @@ def _check_notice(
         return "a notice of paper that had matured"
     if not settlement.is_payment_date_of(notice.payment_date, notice.maturity):
         return "a notice's payment date is no payment date of its maturity"
-    listed = []
-    for item in notice.listed:
-        row = replayed["certificates"].get((item.get("id"),))
-        piece = CERTIFICATES.from_row(row) if row is not None else None
-        if piece is None or piece.state not in certificates.HOLDING:
-            return f"a notice lists {item.get('id')}, which held nothing"
-        if (piece.issuer, piece.maturity) != (notice.issuer, notice.maturity):
-            return f"a notice lists {piece.id}, which is not of its issuer and date"
-        listed.append(piece)
-    held_fen = notice.amount_fen
-    if len(listed) > notice.pieces or sum(p.outstanding_fen for p in listed) > held_fen:
-        return "a notice lists more than it counts"
-    expected = settlement.notice(
-        notice.issuer, notice.maturity, listed, notice.pieces, held_fen, ctx
+    # Decided again from every piece of its issuer and date that held value then (a
+    # scan of the replayed pieces: notices are one per issuer and maturity date).
+    maturity = notice.maturity.isoformat()
+    held = sorted(
+        (
+            CERTIFICATES.from_row(row)
+            for row in replayed["certificates"].values()
+            if row["issuer"] == notice.issuer
+            and row["maturity"] == maturity
+            and row["state"] in certificates.HOLDING
+        ),
+        key=lambda piece: (piece.holder, piece.id),
     )
+    held_fen = sum(piece.outstanding_fen for piece in held)
+    first = held[:SETTLEMENT_NOTICE_PIECES_MAX]
+    expected = settlement.notice(notice.issuer, notice.maturity, first, len(held), held_fen, ctx)
     # The payment date as the calendar of the day said (a later release may move it).
     expected = replace(expected, payment_date=notice.payment_date)
     if {"notices": [expected.wire()]} != effects:

@@ -30,6 +30,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_certificates_issuer_state_maturity", "certificates", ["issuer", "state", "maturity"]
     )
+    op.create_index("ix_certificates_state_maturity", "certificates", ["state", "maturity"])
     with op.batch_alter_table("issuance_limits") as batch:
         batch.add_column(sa.Column("block_lifted_until", sa.String(10), nullable=True))
         batch.add_column(sa.Column("block_lift_reason", sa.String(100), nullable=True))
@@ -80,6 +81,7 @@ def downgrade() -> None:
     with op.batch_alter_table("issuance_limits") as batch:
         batch.drop_column("block_lift_reason")
         batch.drop_column("block_lifted_until")
+    op.drop_index("ix_certificates_state_maturity", "certificates")
     op.drop_index("ix_certificates_issuer_state_maturity", "certificates")
     with op.batch_alter_table("certificates") as batch:
         batch.drop_column("late_daily_rate")

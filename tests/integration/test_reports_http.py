@@ -15,10 +15,11 @@ import json
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from tests.conftest import Chain
+from tests.conftest import Chain, business_date
 from tests.helpers import assert_problem, certs, fen, ok
 from tests.integration.test_settlement_http import at_business_date, half_up, pay
 
@@ -272,3 +273,26 @@ def test_dcc_report_reads_the_database(chain: Chain, database_url: str) -> None:
         cli_app, ["report", "roots", "--issuer", chain.s1.id, "--db", database_url]
     )
     assert refused.exit_code == 2 and "not-found" in refused.output
+
+
+def test_a_piece_still_pending_is_owed_to_its_sender_not_its_recipient(chain: Chain) -> None:
+    """The recipient of a pending piece never accepted it: at maturity it goes back to
+    its sender, whom the issuer pays — and whose account, not the recipient's, it sees."""
+    ok(chain.client(chain.s2).submit("member.set_payout_account", ACCOUNT))
+    sender_account = {"bank_name": "Bank of Fuzhou", "account_no": "6222000011112222"}
+    ok(chain.client(chain.s1).submit("member.set_payout_account", sender_account))
+    root = chain.issued("500.00")
+    chain.transfer(chain.s1, [root], [(chain.s2, "300.00")])  # s2 does not accept
+    on = business_date(chain.clock, 200)
+    listed = ok(chain.client(chain.core).get(f"/v1/settlements/due?issuer={chain.core.id}&on={on}"))
+    rows = {(r["state"], r["amount"]): r for r in listed["pieces"]}
+    pending = rows[("pending", "300.00")]
+    assert (pending["holder"], pending["payee"]) == (chain.s2.id, chain.s1.id)
+    assert pending["payout_account"] == sender_account
+    assert ACCOUNT not in [r["payout_account"] for r in listed["pieces"]]
+
+
+@pytest.mark.parametrize("query", ["from=0001-01-01", "from=9999-12-15", "to=9999-12-31"])
+def test_a_period_at_the_ends_of_the_calendar_is_refused(chain: Chain, query: str) -> None:
+    path = f"/v1/reports/issuer/{chain.core.id}?{query}"
+    assert_problem(chain.client(chain.core).get(path), 422, "validation")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from ledger.errors import Refusal
 from tests.conftest import Chain, business_date
 from tests.helpers import at_business_date, certs, fen, limit_outstanding_fen, ok, refused
 
@@ -104,8 +105,8 @@ def test_paper_in_flight_comes_home_at_maturity(chain: Chain) -> None:
     pending = next(p for p in sent if p["state"] == "pending")
     at_business_date(chain, MATURITY, hour=0)
     # The sweep has not run: paying the pending piece records its return, and is refused.
-    refused(chain, pay(chain, {"pieces": [pending["id"]], "payment_ref": "P"}), 409,
-            "certificate-expired")  # fmt: skip
+    problem = refused(chain, pay(chain, {"pieces": [pending["id"]], "payment_ref": "P"}), 409,
+                      "certificate-expired")  # fmt: skip
     tree = ok(chain.client(chain.core).get(f"/v1/certificates/{root}/tree"))
     states = {p["id"]: p for p in tree["pieces"]}
     assert states[pending["id"]]["state"] == "expired"
@@ -113,6 +114,7 @@ def test_paper_in_flight_comes_home_at_maturity(chain: Chain) -> None:
     assert [(p["holder"], p["amount"], p["state"]) for p in back] == [
         (chain.s1.id, "400.00", "active")
     ]
+    assert problem["returned"] == {pending["id"]: back[0]["id"]}  # what to pay instead
     ok(pay(chain, {"root": root, "amount": "1000.00", "payment_ref": "P-all"}))
     assert limit_outstanding_fen(chain) == 0
 
@@ -144,3 +146,27 @@ def test_a_payout_account_is_registered(chain: Chain) -> None:
     refused(
         chain, chain.client(chain.s1).submit("member.set_payout_account", bad), 422, "validation"
     )
+
+
+def test_a_payment_in_the_same_batch_does_not_hide_other_overdue_paper(chain: Chain) -> None:
+    """Two roots past their payment dates, nothing marked yet: paying the first in the
+    same sequencer batch as an issuance must not let the issuance through."""
+    first = chain.issued("100.00", days=90)
+    chain.issued("100.00", days=95)
+    at_business_date(chain, "2026-07-20")  # both past their payment dates
+    core = chain.client(chain.core)
+    issue = core.envelope("certificate.issue", {
+        "to": chain.s1.id, "amount": "10.00", "maturity": "2026-09-01",
+        "trade": {"contract_no": "C-9", "invoices": [chain.new_invoice("10.00")]},
+    })  # fmt: skip
+    pay_first = core.envelope("settlement.pay", {"pieces": [first], "payment_ref": "P-1"})
+    paid, issued = chain.ledger.execute_together([pay_first, issue])
+    assert not isinstance(paid, Exception), paid
+    assert isinstance(issued, Refusal) and issued.type == "issuer-overdue", issued
+
+
+def test_an_agreed_late_rate_is_written_as_a_plain_decimal(chain: Chain) -> None:
+    issued = ok(chain.issue("100.00", late_daily_rate="0.00000001"))
+    assert issued["effects"]["certificates"][0]["late_daily_rate"] == "0.00000001"
+    for bad in ("0", "0.011", "1e-4", 0.0005, "0.000000001"):
+        refused(chain, chain.issue("100.00", late_daily_rate=bad), 422, "validation")

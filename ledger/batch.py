@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger import events, outbox
-from ledger.certificates import OVERDUE, Certificate, live_counters
+from ledger.certificates import ACTIVE, OVERDUE, Certificate, live_counters
 from ledger.chain import GENESIS_PREV_HASH, make_entry
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
@@ -316,13 +316,30 @@ class Batch:
     def maturing_active(
         self, before_text: str, limit: int, ids: Sequence[str] = (), issuer: str | None = None
     ) -> list[Certificate]:
-        """As the repository's. Asked on every issuance, for the issuer's paper: the batch
-        is written first only when it changed some of that paper, else the database's
-        answer is already the batch's."""
-        changed = self._pending.get("certificates", {}).values()
-        if issuer is None or any(row["issuer"] == issuer for row in changed):
-            self.flush()  # what the batch did to this paper counts (a payment, a return)
-        return self.repo.maturing_active(before_text, limit, ids, issuer)
+        """As the repository's. Asked on every issuance, for the issuer's paper, so it
+        never writes the batch first (that would end batching for a core issuing many):
+        the database's candidates — as many more as the batch changed of this issuer's
+        paper, which may be among them — are taken as the batch has them, with the
+        pieces the batch itself made active before ``before_text`` (a return)."""
+        if issuer is None:
+            self.flush()
+            return self.repo.maturing_active(before_text, limit, ids)
+        wanted = set(ids)
+        written = [
+            row
+            for row in self._pending.get("certificates", {}).values()
+            if row["issuer"] == issuer and (not wanted or row["id"] in wanted)
+        ]
+        found = self.repo.maturing_active(before_text, limit + len(written), ids, issuer)
+        candidates = {p.id for p in found}
+        candidates.update(
+            row["id"] for row in written if row["state"] == ACTIVE and row["maturity"] < before_text
+        )
+        now = self.certificates(candidates)
+        active = [
+            p for p in now.values() if p.state == ACTIVE and p.maturity.isoformat() < before_text
+        ]
+        return sorted(active, key=lambda p: (p.maturity, p.id))[:limit]
 
     def overdue_count(self, issuer: str) -> int:
         key = overdue_key(issuer)

@@ -61,6 +61,7 @@ MISMATCH = "effects do not follow from the command"
 # smaller, but a larger one reads less back from the scratch store.
 REEXECUTE_BATCH_MAX = 500
 NETTING_TYPE = "netting.run"
+LEGACY_LEDGER = "0" * 64
 
 
 def first_mismatch(entries: Iterable[StoredEntry], settings: Settings) -> tuple[int, str] | None:
@@ -119,19 +120,25 @@ def _reexecute(
         batch.append(ctx, entry.command, None, entry.effects, None)
         return None
     try:
-        cmd = parse({"command": entry.command, "signature": entry.signature})
+        cmd = parse({"command": _with_ledger(entry.command), "signature": entry.signature})
         kind = CATALOG[cmd.type]
-        ctx = Context(entry.seq, now, sha256_hex(cmd.signed), settings)
+        ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
         signer = authorise(batch, cmd, kind.roles)
         effects: Effects = kind.run(batch, cmd, signer, ctx)
         if cmd.type == NETTING_TYPE:
             effects = _with_solver_time(effects, entry.effects)
         if canonical_text(effects) != canonical_text(entry.effects):
             return ""
-        batch.append(ctx, cmd.raw, cmd.signature, entry.effects, cmd)
+        batch.append(ctx, entry.command, cmd.signature, entry.effects, cmd)
     except Refusal as refusal:  # the rule (or the entry's size) now refuses it
         return refusal.type
     return None
+
+
+def _with_ledger(command: dict[str, Any]) -> dict[str, Any]:
+    """``command``, parsable: one signed before commands named their ledger gets a
+    placeholder (its hash, and so the ids it made, stay those of the command as signed)."""
+    return command if "ledger" in command else command | {"ledger": LEGACY_LEDGER}
 
 
 def _with_solver_time(effects: Effects, stored: dict[str, Any]) -> Effects:

@@ -523,9 +523,10 @@ class Ledger:
         with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).member(member_id)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, reexecute: bool = True) -> VerifyReport:
+        """Audit the journal (``ledger.verify``), re-executing under this ledger's settings."""
         with snapshot(self.read_engine) as conn, conn.begin():
-            return verify_journal(Repository(conn))
+            return verify_journal(Repository(conn), self.settings, reexecute=reexecute)
 
 
 def _prefetch(batch: Batch, commands: list[Prepared]) -> None:

@@ -11,7 +11,7 @@ DEV_OPERATOR_ID := 91110000MA0000000H
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deep lint typecheck pytest bench bench-netting bench-journal bench-load clean
+.PHONY: install run test test-deep lint typecheck pytest bench bench-netting bench-journal bench-load bench-verify clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-netting: $(STAMP)
 
 bench-journal: $(STAMP)
 	$(BIN)/python bench/journal.py
+
+bench-verify: $(STAMP)
+	$(BIN)/python bench/verify.py --entries 20000 --runs 3
 
 # Over real HTTP from separate client processes, on SQLite and then on PostgreSQL when
 # DCC_BENCH_POSTGRES names a server's admin URL (a database is created and dropped);

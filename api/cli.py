@@ -100,8 +100,16 @@ def init(
 
 
 @app.command()
-def verify(db: DbOption = None) -> None:
-    """Recompute every hash, link and signature, and rebuild the projections."""
+def verify(
+    db: DbOption = None,
+    reexecute: Annotated[
+        bool,
+        typer.Option("--reexecute", help="Only re-execute every command and compare its effects"),
+    ] = False,
+) -> None:
+    """Recompute every hash, link and signature, rebuild the projections, then re-execute
+    every command and compare its effects (under this environment's DCC_* settings, which
+    must be the deployment's)."""
     from sqlalchemy.exc import DBAPIError
 
     from ledger.repository import Repository
@@ -110,7 +118,7 @@ def verify(db: DbOption = None) -> None:
     engine = make_engine(database_url(db))
     try:
         with snapshot(engine) as conn, conn.begin():
-            report = run_verify(Repository(conn))
+            report = run_verify(Repository(conn), chain=not reexecute)
     except DBAPIError as exc:  # no journal to read: say so, as a failed verification
         typer.echo(
             f"seq 0: cannot read the journal ({type(exc.orig).__name__}); "

@@ -129,6 +129,33 @@ def apply_needs(cmd: Command) -> Needs:
     return Needs(members=(cmd.body.bank,), certificates=(cmd.body.certificate,))
 
 
+# One answer for every command or read that does not prove its signer: an unknown member,
+# a key that is not the member's, and a signature that does not verify all read the same,
+# so nobody without a key learns who is admitted or which keys a member has.
+BAD_SIGNATURE = "the signature does not verify against a key of the signer"
+
+
+def authorise(repo: Loads, cmd: Command, roles: frozenset[str]) -> Member:
+    """The key is still current, the signer active, the role allowed: asked by the
+    sequencer before a command's loader runs, and by the auditor when it re-executes."""
+    found = repo.key_with_member(cmd.key_id)
+    if found is None or found[0].member != cmd.signer:
+        raise Refusal("bad-signature", BAD_SIGNATURE)
+    key, signer = found
+    return authorise_member(key, signer, roles)
+
+
+def authorise_member(key: Key, signer: Member, roles: frozenset[str]) -> Member:
+    """The checks shared by signed commands and signed reads."""
+    if key.retired_seq is not None:
+        raise Refusal("retired-key", f"key {key.key_id} was retired at seq {key.retired_seq}")
+    if signer.status != members.ACTIVE:
+        raise Refusal("member-suspended", f"member {signer.id} is suspended")
+    if roles and not any(signer.has_role(role) for role in roles):
+        raise Refusal("forbidden", f"this needs one of the roles {sorted(roles)}")
+    return signer
+
+
 Run = Callable[..., Effects]  # (Loads, Command, Member, Context[, planned=…]) -> Effects
 Plan = Callable[[Loads, Command, Context], Any]
 

@@ -96,6 +96,19 @@ def rows_of(
     return result
 
 
+Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_seq)
+
+
+def replay(
+    replayed: Replayed, command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
+) -> None:
+    """Apply an entry's effects to in-memory projections (the auditor's copy)."""
+    for collection, rows in rows_of(command, effects, seq).items():
+        projection = PROJECTIONS[collection]
+        for row in rows:
+            replayed[collection][projection.key_of(row)] = row
+
+
 def apply_effects(
     conn: Connection, command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
 ) -> None:

@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from ledger import certificates, members, system
+from ledger import certificates, system
 from ledger.batch import Batch, Receipt
 from ledger.canonical import sha256_hex
 from ledger.catalog import CATALOG, CommandType, parse
@@ -52,10 +52,10 @@ from ledger.db import (
 )
 from ledger.errors import Refusal
 from ledger.financing import REQUESTED
-from ledger.handlers import Loads
+from ledger.handlers import BAD_SIGNATURE, authorise, authorise_member
 from ledger.keys import verify
 from ledger.limits import KEY_CACHE_MAX, SWEEP_BATCH_MAX
-from ledger.members import Key, Member
+from ledger.members import Member
 from ledger.remote import RemoteSequencer
 from ledger.repository import Head, Repository, StoredEntry
 from ledger.sequencer import Sequencer
@@ -66,12 +66,8 @@ from ledger.verify import verify as verify_journal
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 log = logging.getLogger("dcc.ledger")
-__all__ = ["Ledger", "Prepared", "Receipt", "authorise_member"]
+__all__ = ["BAD_SIGNATURE", "Ledger", "Prepared", "Receipt", "authorise_member"]
 
-# One answer for every command or read that does not prove its signer: an unknown member,
-# a key that is not the member's, and a signature that does not verify all read the same,
-# so nobody without a key learns who is admitted or which keys a member has.
-BAD_SIGNATURE = "the signature does not verify against a key of the signer"
 OTHER_LEDGER = "the signature is for another ledger (GET /v1/ledger names this one)"
 
 
@@ -297,7 +293,7 @@ class Ledger:
             prior = batch.entry_by_nonce(cmd.signer, cmd.nonce)
             if prior is not None:  # checked first: an identical retry was authorised then
                 return _receipt_for_retry(prior, cmd)
-            signer = _authorise(batch, cmd, kind.roles)
+            signer = authorise(batch, cmd, kind.roles)
             now = batch.now(self.clock())
             ctx = Context(batch.next_seq, now, prepared.command_hash, self.settings)
             planned = {"planned": prepared.planned} if kind.plan is not None else {}
@@ -347,7 +343,7 @@ class Ledger:
             repo = Repository(conn)
             if repo.entry_by_nonce(cmd.signer, cmd.nonce) is not None:
                 return None
-            _authorise(repo, cmd, kind.roles)
+            authorise(repo, cmd, kind.roles)
             ctx = Context(0, self.clock(), command_hash, self.settings)
             return kind.plan(repo, cmd, ctx)
 
@@ -527,9 +523,10 @@ class Ledger:
         with self.read_engine.connect() as conn, conn.begin():
             return Repository(conn).member(member_id)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, reexecute: bool = True) -> VerifyReport:
+        """Audit the journal (``ledger.verify``), re-executing under this ledger's settings."""
         with snapshot(self.read_engine) as conn, conn.begin():
-            return verify_journal(Repository(conn))
+            return verify_journal(Repository(conn), self.settings, reexecute=reexecute)
 
 
 def _prefetch(batch: Batch, commands: list[Prepared]) -> None:
@@ -574,23 +571,3 @@ def _receipt_for_retry(prior: StoredEntry, cmd: Command) -> Receipt:
         )
     entry = prior.entry
     return Receipt(entry.seq, entry.entry_hash, entry.effects, replayed=True)
-
-
-def _authorise(repo: Loads, cmd: Command, roles: frozenset[str]) -> Member:
-    """The key is still current, the signer active, the role allowed."""
-    found = repo.key_with_member(cmd.key_id)
-    if found is None or found[0].member != cmd.signer:
-        raise Refusal("bad-signature", BAD_SIGNATURE)
-    key, signer = found
-    return authorise_member(key, signer, roles)
-
-
-def authorise_member(key: Key, signer: Member, roles: frozenset[str]) -> Member:
-    """The checks shared by signed commands and signed reads."""
-    if key.retired_seq is not None:
-        raise Refusal("retired-key", f"key {key.key_id} was retired at seq {key.retired_seq}")
-    if signer.status != members.ACTIVE:
-        raise Refusal("member-suspended", f"member {signer.id} is suspended")
-    if roles and not any(signer.has_role(role) for role in roles):
-        raise Refusal("forbidden", f"this needs one of the roles {sorted(roles)}")
-    return signer

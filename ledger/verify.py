@@ -32,8 +32,10 @@ from ledger.commands import signed_bytes
 from ledger.errors import Refusal
 from ledger.keys import verify as verify_signature
 from ledger.members import MemberStatus
-from ledger.projections import PROJECTIONS, Row, rows_of
+from ledger.projections import PROJECTIONS, Replayed, Row, replay
+from ledger.reexecute import first_mismatch
 from ledger.repository import Repository, StoredEntry, stored_entry
+from ledger.settings import Settings
 from ledger.system import SYSTEM_ENTRIES
 
 
@@ -67,20 +69,40 @@ class Report:
         }
 
 
-Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_seq)
-
 # ``ledger.commands.format_timestamp``'s form, in which text order is time order.
 _RECORDED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
-def verify(repo: Repository) -> Report:
+def verify(
+    repo: Repository,
+    settings: Settings | None = None,
+    *,
+    chain: bool = True,
+    reexecute: bool = True,
+) -> Report:
+    """Audit the journal of ``repo``: the chain, signatures and projections (``chain``),
+    then, when they hold, the re-execution of every command (``reexecute``,
+    ``ledger.reexecute``) under ``settings`` — the deployment's, by default from the
+    environment, which must be the service's."""
     report = Report()
-    replayed: Replayed = {name: {} for name in PROJECTIONS}
-    problem = _check_chain(repo.entry_rows(), replayed, report) or _check_head(repo, report)
-    if problem is not None:
-        report.problems.append(problem)
-        return report
-    report.problems.extend(_compare_projections(repo, replayed))
+    if chain:
+        replayed: Replayed = {name: {} for name in PROJECTIONS}
+        problem = _check_chain(repo.entry_rows(), replayed, report) or _check_head(repo, report)
+        if problem is not None:
+            report.problems.append(problem)
+            return report
+        report.problems.extend(_compare_projections(repo, replayed))
+        if report.problems:
+            return report
+    else:
+        head = repo.head()
+        report.entries, report.head_hash = (
+            (head.seq, head.entry_hash) if head else (0, GENESIS_PREV_HASH)
+        )
+    if reexecute:
+        found = first_mismatch(repo.entries(), settings or Settings.from_env())
+        if found is not None:
+            report.problems.append(Problem(*found))
     return report
 
 
@@ -111,7 +133,7 @@ def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Pro
                 position, prev_time, item.entry.recorded_at
             )
             if problem is None:
-                _replay(item, replayed)
+                replay(replayed, item.entry.command, item.entry.effects, position)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # The row is well hashed but not of the shape this ledger writes: a forgery
             # (or our bug) either way, reported at its seq rather than crashing the audit.
@@ -135,15 +157,6 @@ def _check_time(position: int, prev_time: str, recorded_at: Any) -> Problem | No
             f"{prev_time}",
         )
     return None
-
-
-def _replay(item: StoredEntry, replayed: Replayed) -> None:
-    """Apply an entry's effects to the in-memory projections."""
-    entry = item.entry
-    for collection, rows in rows_of(entry.command, entry.effects, entry.seq).items():
-        projection = PROJECTIONS[collection]
-        for row in rows:
-            replayed[collection][projection.key_of(row)] = row
 
 
 def _check_entry(

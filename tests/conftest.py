@@ -180,12 +180,15 @@ def clock() -> Clock:
 def ledger(engine: Engine, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Ledger]:
     """The ledger under test. After the test, ``dcc verify``'s check must pass: whatever
     the test did and whatever was refused, the journal replays to the stored projections
-    (a test that tampers with the database on purpose is marked ``tampers``)."""
+    (a test that tampers with the database on purpose is marked ``tampers``), and every
+    command re-executes to its effects under the ledger's settings (but in a test marked
+    ``unreplayable``: written under two deployments' settings, or see ledger.reexecute)."""
     ledger = Ledger(engine, clock=clock)
     yield ledger
     try:
         if request.node.get_closest_marker("tampers") is None:
-            report = ledger.verify()
+            reexecute = request.node.get_closest_marker("unreplayable") is None
+            report = ledger.verify(reexecute=reexecute)
             assert report.ok, f"dcc verify fails after the test: {report.problems[:3]}"
     finally:
         ledger.close()

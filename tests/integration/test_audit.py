@@ -63,8 +63,8 @@ def _json(value: str) -> Any:
     return json.loads(value)
 
 
-def verify_output(database_url: str) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(cli_app, ["verify", "--db", database_url])
+def verify_output(database_url: str, *options: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli_app, ["verify", "--db", database_url, *options])
     return result.exit_code, result.output.splitlines()
 
 
@@ -446,3 +446,32 @@ def test_a_notice_that_overstates_what_is_due_is_found(
     assert (
         lines[0] == f"seq {entry.seq}: the notice's effects do not follow from the pieces it lists"
     )
+
+
+@pytest.mark.tampers
+def test_effects_rewritten_with_their_projections_are_found_by_re_execution(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    """The blind spot of the chain and the projections: an insider rewrites what an entry
+    did (a member admitted under another name than the operator signed), recomputes every
+    later hash, and edits the projection to match. Only running the command again tells."""
+    from ledger.db import snapshot
+    from ledger.repository import Repository
+    from ledger.verify import verify
+
+    populate(world, 4)  # seqs 1..5
+    code, lines = verify_output(database_url, "--reexecute")
+    assert code == 0 and lines[0].startswith("ok: 5 entries"), lines
+    _drop_trigger(engine)
+    row = stored_rows(engine)[2]
+    forged = row.effects.replace('"name":"Supplier 1"', '"name":"Supplier X"')
+    assert forged != row.effects
+    rehash_from(engine, 3, {"effects": forged})
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE members SET name = 'Supplier X' WHERE name = 'Supplier 1'"))
+    with snapshot(engine) as conn, conn.begin():  # the chain and projections hold
+        assert verify(Repository(conn), reexecute=False).ok
+    for options in ((), ("--reexecute",)):
+        code, lines = verify_output(database_url, *options)
+        assert code == 1
+        assert lines == ["seq 3: effects do not follow from the command"], lines

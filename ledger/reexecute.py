@@ -1,0 +1,149 @@
+"""Re-execution: every effect must follow from its command.
+
+The chain and the signatures prove who asked for what and that nothing was rewritten
+without every later hash being recomputed; the projections are compared with the
+journal's effects. None of that shows that the effects themselves are what the command
+*does*: whoever can rewrite the journal and its projections together could give a
+recipient more than the transfer it signed sent. So the auditor runs every command
+again, as the sequencer ran it, and compares.
+
+The journal is replayed, entry by entry, into a scratch store (an in-memory SQLite
+database with the schema): a sequencer :class:`~ledger.batch.Batch` over it is the
+loaders' view of the state before each entry, exactly as the service's own batches
+were. For each entry:
+
+* a **signed** command is parsed from the stored command and signature, authorised
+  (key current, signer active, role allowed) and run through its catalog type's loader
+  and pure rule, in the context the service gave it: the entry's seq, its
+  ``recorded_at`` as now, the SHA-256 of the signed bytes as ``command_hash``, and the
+  deployment's settings (so verify must run with them: the ``DCC_*`` environment of the
+  service). The effects it computes must equal the stored ones byte for byte (RFC 8785);
+  a command the rule now refuses is a mismatch too;
+* a **system** entry is re-derived by its own check (``ledger.system``), from the
+  projections replayed before it;
+
+and then the entry's stored effects are applied to the scratch store, so the next entry
+sees what the service saw. The first entry whose effects do not follow is reported:
+``seq N: effects do not follow from the command`` (with the refusal or the system
+check's reason after a colon).
+
+``netting.run`` is planned before the sequencer's lock, on a snapshot; re-execution
+plans it again in the lock's place, on the state of its seq (``handlers.netting``
+without a plan), and takes the solver's time from the record (how long a solver took
+is no consequence of the command). A run during which what it planned on changed (a
+component excluded as ``changed``, or one that became nettable between the snapshot and
+the lock) would be re-planned differently and reported: rare, and then to be looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, create_engine
+
+from ledger.batch import Batch
+from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from ledger.catalog import CATALOG, parse
+from ledger.context import Context, Effects
+from ledger.errors import Refusal
+from ledger.handlers import authorise
+from ledger.models import metadata
+from ledger.projections import PROJECTIONS, Replayed, replay
+from ledger.repository import Repository, StoredEntry
+from ledger.settings import Settings
+from ledger.system import SYSTEM_ENTRIES
+
+MISMATCH = "effects do not follow from the command"
+# Entries a scratch batch holds before it is written: the sequencer's batches are
+# smaller, but a larger one reads less back from the scratch store.
+REEXECUTE_BATCH_MAX = 500
+NETTING_TYPE = "netting.run"
+LEGACY_LEDGER = "0" * 64
+
+
+def first_mismatch(entries: Iterable[StoredEntry], settings: Settings) -> tuple[int, str] | None:
+    """The seq and message of the first entry whose effects do not follow from its
+    command (or its system check), replaying ``entries`` in seq order; None if all do."""
+    with _scratch() as conn:
+        repo = Repository(conn)
+        batch = Batch(repo, None)
+        replayed: Replayed = {name: {} for name in PROJECTIONS}
+        held = 0
+        for item in entries:
+            try:
+                why = _reexecute(batch, item, settings, replayed)
+            except (AttributeError, KeyError, TypeError, ValueError, AssertionError) as exc:
+                why = f"entry is not of a shape the ledger writes ({exc!r})"
+            if why is not None:
+                return item.entry.seq, f"{MISMATCH}: {why}" if why else MISMATCH
+            replay(replayed, item.entry.command, item.entry.effects, item.entry.seq)
+            held += 1
+            if held >= REEXECUTE_BATCH_MAX:
+                batch.flush()
+                batch, held = Batch(repo, batch.head), 0
+    return None
+
+
+@contextmanager
+def _scratch() -> Iterator[Connection]:
+    """A connection to a fresh in-memory database with the schema, in one transaction."""
+    engine = create_engine("sqlite://")
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _reexecute(
+    batch: Batch, item: StoredEntry, settings: Settings, replayed: Replayed
+) -> str | None:
+    """Decide one entry again and take its stored effects into ``batch``: None if they
+    follow, else why not ("" when the computed effects simply differ)."""
+    entry = item.entry
+    now = datetime.fromisoformat(entry.recorded_at)
+    if entry.signature is None:
+        declared = SYSTEM_ENTRIES.get(str(entry.command.get("type")))
+        if declared is None:
+            return "an unsigned entry of a type the service never writes"
+        try:
+            why = declared.check(entry.seq, entry.command, entry.effects, replayed)
+        except Refusal as refusal:
+            why = refusal.type
+        if why is not None:
+            return why
+        ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
+        batch.append(ctx, entry.command, None, entry.effects, None)
+        return None
+    try:
+        cmd = parse({"command": _with_ledger(entry.command), "signature": entry.signature})
+        kind = CATALOG[cmd.type]
+        ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
+        signer = authorise(batch, cmd, kind.roles)
+        effects: Effects = kind.run(batch, cmd, signer, ctx)
+        if cmd.type == NETTING_TYPE:
+            effects = _with_solver_time(effects, entry.effects)
+        if canonical_text(effects) != canonical_text(entry.effects):
+            return ""
+        batch.append(ctx, entry.command, cmd.signature, entry.effects, cmd)
+    except Refusal as refusal:  # the rule (or the entry's size) now refuses it
+        return refusal.type
+    return None
+
+
+def _with_ledger(command: dict[str, Any]) -> dict[str, Any]:
+    """``command``, parsable: one signed before commands named their ledger gets a
+    placeholder (its hash, and so the ids it made, stay those of the command as signed)."""
+    return command if "ledger" in command else command | {"ledger": LEGACY_LEDGER}
+
+
+def _with_solver_time(effects: Effects, stored: dict[str, Any]) -> Effects:
+    """``effects`` of a netting run with the solver's time of the ``stored`` run."""
+    report, recorded = effects.get("netting"), stored.get("netting")
+    if not (isinstance(report, dict) and isinstance(recorded, dict)):
+        return effects
+    return effects | {"netting": report | {"solver_elapsed_ms": recorded.get("solver_elapsed_ms")}}

@@ -69,10 +69,11 @@ def _backfill(conn: sa.Connection, nodes: sa.Table) -> None:
             for name in ("seq", "prev_hash", "recorded_at", "command", "signature", "effects")
         ),
     )
-    query = sa.select(entries).order_by(entries.c.seq)
+    # A statement option: on the migration's connection it would outlive this query.
+    query = sa.select(entries).order_by(entries.c.seq).execution_options(yield_per=_BATCH)
     frontier: dict[Node, bytes] = {}
     rows: list[dict[str, Any]] = []
-    for entry in conn.execution_options(yield_per=_BATCH).execute(query):
+    for entry in conn.execute(query):
         data = entry_bytes(
             entry.seq,
             entry.prev_hash,

@@ -26,6 +26,7 @@ run: $(STAMP)
 	@mkdir -p keys
 	@test -f keys/operator.pub || $(BIN)/dcc keygen --out keys/operator
 	$(BIN)/dcc init --if-needed --operator-key keys/operator.pub \
+		--operator-signing-key keys/operator.key \
 		--operator-id $(DEV_OPERATOR_ID) --operator-name "dcc platform operator (dev)"
 	$(BIN)/dcc serve --host $(HOST) --port $(PORT)
 

@@ -17,11 +17,12 @@ from api.routes import (
     ledger_routes,
     members,
     netting,
+    proofs,
     settlement,
     webhooks,
 )
 from ledger.db import make_engine
-from ledger.jobs import relay, sweeper
+from ledger.jobs import checkpointer, relay, sweeper
 from ledger.service import Ledger
 
 
@@ -34,11 +35,11 @@ def create_app(
 ) -> FastAPI:
     """An app serving ``ledger`` (or a new one on ``database_url``/``DCC_DATABASE_URL``).
 
-    ``background_sweep`` runs the expiry sweep every ``sweep_interval_s`` (``dcc serve``
-    turns it on; tests drive the sweep themselves). ``background_relay`` runs the webhook
-    relay on a thread of this process: for an app in process (the tests); under ``dcc
-    serve`` the relay runs once, in the sequencer's process (``ledger.remote``), and no
-    worker runs one.
+    ``background_sweep`` runs the expiry sweep every ``sweep_interval_s`` and the
+    checkpointer (``dcc serve`` turns them on; tests drive both themselves).
+    ``background_relay`` runs the webhook relay on a thread of this process: for an app
+    in process (the tests); under ``dcc serve`` the relay runs once, in the sequencer's
+    process (``ledger.remote``), and no worker runs one.
     """
     ledger = ledger or Ledger(make_engine(database_url))
     capacity = Capacity(ledger.settings)
@@ -47,10 +48,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         capacity.reset()
         stop = sweeper.start(ledger) if background_sweep else None
+        signing = checkpointer.start(ledger) if background_sweep else None
         sending = relay.start(ledger) if background_relay else None
         yield
         if stop is not None:
             stop.set()
+        if signing is not None:
+            signing.set()
         if sending is not None:
             sending.stop()
         # What is queued is applied and answered before the process goes.
@@ -85,4 +89,5 @@ def create_app(
     app.include_router(settlement.router)
     app.include_router(webhooks.router)
     app.include_router(ledger_routes.router)
+    app.include_router(proofs.router)
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.db import database_url, make_engine, snapshot
 from ledger.errors import Refusal
@@ -30,6 +31,10 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(report_app, name="report")
+log_key_app = typer.Typer(
+    help="The service's log key, which signs checkpoints.", no_args_is_help=True
+)
+app.add_typer(log_key_app, name="log-key")
 
 DbOption = Annotated[
     str | None,
@@ -63,17 +68,64 @@ def db_upgrade(db: DbOption = None) -> None:
 @app.command()
 def keygen(out: Annotated[str, typer.Option("--out", help="Writes OUT.key and OUT.pub")]) -> None:
     """Generate an Ed25519 key pair: OUT.key (PKCS#8 PEM, mode 0600) and OUT.pub."""
-    private = generate_private_key()
-    key_path, pub_path = Path(f"{out}.key"), Path(f"{out}.pub")
+    key_path = Path(f"{out}.key")
     if key_path.exists():
         typer.echo(f"{key_path} exists; refusing to overwrite a private key", err=True)
         raise typer.Exit(1)
+    _write_key_pair(key_path)
+    typer.echo(f"wrote {key_path} and {key_path.with_suffix('.pub')}")
+
+
+def _write_key_pair(key_path: Path) -> Ed25519PrivateKey:
+    """A new key at ``key_path`` (PKCS#8 PEM, mode 0600, never overwritten) and its
+    public half beside it (``.pub``)."""
+    private = generate_private_key()
     key_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(private_key_pem(private))
-    pub_path.write_text(public_key_b64(private.public_key()) + "\n")
-    typer.echo(f"wrote {key_path} and {pub_path}")
+    key_path.with_suffix(".pub").write_text(public_key_b64(private.public_key()) + "\n")
+    return private
+
+
+def _log_key(ledger: Ledger) -> Ed25519PrivateKey:
+    """The log key in ``DCC_LOG_KEY_FILE`` (default keys/log.key), made if missing."""
+    path = Path(ledger.settings.log_key_file)
+    if path.is_file():
+        return load_private_key_pem(path.read_bytes())
+    private = _write_key_pair(path)
+    typer.echo(f"wrote the log key {path} and {path.with_suffix('.pub')}")
+    return private
+
+
+def _publish_log_key(
+    ledger: Ledger, log_private: Ed25519PrivateKey, operator_key: Path, operator_id: str
+) -> None:
+    """Publish the log key (``ledger.log_key``, signed by the operator) unless it is the
+    published one already."""
+    from ledger.keys import key_id_of
+    from ledger.repository import Repository
+    from ledger.signing import sign_command
+
+    public = public_key_b64(log_private.public_key())
+    with ledger.connect() as conn, conn.begin():
+        active = Repository(conn).active_log_key()
+    if active is not None and active.key_id == key_id_of(public):
+        typer.echo(f"log key {active.key_id} is published (seq {active.published_seq})")
+        return
+    envelope = sign_command(
+        load_private_key_pem(operator_key.read_bytes()),
+        operator_id,
+        "ledger.log_key",
+        {"name": f"dcc/{ledger.ledger_id()}", "public_key": public},
+        issued_at=datetime.now(UTC),
+        ledger=ledger.ledger_id(),
+    )
+    try:
+        receipt = ledger.execute(envelope)
+    except Refusal as refusal:
+        _refused(refusal)
+    typer.echo(f"log key published: seq {receipt.seq}")
 
 
 @app.command()
@@ -85,18 +137,43 @@ def init(
     if_needed: Annotated[
         bool, typer.Option("--if-needed", help="Succeed quietly if already initialised")
     ] = False,
+    operator_signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--operator-signing-key",
+            help="The operator's NAME.key: also publish the log key (ledger.log_key)",
+        ),
+    ] = None,
 ) -> None:
-    """Write the genesis entry (seq 1) that admits the operator."""
+    """Write the genesis entry (seq 1) that admits the operator, and make the log key
+    (DCC_LOG_KEY_FILE, default keys/log.key) if missing; with --operator-signing-key,
+    publish it too."""
     ledger = _ledger(db)
     public_key = operator_key.read_text().strip()
     try:
         receipt = ledger.genesis(operator_id, operator_name, public_key)
+        typer.echo(f"genesis written: seq {receipt.seq} {receipt.entry_hash}")
     except Refusal as refusal:
-        if if_needed and refusal.type == "already-initialised":
-            typer.echo("already initialised")
-            return
-        _refused(refusal)
-    typer.echo(f"genesis written: seq {receipt.seq} {receipt.entry_hash}")
+        if not (if_needed and refusal.type == "already-initialised"):
+            _refused(refusal)
+        typer.echo("already initialised")
+    log_private = _log_key(ledger)
+    if operator_signing_key is not None:
+        _publish_log_key(ledger, log_private, operator_signing_key, operator_id)
+    ledger.close()
+
+
+@log_key_app.command("init")
+def log_key_init(
+    operator_key: Annotated[Path, typer.Option("--operator-key", help="The operator's NAME.key")],
+    operator_id: Annotated[str, typer.Option("--operator-id", help="The operator's USCC")],
+    db: DbOption = None,
+) -> None:
+    """Make the log key (DCC_LOG_KEY_FILE) if missing and publish it, signed by the
+    operator, unless it is the published one. To rotate: move the old file aside first."""
+    ledger = _ledger(db)
+    _publish_log_key(ledger, _log_key(ledger), operator_key, operator_id)
+    ledger.close()
 
 
 @app.command()

@@ -27,7 +27,7 @@ from typing import Any
 
 from ledger import events, outbox
 from ledger.certificates import ACTIVE, OVERDUE, Certificate, live_counters
-from ledger.chain import GENESIS_PREV_HASH, make_entry
+from ledger.chain import GENESIS_PREV_HASH, entry_bytes, make_entry
 from ledger.commands import Command, format_timestamp
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
@@ -36,7 +36,9 @@ from ledger.errors import Refusal
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.handlers import Needs
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
+from ledger.log_keys import LogKey
 from ledger.members import Key, Member
+from ledger.merkle import Node, append_leaf, leaf_hash
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation
 from ledger.projections import PARTIES, PROJECTIONS, Row, rows_of, write_rows
 from ledger.repository import Head, Repository, StoredEntry, entry_row, line_key
@@ -159,6 +161,10 @@ class Batch:
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
         self._events: list[outbox.Message] = []  # what the entries tell members
         self._settings: Settings | None = None  # the settings the batch's entries ran on
+        # The Merkle tree's perfect subtrees at the head (read at the first append), and
+        # the nodes the batch's entries completed, to write with them.
+        self._frontier: dict[Node, bytes] | None = None
+        self._nodes: list[Row] = []
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
             "keys": lambda keys: _by_first(_keys(repo, [k[0] for k in keys])),
@@ -168,6 +174,7 @@ class Batch:
             "credit_lines": lambda keys: dict(repo.credit_lines(keys)),
             "financings": lambda keys: _by_first(repo.financings(k[0] for k in keys)),
             "webhooks": lambda keys: _by_first(repo.webhooks(k[0] for k in keys)),
+            "log_keys": lambda keys: _by_first(repo.log_keys(k[0] for k in keys)),
             "invoices": lambda keys: {
                 _invoice_key(i.key): i for i in repo.invoices(_key_of(k) for k in keys).values()
             },
@@ -367,6 +374,13 @@ class Batch:
     def financings(self, ids: Iterable[str]) -> dict[str, Financing]:
         return self._by_id("financings", ids)
 
+    def log_key(self, key_id: str) -> LogKey | None:
+        return self._by_id("log_keys", [key_id]).get(key_id)
+
+    def active_log_key(self) -> LogKey | None:
+        self.flush()  # rare (a key is published once in a long while)
+        return self.repo.active_log_key()
+
     def credit_lines(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CreditLine]:
         found = self._get("credit_lines", pairs)
         return {(key[0], key[1]): line for key, line in found.items()}
@@ -419,11 +433,11 @@ class Batch:
             effects,
             command_bytes=cmd.signed if cmd else None,
         )
-        entry_bytes = len(command_bytes) + len(effects_bytes)
-        if entry_bytes > ctx.settings.entry_bytes_max:
+        size_bytes = len(command_bytes) + len(effects_bytes)
+        if size_bytes > ctx.settings.entry_bytes_max:
             raise Refusal(
                 "entry-too-large",
-                f"the command would write an entry of {entry_bytes} bytes; at most "
+                f"the command would write an entry of {size_bytes} bytes; at most "
                 f"{ctx.settings.entry_bytes_max} bytes are allowed",
             )
         signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
@@ -435,6 +449,7 @@ class Batch:
         )
         self._settings = ctx.settings
         command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
+        canonical = (command_bytes, effects_bytes)
         self._entries.append(
             entry_row(entry, command_text, effects_text, signer, nonce, str(raw["type"]))
         )
@@ -443,9 +458,26 @@ class Batch:
         if signer is not None and nonce is not None:
             stored = StoredEntry(entry, str(raw["type"]), signer, nonce, command_text, effects_text)
             self._nonces[(signer, nonce)] = stored
+        self._add_leaf(entry.seq, entry.prev_hash, entry.recorded_at, signature, canonical)
         self.head = Head(entry.seq, entry.entry_hash, entry.recorded_at)
         self._head_time = ctx.now
         return Receipt(entry.seq, entry.entry_hash, effects)
+
+    def _add_leaf(
+        self,
+        seq: int,
+        prev_hash: str,
+        recorded_at: str,
+        signature: str | None,
+        stored: tuple[bytes, bytes],
+    ) -> None:
+        """Add entry ``seq`` to the Merkle tree: its leaf is ``SHA-256(0x00 ‖ the bytes
+        whose SHA-256 is its entry_hash)``; keep the nodes it completes for the flush."""
+        if self._frontier is None:
+            self._frontier = self.repo.merkle_frontier(seq - 1)
+        data = entry_bytes(seq, prev_hash, recorded_at, stored[0], signature, stored[1])
+        for (level, index), digest in append_leaf(self._frontier, seq - 1, leaf_hash(data)):
+            self._nodes.append({"level": level, "idx": index, "hash": digest})
 
     def _take(self, collection: str, rows: list[Row], seq: int) -> None:
         if collection == PARTIES:
@@ -479,10 +511,11 @@ class Batch:
         for collection, rows in self._pending.items():
             write_rows(conn, collection, list(rows.values()))
         write_rows(conn, PARTIES, self._parties)
+        self.repo.append_nodes(self._nodes)  # the Merkle tree: derived, like an index
         # The webhook secrets and the outbox: operational rows, in the entries' transaction.
         settings = self._settings or Settings()
         outbox.write(conn, list(self._pending.get("webhooks", {}).values()), self._events, settings)
-        self._entries, self._parties, self._events = [], [], []
+        self._entries, self._parties, self._events, self._nodes = [], [], [], []
         self._pending.clear()
         self._deltas.clear()
         self._counts.clear()  # the database's counts now include what was written

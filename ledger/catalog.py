@@ -33,6 +33,7 @@ from ledger import (
     credit,
     financing,
     handlers,
+    log_keys,
     members,
     netting_run,
     obligations,
@@ -389,6 +390,14 @@ _DECLARED = (
         handlers.webhook_rotate_secret,
         frozenset({"webhook-not-found"}),
         "Give an endpoint a new signing secret; the old one signs too for 24 h",
+    ),
+    CommandType(
+        "ledger.log_key",
+        log_keys.LogKeyBody,
+        OPERATOR,
+        handlers.publish_log_key,
+        frozenset({"key-in-use"}),
+        "Publish the service's log key, which signs checkpoints (retiring the one before)",
     ),
     CommandType(
         "netting.run",

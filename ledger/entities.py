@@ -59,6 +59,7 @@ from ledger.credit import ISSUANCE, IssuanceLimit
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
 from ledger.limits import WEBHOOK_URL_LENGTH_MAX
+from ledger.log_keys import LogKey
 from ledger.members import Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
@@ -533,6 +534,21 @@ WEBHOOKS: Entity[Endpoint] = entity(
     indexes=(("member",),),
 )
 
+# The service's log keys, published by the operator (ledger.log_keys).
+LOG_KEYS: Entity[LogKey] = entity(
+    "log_keys",
+    "log_keys",
+    LogKey,
+    key=("key_id",),
+    fields=(
+        Field("key_id", String(ID)),
+        Field("name", String(100)),
+        Field("public_key", String(64)),
+        Field("published_seq", BigInteger),
+        Field("retired_seq", BigInteger, nullable=True),
+    ),
+)
+
 ENTITIES: dict[str, Entity[Any]] = {
     e.collection: e
     for e in (
@@ -547,5 +563,6 @@ ENTITIES: dict[str, Entity[Any]] = {
         WEBHOOKS,
         PAYMENTS,
         NOTICES,
+        LOG_KEYS,
     )
 }

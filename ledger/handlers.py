@@ -19,6 +19,7 @@ from ledger import (
     certificates,
     credit,
     financing,
+    log_keys,
     members,
     netting_run,
     obligations,
@@ -54,6 +55,8 @@ class Loads(Protocol):
     def members(self, member_ids: Iterable[str]) -> dict[str, Member]: ...
     def key(self, key_id: str) -> Key | None: ...
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None: ...
+    def log_key(self, key_id: str) -> log_keys.LogKey | None: ...
+    def active_log_key(self) -> log_keys.LogKey | None: ...
     def certificate(self, certificate_id: str) -> Certificate | None: ...
     def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]: ...
     def root_faces(self, root_ids: Iterable[str]) -> dict[str, int]: ...
@@ -179,6 +182,13 @@ def rotate_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effec
     assert current is not None, signer
     taken = repo.key(key_id_of(cmd.body.public_key))
     return members.rotate_key(signer, current, taken.member if taken else None, cmd.body, ctx)
+
+
+def publish_log_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    key_id = key_id_of(cmd.body.public_key)
+    member_key, log_key = repo.key(key_id), repo.log_key(key_id)
+    owner = member_key.member if member_key else (log_key.name if log_key else None)
+    return log_keys.publish(repo.active_log_key(), owner, cmd.body, ctx)
 
 
 def limit_set(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:

@@ -121,6 +121,15 @@ INVOICES_PER_COMMAND_MAX = 100  # an invoice has one seller: one per output at m
 INVOICE_NO_CITED_LENGTH_MAX = 64  # as cited, before normalising (spaces, full-width digits)
 BUSINESS_UTC_OFFSET_H = 8  # "today" for maturity is China Standard Time
 SWEEP_INTERVAL_S = 60  # how often `dcc serve` expires due pending pieces
+
+# Checkpoints (ledger.transparency): a new one at least every so many entries or seconds
+# (whichever comes first, checked every CHECKPOINT_POLL_S_MAX at most); the log key file.
+CHECKPOINT_ENTRIES = 1000
+CHECKPOINT_INTERVAL_S = 60
+CHECKPOINT_POLL_S_MAX = 5
+LOG_KEY_FILE = "keys/log.key"
+# A tree size or seq in a proof request: at most what a BIGINT holds.
+TREE_SIZE_MAX = 2**63 - 1
 SWEEP_BATCH_MAX = 500  # pieces expired by one system entry (fewer if they fill the entry)
 
 # Obligations: a trade payable registered by its debtor. Unlike a certificate it is

@@ -73,6 +73,31 @@ def subtree_hash(node: Node, store: Mapping[Node, bytes], leaves: Sequence[bytes
     return node_hash(store[(level - 1, 2 * index)], store[(level - 1, 2 * index + 1)])
 
 
+def append_leaf(frontier: dict[Node, bytes], index: int, leaf: bytes) -> list[tuple[Node, bytes]]:
+    """Append leaf ``index`` to a tree of ``index`` leaves whose perfect subtrees
+    (``range_nodes(0, index)``) ``frontier`` holds: the nodes it completes, with their
+    hashes, smallest first. ``frontier`` then holds those of the tree of ``index + 1``.
+
+    >>> frontier = {}
+    >>> [node for node, _ in append_leaf(frontier, 0, b"a" * 32)]
+    [(0, 0)]
+    >>> [node for node, _ in append_leaf(frontier, 1, b"b" * 32)]
+    [(0, 1), (1, 0)]
+    >>> sorted(frontier)
+    [(1, 0)]
+    """
+    completed = []
+    for level, position in completed_by(index):
+        if level == 0:
+            digest = leaf
+        else:
+            left = frontier.pop((level - 1, 2 * position))
+            digest = node_hash(left, frontier.pop((level - 1, 2 * position + 1)))
+        frontier[(level, position)] = digest
+        completed.append(((level, position), digest))
+    return completed
+
+
 def range_nodes(lo: int, hi: int) -> list[Node]:
     """The perfect subtrees that make up ``D[lo:hi]``, largest first."""
     assert 0 <= lo < hi, (lo, hi)

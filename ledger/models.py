@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -34,6 +35,7 @@ from ledger.entities import (
     INVOICES,
     KEYS,
     LIMITS,
+    LOG_KEYS,
     MEMBERS,
     NOTICES,
     OBLIGATIONS,
@@ -44,6 +46,7 @@ from ledger.entities import (
 
 __all__ = [
     "certificates",
+    "checkpoints",
     "credit_lines",
     "entries",
     "entry_parties",
@@ -51,8 +54,10 @@ __all__ = [
     "invoices",
     "issuance_limits",
     "ledger_head",
+    "log_keys",
     "member_keys",
     "members",
+    "merkle_nodes",
     "metadata",
     "obligations",
     "webhook_attempts",
@@ -108,6 +113,20 @@ financings = FINANCINGS.table
 webhook_endpoints = WEBHOOKS.table
 payments = PAYMENTS.table
 settlement_notices = NOTICES.table
+log_keys = LOG_KEYS.table
+
+# The Merkle tree over the entries (ledger.merkle): every perfect subtree, stored as it
+# completes, written in the entries' transaction. Derived from the entries like an index
+# (leaf ``idx`` at level 0 is entry ``seq = idx + 1``), so ``dcc verify`` does not compare
+# it; a proof is a few reads of it by primary key.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
 
 # -- Operational tables: not ledger state ------------------------------------------------
 #
@@ -153,6 +172,17 @@ webhook_outbox = Table(
     Index("ix_webhook_outbox_state_next_attempt_ms", "state", "next_attempt_ms"),
     Index("ix_webhook_outbox_member_seq", "member", "seq"),
     Index("ix_webhook_outbox_seq", "seq"),
+)
+
+# Every checkpoint the service signed (ledger.transparency): the tree size, its root and
+# the signed note, kept so that a client can fetch any past one.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),  # RFC 3339 UTC, the server's clock
 )
 
 # Every attempt of every message: its outcome, how long it took and what came back.

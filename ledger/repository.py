@@ -17,6 +17,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     union_all,
     update,
@@ -34,17 +35,29 @@ from ledger.entities import (
     INVOICES,
     KEYS,
     LIMITS,
+    LOG_KEYS,
     MEMBERS,
     OBLIGATIONS,
     WEBHOOKS,
 )
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey
+from ledger.log_keys import LogKey
 from ledger.members import Key, Member, MemberStatus
+from ledger.merkle import Node, range_nodes
 from ledger.obligations import OPEN_OBLIGATION_STATES, Obligation, ObligationState
 from ledger.webhooks import Endpoint, EndpointState
 
 HEAD_ROW_ID = 1
+_mn, _cp, _lk = models.merkle_nodes, models.checkpoints, models.log_keys
+_INSERT_NODES = insert(_mn)
+_ACTIVE_LOG_KEY = select(_lk).where(_lk.c.retired_seq.is_(None))
+_LATEST_CHECKPOINT = select(_cp).order_by(desc(_cp.c.size)).limit(1)
+_CHECKPOINT = select(_cp).where(_cp.c.size == bindparam("size"))
+_IS_PARTY = select(models.entry_parties.c.seq).where(
+    models.entry_parties.c.member_id == bindparam("member"),
+    models.entry_parties.c.seq == bindparam("seq"),
+)
 
 
 def line_key(bank: str, core: str) -> str:
@@ -222,6 +235,61 @@ class Repository:
             select(models.entries).order_by(models.entries.c.seq)
         )
         yield from result
+
+    # -- the Merkle tree, the log keys and the checkpoints (ledger.transparency) ------------
+
+    def append_nodes(self, rows: list[dict[str, Any]]) -> None:
+        """Insert completed Merkle nodes ``{level, idx, hash}`` (one statement)."""
+        if rows:
+            self.conn.execute(_INSERT_NODES, rows)
+
+    def merkle_nodes(self, nodes: Iterable[Node]) -> dict[Node, bytes]:
+        """The stored hashes of ``nodes``: one query by primary key (a proof needs some
+        forty nodes of a tree of 10^7 leaves)."""
+        wanted = sorted(set(nodes))
+        if not wanted:
+            return {}
+        params = {f"l{i}": level for i, (level, _) in enumerate(wanted)}
+        params |= {f"i{i}": index for i, (_, index) in enumerate(wanted)}
+        rows = self.conn.execute(_nodes_statement(len(wanted)), params)
+        return {(row.level, row.idx): bytes(row.hash) for row in rows}
+
+    def merkle_frontier(self, size: int) -> dict[Node, bytes]:
+        """The perfect subtrees of the tree of ``size`` leaves (what appending needs)."""
+        if size == 0:
+            return {}
+        wanted = range_nodes(0, size)
+        found = self.merkle_nodes(wanted)
+        assert len(found) == len(wanted), ("merkle_nodes lacks nodes", size, wanted)
+        return found
+
+    def active_log_key(self) -> LogKey | None:
+        row = self.conn.execute(_ACTIVE_LOG_KEY).first()
+        return LOG_KEYS.from_row(row._mapping) if row else None
+
+    def log_keys(self, key_ids: Iterable[str]) -> dict[str, LogKey]:
+        wanted = sorted(set(key_ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(select(_lk).where(_lk.c.key_id.in_(wanted)))
+        return {row.key_id: LOG_KEYS.from_row(row._mapping) for row in rows}
+
+    def log_key(self, key_id: str) -> LogKey | None:
+        return self.log_keys([key_id]).get(key_id)
+
+    def log_key_history(self) -> list[LogKey]:
+        rows = self.conn.execute(select(_lk).order_by(_lk.c.published_seq))
+        return [LOG_KEYS.from_row(row._mapping) for row in rows]
+
+    def latest_checkpoint(self) -> Any:
+        return self.conn.execute(_LATEST_CHECKPOINT).first()
+
+    def checkpoint(self, size: int) -> Any:
+        return self.conn.execute(_CHECKPOINT, {"size": size}).first()
+
+    def is_party(self, member: str, seq: int) -> bool:
+        """Whether the entry ``seq`` touched ``member`` (``entry_parties``)."""
+        return self.conn.execute(_IS_PARTY, {"member": member, "seq": seq}).first() is not None
 
     def entry_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(models.entries)).scalar_one())
@@ -877,6 +945,22 @@ def _tree_sums(c: Any) -> list[Any]:
         func.count(distinct(case((holding, c.c.holder)))).label("holders"),
         func.min(case((holding, outstanding))).label("smallest_fen"),
     ]
+
+
+_NODE_STATEMENTS: dict[int, Any] = {}
+
+
+def _nodes_statement(count: int) -> Any:
+    """``SELECT … WHERE (level, idx) = … OR …`` for ``count`` nodes, as plain text built
+    once per count: building it as an expression costs more than running it, and a
+    row-value IN is a scan on SQLite (see ``_ENTRIES_BY_NONCE``)."""
+    statement = _NODE_STATEMENTS.get(count)
+    if statement is None:
+        where = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
+        statement = _NODE_STATEMENTS[count] = text(
+            f"SELECT level, idx, hash FROM merkle_nodes WHERE {where}"
+        )
+    return statement
 
 
 def entry_row(

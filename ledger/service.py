@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine
 
-from ledger import certificates, system
+from ledger import certificates, system, transparency
 from ledger.batch import Batch, Receipt
 from ledger.canonical import sha256_hex
 from ledger.catalog import CATALOG, CommandType, parse
@@ -138,6 +139,7 @@ class Ledger:
         self._sequencer_lock = threading.Lock()
         # Under `dcc serve`, the sequencer runs in a process of its own (ledger.remote).
         self._remote = remote
+        self._log_private: Ed25519PrivateKey | None = None  # read from log_key_file once
 
     def _engine_like(
         self, pool_max: int, timeout_s: float | None = None, *, pre_ping: bool = True
@@ -451,6 +453,35 @@ class Ledger:
             f"issued_at is {int(self._skew_s(cmd))} s from the server clock; "
             f"at most {self.settings.clock_skew_s_max} s is accepted",
         )
+
+    # -- checkpoints (ledger.transparency) ---------------------------------------------
+
+    def log_signer(self, repo: Repository) -> transparency.LogSigner:
+        """The published log key with its private half, or ``unavailable``. The key file
+        is read until found (an operator may add it to a running server), then kept."""
+        if self._log_private is None:
+            self._log_private = transparency.load_log_private_key(self.settings)
+        return transparency.signer_for(repo, self._log_private)
+
+    def checkpoint(self, *, force: bool = False) -> int | None:
+        """Sign a checkpoint of the head if one is due (:func:`transparency.checkpoint_due`)
+        or if ``force`` (and the head has none yet); the size signed, or None. A short
+        write transaction of its own, outside the sequencer: checkpoints are operational
+        state, derived from the tree the entries' transactions wrote."""
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            repo = Repository(conn)
+            if force:
+                size: int | None = transparency.head_size(repo)
+                latest = repo.latest_checkpoint()
+                size = size if size and (latest is None or latest.size < size) else None
+            else:
+                size = transparency.checkpoint_due(repo, self.settings, now)
+            if size is None:
+                return None
+            signer = self.log_signer(repo)
+            transparency.sign_checkpoint(repo, signer, size, format_timestamp(now))
+            return size
 
     # -- reads -----------------------------------------------------------------------
 

@@ -29,6 +29,10 @@ class Settings:
     level_max: int = 0  # 0: unlimited
     business_utc_offset_h: int = limits.BUSINESS_UTC_OFFSET_H
     sweep_interval_s: int = limits.SWEEP_INTERVAL_S
+    # The Merkle tree's checkpoints (docs/operations.md, "The log key and checkpoints")
+    checkpoint_entries: int = limits.CHECKPOINT_ENTRIES
+    checkpoint_interval_s: int = limits.CHECKPOINT_INTERVAL_S
+    log_key_file: str = limits.LOG_KEY_FILE
     root_pieces_max: int = limits.ROOT_PIECES_MAX
     holder_pieces_max: int = limits.HOLDER_PIECES_MAX
     entry_bytes_max: int = limits.ENTRY_BYTES_MAX
@@ -143,6 +147,7 @@ class Settings:
         assert self.late_rate <= Decimal(limits.LATE_DAILY_RATE_MAX), self.late_daily_rate
         assert min(self.splitting_level_flag, self.splitting_pieces_flag) >= 1
         assert self.splitting_piece_fen_flag >= 1
+        assert self.checkpoint_entries >= 1 and self.checkpoint_interval_s >= 1
 
     @property
     def late_rate(self) -> Decimal:

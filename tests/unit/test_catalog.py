@@ -43,6 +43,7 @@ PUBLISHED = {
     "settlement.pay",
     "limit.lift_overdue_block",
     "member.set_payout_account",
+    "ledger.log_key",
 }
 
 

@@ -27,6 +27,7 @@ from ledger.entities import (
     INVOICES,
     KEYS,
     LIMITS,
+    LOG_KEYS,
     MEMBERS,
     NOTICES,
     OBLIGATIONS,
@@ -36,6 +37,7 @@ from ledger.entities import (
 )
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
+from ledger.log_keys import LogKey
 from ledger.members import Key, Member, MemberStatus
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
@@ -257,6 +259,15 @@ ACCOUNT = {"bank_name": "ICBC Shenzhen", "account_no": "4000023409200123456"}
 PAYEE = replace(MEMBER, payout_account=ACCOUNT)
 PAYEE_WIRE = MEMBER_WIRE | {"payout_account": ACCOUNT}
 
+LOG_KEY = LogKey("ab" * 16, "dcc/" + "c" * 64, "A" * 43, 5, 9)
+LOG_KEY_WIRE = {
+    "key_id": "ab" * 16,
+    "name": "dcc/" + "c" * 64,
+    "public_key": "A" * 43,
+    "published_seq": 5,
+    "retired_seq": 9,
+}
+
 CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (MEMBERS, MEMBER, MEMBER_WIRE),
     (KEYS, KEY, KEY_WIRE),
@@ -269,6 +280,7 @@ CASES: list[tuple[Entity[Any], Any, dict[str, Any]]] = [
     (WEBHOOKS, ENDPOINT, ENDPOINT_WIRE),
     (PAYMENTS, PAYMENT, PAYMENT_WIRE),
     (NOTICES, NOTICE, NOTICE_WIRE),
+    (LOG_KEYS, LOG_KEY, LOG_KEY_WIRE),
 ]
 # Fields added later, left out of the wire shape at their old value (checked above).
 LATER_CASES = [
@@ -288,7 +300,7 @@ IDS = [entity.collection for entity, _, _ in CASES]
 def test_every_entity_is_declared_and_tested() -> None:
     assert set(ENTITIES) == set(IDS) == {
         "members", "keys", "certificates", "invoices", "limits", "obligations",
-        "credit_lines", "financings", "webhooks", "payments", "notices",
+        "credit_lines", "financings", "webhooks", "payments", "notices", "log_keys",
     }  # fmt: skip
 
 

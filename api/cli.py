@@ -324,6 +324,62 @@ def get(
         raise typer.Exit(2)
 
 
+def _http(url: str) -> Any:
+    """The HTTP client for ``url`` (a context manager; tests put the in-process app here)."""
+    import httpx
+
+    return httpx.Client(base_url=url, timeout=30)
+
+
+@app.command()
+def audit(
+    member: Annotated[str, typer.Option("--member", help="The member's id")],
+    key: Annotated[Path, typer.Option("--key", help="The member's NAME.key")],
+    url: Annotated[str, typer.Option("--url")] = "http://127.0.0.1:8000",
+    state: Annotated[
+        Path, typer.Option("--state", help="Where the pinned log key and last checkpoint live")
+    ] = Path(".dcc-audit"),
+) -> None:
+    """Check the member's entries (hash, signature, inclusion), the checkpoint's signature
+    by the pinned log key, and that the log only grew since the last run. Exit 1, with
+    the signed checkpoints as evidence, on any rollback, fork or bad entry."""
+    from api.audit import audit as run_audit
+    from api.client import DccClient
+
+    private = load_private_key_pem(key.read_bytes())
+    with _http(url) as http:
+        report = run_audit(DccClient(http, member, private), state)
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("verify-evidence")
+def verify_evidence(
+    file: Annotated[Path, typer.Argument(help="An evidence bundle (JSON)")],
+    operator_key: Annotated[
+        Path, typer.Option("--operator-key", help="The operator's public key (OPERATOR.pub)")
+    ],
+) -> None:
+    """Check an evidence bundle offline (no server, no database) and print the lineage."""
+    from ledger.audit import verify_evidence as check
+
+    try:
+        bundle = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        typer.echo(f"FAIL bundle: cannot read {file} ({exc})")
+        raise typer.Exit(1) from exc
+    report = check(bundle, operator_key.read_text().strip())
+    for line in report.lineage:
+        typer.echo(line)
+    for finding in report.findings:
+        typer.echo(f"FAIL {finding}")
+    typer.echo("ok" if report.ok else f"{len(report.findings)} problem(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     operator_key: Annotated[Path, typer.Option("--operator-key")] = Path("keys/operator.key"),

@@ -340,8 +340,15 @@ def ancestry(repo: Repository, viewer: Member, financing_id: str) -> dict[str, A
     # piece became since.
     if not (bank_may or viewer.has_role("operator")):
         raise _not_found("financing")
+    ordered = lineage(repo, found.certificate)
+    return {"financing": found.id, "pieces": [piece.wire() for piece in ordered]}
+
+
+def lineage(repo: Repository, certificate_id: str) -> list[Certificate]:
+    """The piece and every piece it came from up to its root, oldest first: one query
+    per generation, at most ``ANCESTRY_PIECES_MAX`` pieces."""
     pieces: dict[str, Certificate] = {}
-    wanted = [found.certificate]
+    wanted = [certificate_id]
     while wanted:
         if len(pieces) + len(wanted) > ANCESTRY_PIECES_MAX:
             raise Refusal(
@@ -351,8 +358,7 @@ def ancestry(repo: Repository, viewer: Member, financing_id: str) -> dict[str, A
         level = repo.certificates(wanted)
         pieces.update(level)
         wanted = sorted({p for piece in level.values() for p in piece.parent_ids} - set(pieces))
-    ordered = sorted(pieces.values(), key=lambda p: (p.created_seq, p.id))
-    return {"financing": found.id, "pieces": [piece.wire() for piece in ordered]}
+    return sorted(pieces.values(), key=lambda p: (p.created_seq, p.id))
 
 
 def exposure(repo: Repository, viewer: Member, bank: str, today: date) -> dict[str, Any]:

@@ -329,6 +329,13 @@ class Repository:
     def certificate(self, certificate_id: str) -> Certificate | None:
         return self.certificates([certificate_id]).get(certificate_id)
 
+    def certificate_updated_seq(self, certificate_id: str) -> int | None:
+        """The seq of the entry that last wrote the piece."""
+        c = models.certificates
+        query = select(c.c.updated_seq).where(c.c.id == certificate_id)
+        seq = self.conn.execute(query).scalar_one_or_none()
+        return None if seq is None else int(seq)
+
     def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]:
         wanted = sorted(set(ids))
         if not wanted:

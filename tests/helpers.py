@@ -4,13 +4,16 @@ have written nothing, and amounts read back from the wire."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.catalog import CATALOG, CommandType
 from ledger.commands import WireModel
+from ledger.keys import generate_private_key, private_key_pem, public_key_b64
 from ledger.repository import Repository
 from tests.conftest import Chain, World
 
@@ -104,3 +107,15 @@ def limit_outstanding_fen(chain: Chain) -> int:
     report = ok(chain.client(chain.core).get(f"/v1/reports/issuer/{chain.core.id}"))
     [period] = report["period"]
     return fen(period["outstanding"])
+
+
+def publish_log_key(world: World, tmp_path: Path) -> str:
+    """Give the server a log key (in tmp) and publish it; its public key."""
+    private = generate_private_key()
+    path = tmp_path / "log.key"
+    path.write_bytes(private_key_pem(private))
+    world.ledger.settings = replace(world.ledger.settings, log_key_file=str(path))
+    public = public_key_b64(private.public_key())
+    body = {"name": f"dcc/{world.ledger.ledger_id()}", "public_key": public}
+    ok(world.client(world.operator).submit("ledger.log_key", body))
+    return public

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
 from api.capacity import capacity_of, read_touching
-from ledger import reads
+from ledger import evidence, reads
 from ledger.certificates import LONG_TENOR
 from ledger.members import Member
 from ledger.service import Ledger
@@ -40,6 +41,22 @@ async def get_tree(
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     return await read_touching(request.app.state, reads.tree, viewer, certificate_id, cursor, limit)
+
+
+@router.get(
+    "/certificates/{certificate_id}/evidence",
+    summary="The piece's lineage, proved against a signed checkpoint (who may read the piece)",
+)
+async def get_evidence(
+    certificate_id: str, request: Request, viewer: Member = Depends(reader())
+) -> dict[str, Any]:
+    """Signs a checkpoint first when the latest does not cover the head (at most one per
+    entry appended since): the bundle's proofs are against a checkpoint that holds the
+    piece's latest entry. See ``ledger.evidence``."""
+    ledger, capacity = _ledger(request), capacity_of(request.app.state)
+    await capacity.read(ledger.read, reads.certificate, viewer, certificate_id)
+    await capacity.write(partial(ledger.checkpoint, force=True))
+    return await capacity.read(ledger.read, evidence.evidence, viewer, certificate_id)
 
 
 @router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")

@@ -16,24 +16,12 @@ from nacl.signing import VerifyKey
 
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import NoteError, open_checkpoint
-from ledger.keys import decode_public_key, generate_private_key, private_key_pem, public_key_b64
+from ledger.keys import decode_public_key, generate_private_key, public_key_b64
 from tests import rfc9162
 from tests.conftest import Actor, World
-from tests.helpers import assert_problem, ok
+from tests.helpers import assert_problem, ok, publish_log_key
 
 SIZE = 64
-
-
-def _publish(world: World, tmp_path: Path) -> str:
-    """Give the server a log key (in tmp) and publish it; its public key."""
-    private = generate_private_key()
-    path = tmp_path / "log.key"
-    path.write_bytes(private_key_pem(private))
-    world.ledger.settings = replace(world.ledger.settings, log_key_file=str(path))
-    public = public_key_b64(private.public_key())
-    body = {"name": f"dcc/{world.ledger.ledger_id()}", "public_key": public}
-    ok(world.client(world.operator).submit("ledger.log_key", body))
-    return public
 
 
 def _b64(text: str) -> bytes:
@@ -54,7 +42,7 @@ def _leaves(world: World, size: int) -> list[bytes]:
 
 @pytest.fixture
 def grown(world: World, tmp_path: Path) -> tuple[World, list[bytes], list[Actor]]:
-    _publish(world, tmp_path)
+    publish_log_key(world, tmp_path)
     actors = [world.admit("supplier", name=f"S{i}") for i in range(SIZE - 2)]
     assert world.ledger.head().seq == SIZE  # type: ignore[union-attr]
     return world, _leaves(world, SIZE), actors
@@ -117,7 +105,7 @@ def test_a_checkpoint_verifies_with_the_key_published_in_the_journal(
 
 
 def test_checkpoints_are_kept_and_proved_consistent(world: World, tmp_path: Path) -> None:
-    _publish(world, tmp_path)
+    publish_log_key(world, tmp_path)
     operator = world.client(world.operator)
     first = ok(operator.get("/v1/ledger/checkpoint"))
     world.admit("supplier")
@@ -186,7 +174,7 @@ def test_without_a_log_key_checkpoints_are_unavailable_and_nothing_else_breaks(
 def test_the_log_key_is_never_a_members_and_rotating_retires_the_last(
     world: World, tmp_path: Path
 ) -> None:
-    first = _publish(world, tmp_path)
+    first = publish_log_key(world, tmp_path)
     operator = world.client(world.operator)
     name = f"dcc/{world.ledger.ledger_id()}"
     taken = {"name": name, "public_key": world.operator.public_key}

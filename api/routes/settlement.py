@@ -27,16 +27,18 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-def _today(ledger: Ledger) -> date:
+def _today(request: Request) -> date:
+    ledger = _ledger(request)
     return business_today(Context(0, ledger.clock(), "", ledger.settings))
 
 
 async def _answer(
     request: Request, view: Callable[..., reports.Page], *args: Any
 ) -> dict[str, Any] | Response:
-    """The page as JSON, or as CSV when the client asks for ``text/csv``."""
+    """``view(*args, settings)`` as JSON, or as CSV when the client asks for ``text/csv``."""
     ledger = _ledger(request)
-    page: reports.Page = await capacity_of(request.app.state).read(ledger.read, view, *args)
+    read = capacity_of(request.app.state).read
+    page: reports.Page = await read(ledger.read, view, *args, ledger.settings)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(page.csv(), media_type=CSV)
     return page.wire()
@@ -51,8 +53,7 @@ async def get_due(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    ledger = _ledger(request)
-    return await _answer(request, reports.due, viewer, issuer, on, cursor, limit, ledger.settings)
+    return await _answer(request, reports.due, viewer, issuer, on, cursor, limit)
 
 
 @router.get("/reports/roots", summary="Per root of an issuer: paid, outstanding, overdue")
@@ -63,10 +64,7 @@ async def get_roots(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    ledger = _ledger(request)
-    return await _answer(
-        request, reports.roots, viewer, issuer, _today(ledger), cursor, limit, ledger.settings
-    )
+    return await _answer(request, reports.roots, viewer, issuer, _today(request), cursor, limit)
 
 
 @router.get("/reports/overdue", summary="Overdue pieces, days late and interest so far")
@@ -77,10 +75,8 @@ async def get_overdue(
     limit: int | None = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    ledger = _ledger(request)
-    return await _answer(
-        request, reports.overdue, viewer, issuer, _today(ledger), cursor, limit, ledger.settings
-    )
+    today = _today(request)
+    return await _answer(request, reports.overdue, viewer, issuer, today, cursor, limit)
 
 
 @router.get("/reports/issuer/{issuer}", summary="An issuer's limit, issued, paid, overdue")
@@ -91,13 +87,10 @@ async def get_issuer(
     to: str | None = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    ledger = _ledger(request)
     # ``from`` is a Python keyword: read it from the query itself.
     first = request.query_params.get("from", from_)
-    return await _answer(
-        request, reports.issuer_report, viewer, issuer, first, to, _today(ledger),
-        ledger.settings,
-    )  # fmt: skip
+    today = _today(request)
+    return await _answer(request, reports.issuer_report, viewer, issuer, first, to, today)
 
 
 @router.get("/reports/splitting", summary="Roots split deep or fine (operator)")
@@ -108,7 +101,4 @@ async def get_splitting(
     limit: int | None = None,
     viewer: Member = Depends(reader("operator")),
 ) -> Any:
-    ledger = _ledger(request)
-    return await _answer(
-        request, reports.splitting, viewer, flagged, cursor, limit, ledger.settings
-    )
+    return await _answer(request, reports.splitting, viewer, flagged, cursor, limit)

@@ -219,6 +219,9 @@ class Batch:
             if member is not None:
                 members.setdefault((member.id,), member)
 
+    def head_seq(self) -> int:
+        return self.head.seq if self.head else 0
+
     def entry_by_nonce(self, signer: str, nonce: str) -> StoredEntry | None:
         found = self._nonces.get((signer, nonce))
         if found is not None or (signer, nonce) in self._unused_nonces:

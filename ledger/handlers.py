@@ -11,6 +11,7 @@ serves which command type is declared in ``ledger.catalog``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -69,6 +70,7 @@ class Loads(Protocol):
     def obligation_states(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]: ...
     def live_obligations(self, debtor: str) -> int: ...
     def netting_debts(self) -> tuple[list[Certificate], list[Obligation]]: ...
+    def head_seq(self) -> int: ...
     def credit_lines(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CreditLine]: ...
@@ -434,8 +436,16 @@ def netting_state(repo: Loads) -> netting_run.NettingState:
 def netting_plan(repo: Loads, cmd: Command, ctx: Context) -> netting_run.Plan:
     """Solve before the lock, on a snapshot (``ctx.seq`` is not known yet)."""
     netting_run.check_as_of(cmd.body, ctx)
+    return netting_plan_of(netting_state(repo), repo.head_seq(), cmd, ctx)
+
+
+def netting_plan_of(
+    state: netting_run.NettingState, on_seq: int, cmd: Command, ctx: Context
+) -> netting_run.Plan:
+    """The plan of ``state``, the ledger as it was after entry ``on_seq``, within the
+    room ``cmd`` leaves in its entry."""
     room_bytes = ctx.settings.entry_bytes_max - len(cmd.signed)
-    return netting_run.plan(netting_state(repo), ctx, room_bytes)
+    return dataclasses.replace(netting_run.plan(state, ctx, room_bytes), planned_on=on_seq)
 
 
 def netting(

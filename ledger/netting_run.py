@@ -142,6 +142,8 @@ class Plan:
     excluded: tuple[Exclusion, ...]
     deferred: tuple[Exclusion, ...]  # with something to clear, but no room in this run
     solver_elapsed_s: float
+    # The seq of the last entry in the ledger it was planned on (re-execution plans there).
+    planned_on: int = 0
 
 
 # What can change of a live piece or a confirmed obligation: everything else of them is
@@ -497,6 +499,7 @@ def apply(planned: Plan, current: Current, body: RunBody, ctx: Context) -> Effec
     ]
     report = _report(applied_components, excluded, planned)
     report["as_of"] = body.as_of.isoformat()
+    report["planned_on"] = planned.planned_on
     return {
         "netting": report,
         "certificates": [piece.wire() for piece in certificates],
@@ -555,7 +558,8 @@ def current_of(state: NettingState) -> Current:
 def run(state: NettingState, body: RunBody, ctx: Context) -> Effects:
     """Plan and apply in one step, on one state (the pure rule, for tests and tools)."""
     check_as_of(body, ctx)
-    return apply(plan(state, ctx, ctx.settings.entry_bytes_max), current_of(state), body, ctx)
+    planned = replace(plan(state, ctx, ctx.settings.entry_bytes_max), planned_on=ctx.seq - 1)
+    return apply(planned, current_of(state), body, ctx)
 
 
 def preview(state: NettingState, mode: str, settings: Settings) -> dict[str, Any]:

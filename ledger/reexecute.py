@@ -27,17 +27,19 @@ sees what the service saw. The first entry whose effects do not follow is report
 ``seq N: effects do not follow from the command`` (with the refusal or the system
 check's reason after a colon).
 
-``netting.run`` is planned before the sequencer's lock, on a snapshot; re-execution
-plans it again in the lock's place, on the state of its seq (``handlers.netting``
-without a plan), and takes the solver's time from the record (how long a solver took
-is no consequence of the command). A run during which what it planned on changed (a
-component excluded as ``changed``, or one that became nettable between the snapshot and
-the lock) would be re-planned differently and reported: rare, and then to be looked at.
+``netting.run`` is planned before the sequencer's lock, on a snapshot, and applied in
+the lock to what did not change since. Its report records the seq of the snapshot's last
+entry (``planned_on``): re-execution keeps the netting state as it was after that entry
+(the seqs are read from the journal first, :func:`ledger.repository.Repository.
+netting_plan_seqs`), plans the run on it and applies the plan at the run's own seq, as
+the service did. It takes the solver's time from the record (how long a solver took is
+no consequence of the command). A run recorded before ``planned_on`` is planned at its
+own seq.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -47,10 +49,12 @@ from sqlalchemy import Connection, create_engine
 from ledger.batch import Batch
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from ledger.catalog import CATALOG, parse
+from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
-from ledger.handlers import authorise
+from ledger.handlers import authorise, netting_plan_of, netting_state
 from ledger.models import metadata
+from ledger.netting_run import NettingState, Plan
 from ledger.projections import PROJECTIONS, Replayed, replay
 from ledger.repository import Repository, StoredEntry
 from ledger.settings import Settings
@@ -64,22 +68,28 @@ NETTING_TYPE = "netting.run"
 LEGACY_LEDGER = "0" * 64
 
 
-def first_mismatch(entries: Iterable[StoredEntry], settings: Settings) -> tuple[int, str] | None:
+def first_mismatch(
+    entries: Iterable[StoredEntry], settings: Settings, plan_seqs: Collection[int] = ()
+) -> tuple[int, str] | None:
     """The seq and message of the first entry whose effects do not follow from its
-    command (or its system check), replaying ``entries`` in seq order; None if all do."""
+    command (or its system check), replaying ``entries`` in seq order; None if all do.
+    ``plan_seqs``: the seqs netting runs were planned on (the state after each is kept)."""
     with _scratch() as conn:
         repo = Repository(conn)
         batch = Batch(repo, None)
         replayed: Replayed = {name: {} for name in PROJECTIONS}
+        planned_on: dict[int, NettingState] = {}
         held = 0
         for item in entries:
             try:
-                why = _reexecute(batch, item, settings, replayed)
+                why = _reexecute(batch, item, settings, replayed, planned_on)
             except (AttributeError, KeyError, TypeError, ValueError, AssertionError) as exc:
                 why = f"entry is not of a shape the ledger writes ({exc!r})"
             if why is not None:
                 return item.entry.seq, f"{MISMATCH}: {why}" if why else MISMATCH
             replay(replayed, item.entry.command, item.entry.effects, item.entry.seq)
+            if item.entry.seq in plan_seqs:
+                planned_on[item.entry.seq] = netting_state(batch)
             held += 1
             if held >= REEXECUTE_BATCH_MAX:
                 batch.flush()
@@ -100,7 +110,11 @@ def _scratch() -> Iterator[Connection]:
 
 
 def _reexecute(
-    batch: Batch, item: StoredEntry, settings: Settings, replayed: Replayed
+    batch: Batch,
+    item: StoredEntry,
+    settings: Settings,
+    replayed: Replayed,
+    planned_on: Mapping[int, NettingState],
 ) -> str | None:
     """Decide one entry again and take its stored effects into ``batch``: None if they
     follow, else why not ("" when the computed effects simply differ)."""
@@ -124,9 +138,13 @@ def _reexecute(
         kind = CATALOG[cmd.type]
         ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
         signer = authorise(batch, cmd, kind.roles)
-        effects: Effects = kind.run(batch, cmd, signer, ctx)
         if cmd.type == NETTING_TYPE:
-            effects = _with_solver_time(effects, entry.effects)
+            planned = _netting_plan(batch, cmd, ctx, entry.effects, planned_on)
+            effects = _with_solver_time(
+                kind.run(batch, cmd, signer, ctx, planned=planned), entry.effects
+            )
+        else:
+            effects = kind.run(batch, cmd, signer, ctx)
         if canonical_text(effects) != canonical_text(entry.effects):
             return ""
         batch.append(ctx, entry.command, cmd.signature, entry.effects, cmd)
@@ -139,6 +157,22 @@ def _with_ledger(command: dict[str, Any]) -> dict[str, Any]:
     """``command``, parsable: one signed before commands named their ledger gets a
     placeholder (its hash, and so the ids it made, stay those of the command as signed)."""
     return command if "ledger" in command else command | {"ledger": LEGACY_LEDGER}
+
+
+def _netting_plan(
+    batch: Batch,
+    cmd: Command,
+    ctx: Context,
+    stored: dict[str, Any],
+    planned_on: Mapping[int, NettingState],
+) -> Plan | None:
+    """The plan of a netting run, made on the state it was planned on (None: plan in
+    the lock's place, on the state of its own seq)."""
+    report = stored.get("netting")
+    on_seq = report.get("planned_on") if isinstance(report, dict) else None
+    if not isinstance(on_seq, int) or on_seq not in planned_on:
+        return None
+    return netting_plan_of(planned_on[on_seq], on_seq, cmd, ctx)
 
 
 def _with_solver_time(effects: Effects, stored: dict[str, Any]) -> Effects:

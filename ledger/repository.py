@@ -172,6 +172,10 @@ class Repository:
         row = self.conn.execute(_HEAD_LOCKED if lock else _HEAD).first()
         return Head(row.seq, row.entry_hash, row.recorded_at) if row else None
 
+    def head_seq(self) -> int:
+        head = self.head()
+        return head.seq if head else 0
+
     def append(
         self,
         entry: Entry,
@@ -227,6 +231,20 @@ class Repository:
         """Every entry in storage order of seq, streamed in batches."""
         for row in self.entry_rows(batch_size):
             yield stored_entry(row)
+
+    def netting_plan_seqs(self) -> set[int]:
+        """The seqs netting runs were planned on, where that is not the entry before the
+        run's own (re-execution plans them there: ``ledger.reexecute``)."""
+        e = models.entries.c
+        seqs: set[int] = set()
+        for row in self.conn.execute(select(e.seq, e.effects).where(e.type == "netting.run")):
+            try:
+                on = parse_json(row.effects)["netting"]["planned_on"]
+            except (ValueError, KeyError, TypeError):  # a legacy run, or a row re-execution
+                continue  # will report as it reaches it
+            if isinstance(on, int) and 0 <= on < row.seq - 1:
+                seqs.add(on)
+        return seqs
 
     def entry_rows(self, batch_size: int = 1000) -> Iterator[Any]:
         """Every entry row as stored (JSON still text), in seq order: for the auditor,

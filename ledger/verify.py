@@ -100,7 +100,8 @@ def verify(
             (head.seq, head.entry_hash) if head else (0, GENESIS_PREV_HASH)
         )
     if reexecute:
-        found = first_mismatch(repo.entries(), settings or Settings.from_env())
+        settings = settings or Settings.from_env()
+        found = first_mismatch(repo.entries(), settings, repo.netting_plan_seqs())
         if found is not None:
             report.problems.append(Problem(*found))
     return report

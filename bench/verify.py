@@ -207,17 +207,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", help="keep the ledger in this SQLite file (reused if it exists)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{os.path.join(directory, 'verify.db')}"
-        engine = make_engine(url)
-        upgrade(engine)
-        ledger = Ledger(engine)
-        start = time.perf_counter()
-        Traffic(ledger).run(args.entries)
-        built_s = time.perf_counter() - start
-        ledger.close()
-        engine.dispose()
+        path = args.db or os.path.join(directory, "verify.db")
+        url = f"sqlite:///{path}"
+        built_s = 0.0
+        if not os.path.exists(path):
+            engine = make_engine(url)
+            upgrade(engine)
+            ledger = Ledger(engine)
+            start = time.perf_counter()
+            Traffic(ledger).run(args.entries)
+            built_s = time.perf_counter() - start
+            ledger.close()
+            engine.dispose()
         passes = {
             "chain: hashes, links, signatures, projections": lambda r: verify(r, reexecute=False),
             "re-execution of every command": lambda r: verify(r, chain=False),

@@ -76,6 +76,36 @@ def _sorted_json_is_canonical(value: JsonValue) -> bool:
     return True
 
 
+def parse_canonical(text: str) -> tuple[JsonValue, bool]:
+    """Parse stored JSON ``text`` as :func:`parse_json` does, and tell whether it is the
+    RFC 8785 form of its value. The auditor runs this over every entry: sorted JSON of a
+    value within the fast path's limits is checked against the bytes in C, so the text is
+    neither parsed nor canonicalised twice. (Duplicate keys and floats leave the fast
+    path — a re-encoding would differ, or the walk refuses — and are decided below.)"""
+    try:
+        data = text.encode("utf-8")
+        value = orjson.loads(data)
+    except (UnicodeEncodeError, orjson.JSONDecodeError):
+        pass
+    else:
+        if (
+            _sorted_json_is_canonical(value)
+            and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == data
+        ):
+            return value, True
+    value = parse_json(text)
+    try:
+        return value, canonical_text(value) == text
+    except JsonError:  # a value without an RFC 8785 form (an integer past 2^53)
+        return value, False
+
+
+def load_canonical(text: str) -> JsonValue:
+    """Parse ``text`` that :func:`parse_canonical` found canonical (so free of floats and
+    duplicate keys): the fast parser alone gives the same value."""
+    return orjson.loads(text)
+
+
 def canonical_text(value: JsonValue) -> str:
     """The RFC 8785 form of ``value`` as text (how the journal stores JSON)."""
     return canonical_bytes(value).decode("utf-8")

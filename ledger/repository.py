@@ -936,6 +936,13 @@ class Repository:
         )
         return [(row[0], int(row[1])) for row in rows]
 
+    def public_keys(self) -> dict[str, str]:
+        """Every member key's public key by key id, as the projection holds them."""
+        k = models.member_keys.c
+        return {
+            row.key_id: row.public_key for row in self.conn.execute(select(k.key_id, k.public_key))
+        }
+
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in self.conn.execute(select(table))]
 

@@ -17,26 +17,32 @@ It then applies every entry's effects to an in-memory copy of the projections an
 compares it with the stored tables, so a row edited behind the service's back is
 reported with the seq of the entry that last wrote it. The first problem found in the
 chain is reported; the projections are compared only when the chain holds.
+
+What needs only the entry itself — canonical texts, the hash, the signature under a
+given key — is checked a few chunks ahead by a pool of processes on a large journal
+(``ledger.verify_pool``); the walk above stays one, in seq order, and takes a worker's
+signature verdict only for the key the journal gave the signer.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.canonical import JsonError, canonical_text, hash_value
-from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE
-from ledger.commands import signed_bytes
+from ledger.canonical import JsonError, load_canonical, parse_canonical
+from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, Entry
 from ledger.errors import Refusal
 from ledger.keys import verify as verify_signature
 from ledger.members import MemberStatus
 from ledger.projections import PROJECTIONS, Replayed, Row, replay
 from ledger.reexecute import first_mismatch
-from ledger.repository import Repository, StoredEntry, stored_entry
+from ledger.repository import Repository, StoredEntry
 from ledger.settings import Settings
 from ledger.system import SYSTEM_ENTRIES
+from ledger.verify_pool import Checked, checked_rows
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class Report:
         }
 
 
+# A smaller journal is checked in one process: starting workers would cost more.
+POOL_ENTRIES_MIN = 20_000
 # ``ledger.commands.format_timestamp``'s form, in which text order is time order.
 _RECORDED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
@@ -79,15 +87,22 @@ def verify(
     *,
     chain: bool = True,
     reexecute: bool = True,
+    workers: int | None = None,
 ) -> Report:
     """Audit the journal of ``repo``: the chain, signatures and projections (``chain``),
     then, when they hold, the re-execution of every command (``reexecute``,
     ``ledger.reexecute``) under ``settings`` — the deployment's, by default from the
-    environment, which must be the service's."""
+    environment, which must be the service's. The chain's stateless checks run in
+    ``workers`` processes (``ledger.verify_pool``; by default every CPU once the journal
+    holds POOL_ENTRIES_MIN entries, else this process alone)."""
     report = Report()
     if chain:
         replayed: Replayed = {name: {} for name in PROJECTIONS}
-        problem = _check_chain(repo.entry_rows(), replayed, report) or _check_head(repo, report)
+        workers = workers or _workers(repo)
+        keys = repo.public_keys() if workers > 1 else {}
+        problem = _check_chain(repo.entry_rows(), keys, replayed, report, workers) or _check_head(
+            repo, report
+        )
         if problem is not None:
             report.problems.append(problem)
             return report
@@ -107,6 +122,11 @@ def verify(
     return report
 
 
+def _workers(repo: Repository) -> int:
+    head = repo.head()
+    return (os.cpu_count() or 1) if head and head.seq >= POOL_ENTRIES_MIN else 1
+
+
 def _check_head(repo: Repository, report: Report) -> Problem | None:
     """The head row writers lock must name the last entry (else appends would fork)."""
     head = repo.head()
@@ -120,18 +140,20 @@ def _check_head(repo: Repository, report: Report) -> Problem | None:
     return None
 
 
-def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Problem | None:
+def _check_chain(
+    rows: Iterable[Any], keys: Mapping[str, str], replayed: Replayed, report: Report, workers: int
+) -> Problem | None:
     prev_hash, prev_time = GENESIS_PREV_HASH, ""
-    for position, row in enumerate(rows, start=1):
+    checked_all = checked_rows(rows, keys, workers=workers)
+    for position, (row, checked) in enumerate(checked_all, start=1):
         try:
-            item = stored_entry(row)
-        except JsonError as exc:
-            return Problem(position, f"stored command or effects is not valid JSON ({exc})")
-        if not (isinstance(item.entry.command, dict) and isinstance(item.entry.effects, dict)):
-            return Problem(position, "stored command or effects is not a JSON object")
-        try:
-            problem = _check_entry(position, prev_hash, item, replayed) or _check_time(
-                position, prev_time, item.entry.recorded_at
+            item, problem = _parsed(position, row, checked)
+            if item is None:
+                return problem
+            problem = (
+                problem
+                or _check_entry(position, prev_hash, item, checked, replayed)
+                or _check_time(position, prev_time, item.entry.recorded_at)
             )
             if problem is None:
                 replay(replayed, item.entry.command, item.entry.effects, position)
@@ -145,6 +167,32 @@ def _check_chain(rows: Iterable[Any], replayed: Replayed, report: Report) -> Pro
         report.entries = position
         report.head_hash = prev_hash
     return None
+
+
+def _parsed(position: int, row: Any, checked: Checked) -> tuple[StoredEntry | None, Problem | None]:
+    """The row as an entry, and the first problem of its stored texts: not JSON, not
+    objects, or not in the canonical form the writer stores (which the entry hash is
+    computed from, as the writer computes it: ``ledger.chain.entry_bytes``)."""
+    try:
+        if checked.canonical:
+            command, command_canonical = load_canonical(row.command), True
+            effects, effects_canonical = load_canonical(row.effects), True
+        else:  # find out what is wrong
+            command, command_canonical = parse_canonical(row.command)
+            effects, effects_canonical = parse_canonical(row.effects)
+    except JsonError as exc:
+        return None, Problem(position, f"stored command or effects is not valid JSON ({exc})")
+    entry = Entry(
+        row.seq, row.prev_hash, row.recorded_at, command, row.signature, effects, row.entry_hash
+    )
+    item = StoredEntry(entry, row.type, row.signer, row.nonce, row.command, row.effects)
+    if not (isinstance(command, dict) and isinstance(effects, dict)):
+        return item, Problem(position, "stored command or effects is not a JSON object")
+    if not command_canonical:
+        return item, Problem(position, "stored command text is not in canonical form")
+    if not effects_canonical:
+        return item, Problem(position, "stored effects text is not in canonical form")
+    return item, None
 
 
 def _check_time(position: int, prev_time: str, recorded_at: Any) -> Problem | None:
@@ -161,20 +209,16 @@ def _check_time(position: int, prev_time: str, recorded_at: Any) -> Problem | No
 
 
 def _check_entry(
-    position: int, prev_hash: str, item: StoredEntry, replayed: Replayed
+    position: int, prev_hash: str, item: StoredEntry, checked: Checked, replayed: Replayed
 ) -> Problem | None:
     entry = item.entry
     if entry.seq != position:
         return Problem(position, f"entry has seq {entry.seq}, expected {position}")
     if entry.prev_hash != prev_hash:
         return Problem(position, "prev_hash does not match the previous entry's hash")
-    if hash_value(entry.hashed_part()) != entry.entry_hash:
+    if not checked.hash_ok:
         return Problem(position, "entry_hash does not match the entry's content")
     command = entry.command
-    if item.command_text != canonical_text(command):
-        return Problem(position, "stored command text is not in canonical form")
-    if item.effects_text != canonical_text(entry.effects):
-        return Problem(position, "stored effects text is not in canonical form")
     if (item.type, item.signer, item.nonce) != (
         command.get("type"),
         command.get("signer"),
@@ -190,10 +234,12 @@ def _check_entry(
         except Refusal as refusal:  # a body the service would not have written
             why = f"{command.get('type')} entry the service could not have written ({refusal})"
         return None if why is None else Problem(position, why)
-    return _check_signature(position, item, replayed)
+    return _check_signature(position, item, checked, replayed)
 
 
-def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Problem | None:
+def _check_signature(
+    position: int, item: StoredEntry, checked: Checked, replayed: Replayed
+) -> Problem | None:
     command = item.entry.command
     key = replayed["keys"].get((command.get("key_id"),))
     if key is None or key["member_id"] != command.get("signer"):
@@ -204,8 +250,12 @@ def _check_signature(position: int, item: StoredEntry, replayed: Replayed) -> Pr
     if signer is None or signer["status"] != MemberStatus.ACTIVE:
         return Problem(position, "signed by a member that was not active")
     signature = item.entry.signature
+    # The command text is its canonical form (checked): the bytes its signature covers.
+    # A worker's verdict counts only if it verified under the key the journal gave.
+    if checked.key is not None and checked.key == key["public_key"]:
+        return None
     if signature is None or not verify_signature(
-        key["public_key"], signature, signed_bytes(command)
+        key["public_key"], signature, item.command_text.encode()
     ):
         return Problem(position, "signature does not verify against the signer's key at that seq")
     return None

@@ -172,3 +172,55 @@ def test_json_bytes_are_utf8_without_a_byte_order_mark(data: bytes) -> None:
     with pytest.raises(JsonError):
         parse_json(data)
     assert parse_json(b'{"a": "b"}') == {"a": "b"}
+
+
+def _texts_of(value: object) -> list[str]:
+    """Texts of ``value`` in several spellings: the reference's, and others that parse to
+    the same value but are not its RFC 8785 form (unless they happen to coincide)."""
+    texts = [json.dumps(value), json.dumps(value, sort_keys=True, separators=(",", ":"))]
+    try:
+        texts.append(rfc8785.dumps(value).decode("utf-8"))
+    except Exception:  # noqa: BLE001 - the reference refuses it: no canonical text
+        pass
+    return texts
+
+
+@given(st.one_of(values, any_values))
+def test_parse_canonical_agrees_with_parse_json_and_the_reference(value: object) -> None:
+    """The auditor's one-pass parse must answer exactly what parsing with ``parse_json``
+    and comparing with the reference's bytes would: the value (or the same refusal), and
+    whether the text is canonical."""
+    from ledger.canonical import parse_canonical
+
+    for text in _texts_of(value):
+        try:
+            expected = parse_json(text)
+        except JsonError:
+            with pytest.raises(JsonError):
+                parse_canonical(text)
+            continue
+        canonical = _reference(expected)
+        assert parse_canonical(text) == (
+            expected,
+            canonical is not None and canonical == text.encode("utf-8"),
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":1,"a":2}', '{"a":1.5}', '{"a":NaN}', '{"a":1}x'],
+)
+def test_parse_canonical_refuses_what_parse_json_refuses(text: str) -> None:
+    from ledger.canonical import parse_canonical
+
+    with pytest.raises(JsonError):
+        parse_canonical(text)
+
+
+def test_parse_canonical_tells_non_canonical_text() -> None:
+    from ledger.canonical import parse_canonical
+
+    assert parse_canonical('{"b":1,"a":2}') == ({"b": 1, "a": 2}, False)
+    assert parse_canonical('{"a":2,"b":1}') == ({"a": 2, "b": 1}, True)
+    assert parse_canonical('{"a":9007199254740993}') == ({"a": 2**53 + 1}, False)
+    assert parse_canonical('{"\\u00e9":1}') == ({"é": 1}, False)

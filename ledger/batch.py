@@ -142,7 +142,11 @@ class Batch:
     """The state a batch's commands see: the database as the batch found it, under the
     rows the batch has written (see the module)."""
 
-    def __init__(self, repo: Repository, head: Head | None) -> None:
+    def __init__(
+        self, repo: Repository, head: Head | None, frontier: dict[Node, bytes] | None = None
+    ) -> None:
+        """``frontier``: the Merkle tree's perfect subtrees at ``head``, if the caller
+        kept them from the batch before (else read at the first append); taken as is."""
         self.repo = repo
         self.head = head
         # The head entry's time, which the next entry's may equal but never precede.
@@ -163,7 +167,7 @@ class Batch:
         self._settings: Settings | None = None  # the settings the batch's entries ran on
         # The Merkle tree's perfect subtrees at the head (read at the first append), and
         # the nodes the batch's entries completed, to write with them.
-        self._frontier: dict[Node, bytes] | None = None
+        self._frontier: dict[Node, bytes] | None = frontier
         self._nodes: list[Row] = []
         self._fetch: dict[str, Callable[[list[Key_]], dict[Key_, Any]]] = {
             "members": lambda keys: _by_first(repo.members(k[0] for k in keys)),
@@ -481,6 +485,11 @@ class Batch:
         data = entry_bytes(seq, prev_hash, recorded_at, stored[0], signature, stored[1])
         for (level, index), digest in append_leaf(self._frontier, seq - 1, leaf_hash(data)):
             self._nodes.append({"level": level, "idx": index, "hash": digest})
+
+    @property
+    def frontier(self) -> dict[Node, bytes] | None:
+        """The Merkle tree's perfect subtrees at :attr:`head`, if this batch knows them."""
+        return self._frontier
 
     def _take(self, collection: str, rows: list[Row], seq: int) -> None:
         if collection == PARTIES:

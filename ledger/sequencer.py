@@ -41,6 +41,7 @@ from sqlalchemy import Connection
 
 from ledger.batch import Batch
 from ledger.errors import Refusal
+from ledger.merkle import Node
 from ledger.repository import Repository
 
 log = logging.getLogger("dcc.sequencer")
@@ -81,6 +82,8 @@ class Sequencer:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._carried: Any = None  # queued work taken but left for the next batch
+        # The Merkle tree's frontier after the last committed batch, and that head's seq.
+        self._frontier: tuple[int, dict[Node, bytes]] | None = None
 
     def submit(self, apply: Apply, hint: Any = None) -> Future[Any]:
         """Queue ``apply`` (run in the sequencer with the batch); its future answers
@@ -178,7 +181,8 @@ class Sequencer:
         outcomes: list[tuple[bool, Any]] = []
         with self._connect() as conn, conn.begin():
             repo = Repository(conn)
-            batch = Batch(repo, repo.head(lock=True))
+            head = repo.head(lock=True)
+            batch = Batch(repo, head, self._frontier_at(head.seq if head else 0))
             if self._prefetch is not None:
                 self._prefetch(batch, [item.hint for item in items if item.hint is not None])
             for item in items:
@@ -187,4 +191,13 @@ class Sequencer:
                 except Refusal as refusal:
                     outcomes.append((False, refusal))
             batch.flush()
+        if batch.frontier is not None:  # committed: the tree's frontier at the new head
+            self._frontier = (batch.next_seq - 1, batch.frontier)
         return outcomes
+
+    def _frontier_at(self, seq: int) -> dict[Node, bytes] | None:
+        """A copy of the Merkle frontier the last batch committed, if the head is still
+        where it left it (another process may have appended since: then it is read)."""
+        if self._frontier is None or self._frontier[0] != seq:
+            return None
+        return dict(self._frontier[1])

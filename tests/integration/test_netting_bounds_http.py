@@ -81,8 +81,8 @@ def test_a_group_that_changed_while_the_run_was_planned_is_left_for_the_next_run
         # The next run plans from the ledger as it is now, and nets the first group.
         second = ok(operator.submit("netting.run", run_body(world)))["effects"]["netting"]
         assert second["excluded"] == [] and second["cleared"] == "150.00"
-    # The run records the seq it was planned on (before B's transfer): re-execution plans it on the ledger as
-    # it was then, and applies it at its own seq, as the service did.
+    # The run records the seq it was planned on (before B's transfer): re-execution plans
+    # it on the ledger as it was then, and applies it at its own seq, as the service did.
     assert world.ledger.verify().ok
 
 

@@ -35,9 +35,13 @@ def test_a_sound_journal_passes_in_a_pool(world: World, engine: Engine, small_ch
     populate(world, 6)
     alone, pooled = audit(engine, 1), audit(engine, 2)
     assert alone.ok and pooled.ok, (alone.problems, pooled.problems)
-    assert (pooled.entries, pooled.head_hash) == (alone.entries, alone.head_hash) == (
-        7,
-        stored_rows(engine)[-1].entry_hash,
+    assert (
+        (pooled.entries, pooled.head_hash)
+        == (alone.entries, alone.head_hash)
+        == (
+            7,
+            stored_rows(engine)[-1].entry_hash,
+        )
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -178,10 +179,8 @@ def _texts_of(value: object) -> list[str]:
     """Texts of ``value`` in several spellings: the reference's, and others that parse to
     the same value but are not its RFC 8785 form (unless they happen to coincide)."""
     texts = [json.dumps(value), json.dumps(value, sort_keys=True, separators=(",", ":"))]
-    try:
+    with contextlib.suppress(rfc8785.CanonicalizationError):  # none: no canonical text
         texts.append(rfc8785.dumps(value).decode("utf-8"))
-    except Exception:  # noqa: BLE001 - the reference refuses it: no canonical text
-        pass
     return texts
 
 

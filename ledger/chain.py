@@ -28,6 +28,7 @@ EXPIRE_TYPE = "certificate.expire"
 FINANCING_EXPIRE_TYPE = "financing.expire"
 OVERDUE_TYPE = "certificate.overdue"
 NOTICE_TYPE = "settlement.notice"
+SETTINGS_TYPE = "ledger.settings"
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,9 @@ class GenesisBody(WireModel):
     id: MemberId
     name: Text
     public_key: PublicKey
+    # The rule settings the ledger starts under (``Settings.recorded``; absent in a
+    # ledger begun before they were recorded).
+    settings: dict[str, str] | None = None
 
 
 class AdmitBody(WireModel):

@@ -82,6 +82,8 @@ entries = Table(
     Column("signature", Text, nullable=True),
     Column("effects", Text, nullable=False),
     UniqueConstraint("signer", "nonce", name="uq_entries_signer_nonce"),
+    # The last entry of a type (the settings in force: ``Repository.recorded_settings``).
+    Index("ix_entries_type_seq", "type", "seq"),
 )
 
 # One row (id = 1): the seq and hash of the newest entry. Writers lock this row, which

@@ -16,8 +16,10 @@ were. For each entry:
   (key current, signer active, role allowed) and run through its catalog type's loader
   and pure rule, in the context the service gave it: the entry's seq, its
   ``recorded_at`` as now, the SHA-256 of the signed bytes as ``command_hash``, and the
-  deployment's settings (so verify must run with them: the ``DCC_*`` environment of the
-  service). The effects it computes must equal the stored ones byte for byte (RFC 8785);
+  rule settings the journal recorded before it (the genesis entry's, or the last
+  ``ledger.settings`` entry's; the verifier's own only for a ledger begun before they
+  were recorded, until its first ``ledger.settings`` entry). The effects it computes
+  must equal the stored ones byte for byte (RFC 8785);
   a command the rule now refuses is a mismatch too;
 * a **system** entry is re-derived by its own check (``ledger.system``), from the
   projections replayed before it;
@@ -49,6 +51,7 @@ from sqlalchemy import Connection, create_engine
 from ledger.batch import Batch
 from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from ledger.catalog import CATALOG, parse
+from ledger.chain import GENESIS_TYPE, SETTINGS_TYPE
 from ledger.commands import Command
 from ledger.context import Context, Effects
 from ledger.errors import Refusal
@@ -58,7 +61,7 @@ from ledger.netting_run import NettingState, Plan
 from ledger.projections import PROJECTIONS, Replayed, replay
 from ledger.repository import Repository, StoredEntry
 from ledger.settings import Settings
-from ledger.system import SYSTEM_ENTRIES
+from ledger.system import SYSTEM_ENTRIES, recorded_settings
 
 MISMATCH = "effects do not follow from the command"
 # Entries a scratch batch holds before it is written: the sequencer's batches are
@@ -79,10 +82,13 @@ def first_mismatch(
         batch = Batch(repo, None)
         replayed: Replayed = {name: {} for name in PROJECTIONS}
         planned_on: dict[int, NettingState] = {}
+        current = settings  # the rule settings recorded last (none yet: ``settings``)
         held = 0
         for item in entries:
             try:
-                why = _reexecute(batch, item, settings, replayed, planned_on)
+                why = _reexecute(batch, item, current, replayed, planned_on)
+                if why is None and item.entry.signature is None:
+                    current = _in_force(settings, current, item.entry.command)
             except (AttributeError, KeyError, TypeError, ValueError, AssertionError) as exc:
                 why = f"entry is not of a shape the ledger writes ({exc!r})"
             if why is not None:
@@ -151,6 +157,15 @@ def _reexecute(
     except Refusal as refusal:  # the rule (or the entry's size) now refuses it
         return refusal.type
     return None
+
+
+def _in_force(given: Settings, current: Settings, command: dict[str, Any]) -> Settings:
+    """The settings in force after a system entry: those it records, if it records any
+    (on ``given``'s operational ones), else ``current``."""
+    if command.get("type") not in (GENESIS_TYPE, SETTINGS_TYPE):
+        return current
+    values = recorded_settings(command)
+    return current if values is None else given.with_recorded(values)
 
 
 def _with_ledger(command: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
 from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, SETTLED, Certificate
-from ledger.chain import Entry
+from ledger.chain import GENESIS_TYPE, SETTINGS_TYPE, Entry
 from ledger.credit import IssuanceLimit
 from ledger.entities import (
     CERTIFICATES,
@@ -231,6 +231,22 @@ class Repository:
         """Every entry in storage order of seq, streamed in batches."""
         for row in self.entry_rows(batch_size):
             yield stored_entry(row)
+
+    def recorded_settings(self) -> dict[str, Any] | None:
+        """The rule settings the journal last recorded (a ``ledger.settings`` entry, else
+        the genesis entry's; None before genesis or if it recorded none)."""
+        e = models.entries.c
+        last = select(e.command).where(e.type == SETTINGS_TYPE).order_by(e.seq.desc()).limit(1)
+        row = (
+            self.conn.execute(last).first()
+            or self.conn.execute(
+                select(e.command).where(e.seq == 1, e.type == GENESIS_TYPE)
+            ).first()
+        )
+        if row is None:
+            return None
+        values = parse_json(row.command).get("body", {}).get("settings")
+        return values if isinstance(values, dict) else None
 
     def netting_plan_seqs(self) -> set[int]:
         """The seqs netting runs were planned on, where that is not the entry before the

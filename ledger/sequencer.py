@@ -70,10 +70,15 @@ class Sequencer:
         batch_max: int,
         queue_max: int,
         prefetch: Callable[[Batch, list[Any]], None] | None = None,
+        begin: Callable[[Batch, bool], None] | None = None,
     ) -> None:
+        """``begin`` runs first in every batch, told whether the head is where this
+        sequencer's last committed batch left it (nobody else has written since)."""
         assert batch_max >= 1 and queue_max >= 1, (batch_max, queue_max)
         self._connect = connect
         self._prefetch = prefetch
+        self._begin = begin
+        self._committed_seq: int | None = None  # the head after the last committed batch
         self._batch_max = batch_max
         self._queue_max = queue_max
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -179,20 +184,28 @@ class Sequencer:
 
     def _transaction(self, items: list[_Item]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
-        with self._connect() as conn, conn.begin():
-            repo = Repository(conn)
-            head = repo.head(lock=True)
-            batch = Batch(repo, head, self._frontier_at(head.seq if head else 0))
-            if self._prefetch is not None:
-                self._prefetch(batch, [item.hint for item in items if item.hint is not None])
-            for item in items:
-                try:
-                    outcomes.append((True, item.apply(batch)))
-                except Refusal as refusal:
-                    outcomes.append((False, refusal))
-            batch.flush()
+        try:
+            with self._connect() as conn, conn.begin():
+                repo = Repository(conn)
+                head = repo.head(lock=True)
+                seq = head.seq if head else 0
+                batch = Batch(repo, head, self._frontier_at(seq))
+                if self._begin is not None:
+                    self._begin(batch, seq == self._committed_seq)
+                if self._prefetch is not None:
+                    self._prefetch(batch, [item.hint for item in items if item.hint is not None])
+                for item in items:
+                    try:
+                        outcomes.append((True, item.apply(batch)))
+                    except Refusal as refusal:
+                        outcomes.append((False, refusal))
+                batch.flush()
+        except BaseException:
+            self._committed_seq = None  # what ``begin`` wrote is gone: it must run again
+            raise
+        self._committed_seq = batch.next_seq - 1
         if batch.frontier is not None:  # committed: the tree's frontier at the new head
-            self._frontier = (batch.next_seq - 1, batch.frontier)
+            self._frontier = (self._committed_seq, batch.frontier)
         return outcomes
 
     def _frontier_at(self, seq: int) -> dict[Node, bytes] | None:

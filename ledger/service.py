@@ -255,8 +255,18 @@ class Ledger:
                     self.settings.sequencer_batch_max,
                     self.settings.sequencer_queue_max,
                     _prefetch,
+                    self._record_settings,
                 )
             return self._sequencer
+
+    def _record_settings(self, batch: Batch, continued: bool) -> None:
+        """First in a batch: unless nobody else has written since this ledger's last
+        batch, record the rule settings if they are not those the journal last recorded
+        (``ledger.system``), so that every entry is re-executed under its own."""
+        if batch.head is None or continued:
+            return
+        if batch.repo.recorded_settings() != self.settings.recorded():
+            system.record_settings(batch, batch.now(self.clock()), self.settings)
 
     def _write_connection(self) -> Connection:
         """The sequencer's connection: from a pool of one, without a ping per checkout

@@ -9,12 +9,62 @@ settings are lists, written as text: ``DCC_WEBHOOK_ALLOWED_HOSTS=*.bank.example`
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+import re
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from ledger import limits
+
+# Settings that tune the process — its HTTP server, pools, relay, sweeper, checkpoints,
+# clock for tests, intake freshness and report flags — and never what a rule decides.
+# Every other setting is a *rule setting*: the journal records the values in force
+# (``ledger.system``: in the genesis entry, then a ``ledger.settings`` entry whenever a
+# deployment starts writing with others), and re-execution decides each entry under
+# the values recorded before it. A setting added later is a rule setting unless listed.
+OPERATIONAL = frozenset(
+    {
+        "clock_skew_s_max",
+        "clock_offset_s",
+        "sweep_interval_s",
+        "checkpoint_entries",
+        "checkpoint_interval_s",
+        "log_key_file",
+        "request_body_bytes_max",
+        "request_body_read_s_max",
+        "request_head_bytes_max",
+        "request_head_read_s_max",
+        "http_keep_alive_s",
+        "http_connections_max",
+        "http_connections_per_peer_max",
+        "http_listen_backlog_max",
+        "http_read_threads_max",
+        "http_write_threads_max",
+        "http_write_queue_max",
+        "sequencer_batch_max",
+        "sequencer_queue_max",
+        "db_read_pool_max",
+        "db_write_pool_max",
+        "db_pool_timeout_s",
+        "health_check_s_max",
+        "splitting_level_flag",
+        "splitting_pieces_flag",
+        "splitting_piece_fen_flag",
+        "webhook_retry_schedule_s",
+        "webhook_jitter_pct",
+        "webhook_timeout_s",
+        "webhook_retry_after_s_max",
+        "webhook_secret_overlap_s",
+        "webhook_response_excerpt_bytes_max",
+        "webhook_redeliveries_max",
+        "webhook_retention_s",
+        "webhook_sends_max",
+        "webhook_endpoint_sends_max",
+        "webhook_poll_ms",
+        "webhook_claim_max",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +198,35 @@ class Settings:
         assert min(self.splitting_level_flag, self.splitting_pieces_flag) >= 1
         assert self.splitting_piece_fen_flag >= 1
         assert self.checkpoint_entries >= 1 and self.checkpoint_interval_s >= 1
+
+    def recorded(self) -> dict[str, str]:
+        """The rule settings, as the journal records them: every one, by name, as text
+        (some limits are beyond the integers JSON carries exactly)."""
+        return {
+            f.name: str(getattr(self, f.name)) for f in fields(self) if f.name not in OPERATIONAL
+        }
+
+    def with_recorded(self, values: Any) -> Settings:
+        """These settings with the rule settings of ``values`` (as :meth:`recorded` gives
+        them; one recorded before a setting existed leaves that one as it is here);
+        ValueError if ``values`` is not such a record."""
+        kinds = {f.name: f.type for f in fields(self) if f.name not in OPERATIONAL}
+        if not isinstance(values, dict) or not set(values) <= set(kinds):
+            raise ValueError("not a record of rule settings")
+        parsed: dict[str, Any] = {}
+        for name, text in values.items():
+            if not isinstance(text, str):
+                raise ValueError(f"setting {name} is not recorded as text")
+            if kinds[name] in ("str", str):
+                parsed[name] = text
+            elif re.fullmatch(r"-?[0-9]{1,20}", text):
+                parsed[name] = int(text)
+            else:
+                raise ValueError(f"setting {name} is not an integer")
+        try:
+            return replace(self, **parsed)
+        except AssertionError as exc:
+            raise ValueError(f"settings out of their bounds ({exc})") from exc
 
     @property
     def late_rate(self) -> Decimal:

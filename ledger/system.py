@@ -6,6 +6,11 @@ builds it (into a sequencer batch) and how ``dcc verify`` checks it from the jou
 alone, since no signature vouches for it:
 
 * ``ledger.genesis`` (seq 1 only): admits the operator; its hash is the ledger's id.
+  It records the rule settings the ledger starts under (``Settings.recorded``).
+* ``ledger.settings``: records the rule settings in force from the next entry on,
+  written before the first entry a deployment decides under settings other than the
+  last recorded (``ledger.service``). Re-execution decides every entry under the
+  settings recorded before it.
 * ``certificate.expire``: ends pending pieces whose deadline had passed when it was
   written, or which had matured, giving each one's value back to its sender.
 * ``financing.expire``: ends applications for financing their bank left undecided past
@@ -41,6 +46,7 @@ from ledger.chain import (
     GENESIS_TYPE,
     NOTICE_TYPE,
     OVERDUE_TYPE,
+    SETTINGS_TYPE,
 )
 from ledger.commands import format_timestamp, validate_model
 from ledger.context import Context
@@ -78,7 +84,34 @@ def _check_genesis(
     body = validate_model(members.GenesisBody, command.get("body"), "")
     if members.genesis(body, _context(seq, command)) != effects:
         return "the genesis entry's effects do not follow from its command"
+    try:
+        recorded_settings(command)
+    except ValueError as exc:
+        return f"the genesis entry records settings one cannot run with ({exc})"
     return None
+
+
+def _check_settings(
+    seq: int, command: dict[str, Any], effects: dict[str, Any], replayed: Replayed
+) -> str | None:
+    """A settings entry records rule settings a deployment can run with, and no effect."""
+    if seq == 1 or effects:
+        return "a settings entry the service could not have written"
+    try:
+        recorded_settings(command)
+    except ValueError as exc:
+        return f"a settings entry the service could not have written ({exc})"
+    return None
+
+
+def recorded_settings(command: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The rule settings a genesis or settings entry records (None: a genesis entry
+    written before they were); ValueError if they are not settings one could run with."""
+    values = command.get("body", {}).get("settings")
+    if values is None and command.get("type") == GENESIS_TYPE:
+        return None
+    Settings().with_recorded(values)
+    return dict(values)
 
 
 def _business_date(command: Mapping[str, Any], ctx: Context) -> date | str | None:
@@ -266,6 +299,11 @@ SYSTEM_ENTRIES: dict[str, SystemEntry] = {
             "Tell an issuer what it will owe on a maturity date",
             _check_notice,
         ),
+        SystemEntry(
+            SETTINGS_TYPE,
+            "Record the rule settings in force from the next entry on",
+            _check_settings,
+        ),
     )
 }
 
@@ -283,10 +321,20 @@ def genesis(
     deployments initialised alike, at the same microsecond, from sharing an id."""
     if batch.head is not None or batch.repo.entry_count() > 0:
         raise Refusal("already-initialised", "this ledger already has a genesis entry")
-    written = {"id": operator_id, "name": name, "public_key": public_key}
+    written: dict[str, Any] = {"id": operator_id, "name": name, "public_key": public_key}
+    written["settings"] = settings.recorded()
     decide = partial(members.genesis, validate_model(members.GenesisBody, written, ""))
     salted = {"salt": salt or secrets.token_hex(16)}
     return _append(batch, GENESIS_TYPE, now, settings, written, decide, salted)
+
+
+def record_settings(batch: Batch, now: datetime, settings: Settings) -> Receipt:
+    """Record ``settings``' rule settings as those in force from the next entry on."""
+    return _append(batch, SETTINGS_TYPE, now, settings, {"settings": settings.recorded()}, _none)
+
+
+def _none(ctx: Context) -> dict[str, Any]:
+    return {}
 
 
 def expiry(

@@ -181,14 +181,13 @@ def ledger(engine: Engine, clock: Clock, request: pytest.FixtureRequest) -> Iter
     """The ledger under test. After the test, ``dcc verify``'s check must pass: whatever
     the test did and whatever was refused, the journal replays to the stored projections
     (a test that tampers with the database on purpose is marked ``tampers``), and every
-    command re-executes to its effects under the ledger's settings (but in a test marked
-    ``unreplayable``: written under two deployments' settings, or see ledger.reexecute)."""
+    command re-executes to its effects under the rule settings the journal recorded
+    before it, whichever deployments wrote it."""
     ledger = Ledger(engine, clock=clock)
     yield ledger
     try:
         if request.node.get_closest_marker("tampers") is None:
-            reexecute = request.node.get_closest_marker("unreplayable") is None
-            report = ledger.verify(reexecute=reexecute)
+            report = ledger.verify()
             assert report.ok, f"dcc verify fails after the test: {report.problems[:3]}"
     finally:
         ledger.close()

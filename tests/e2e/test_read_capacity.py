@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -127,7 +126,6 @@ TOUCHING_READERS = 24  # more than the read threads (16): each would hold one
 
 # Written by a server with a 1 s pending deadline: not re-executable under the
 # test ledger's settings (settings are not in the journal).
-@pytest.mark.unreplayable
 def test_reads_that_must_record_an_expiry_do_not_hold_read_threads(
     chain: Chain, database_url: str
 ) -> None:

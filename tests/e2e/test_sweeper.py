@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from api.client import DccClient
 from tests.conftest import Chain, business_date
@@ -14,7 +13,6 @@ from tests.e2e.conftest import serve
 
 # Written by a server with a 1 s pending deadline: not re-executable under the
 # test ledger's settings (settings are not in the journal).
-@pytest.mark.unreplayable
 def test_the_server_sweeps_due_pending_pieces(chain: Chain, database_url: str) -> None:
     server = serve(database_url, {"DCC_PENDING_EXPIRY_S": "1", "DCC_SWEEP_INTERVAL_S": "1"})
     base = next(server)

@@ -108,7 +108,6 @@ def test_minimum_piece_size_applies_to_issuance(chain: Chain) -> None:
         assert core.submit("certificate.issue", body).status_code == 201
 
 
-@pytest.mark.unreplayable
 def test_a_lower_maturity_ceiling_and_tenor_flag_are_configurable(chain: Chain) -> None:
     strict = Ledger(
         chain.ledger.engine, Settings(maturity_days_max=90, long_tenor_days=30), chain.clock

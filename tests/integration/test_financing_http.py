@@ -405,7 +405,6 @@ def test_due_diligence_reads_the_ancestry_not_the_siblings(financed: Chain) -> N
     assert_problem(chain.client(chain.core).get(path), 404, "not-found")
 
 
-@pytest.mark.unreplayable
 @pytest.mark.parametrize(("basis", "fee_bps"), [(360, 0), (365, 25)])
 def test_the_day_count_basis_and_the_fee_are_settings(world: Any, basis: int, fee_bps: int) -> None:
     from tests.integration.test_limits_http import limited
@@ -537,7 +536,6 @@ def fen_signed(amount: str) -> int:
     return -fen(amount[1:]) if amount.startswith("-") else fen(amount)
 
 
-@pytest.mark.unreplayable
 def test_the_expiry_entry_verifies_in_any_business_time_zone(world: Any) -> None:
     from tests.integration.test_limits_http import limited
 

@@ -185,8 +185,8 @@ def verify(
     ] = False,
 ) -> None:
     """Recompute every hash, link and signature, rebuild the projections, then re-execute
-    every command and compare its effects (under this environment's DCC_* settings, which
-    must be the deployment's)."""
+    every command and compare its effects (under the rule settings the journal recorded
+    before each entry)."""
     from sqlalchemy.exc import DBAPIError
 
     from ledger.repository import Repository

@@ -143,11 +143,20 @@ class Batch:
     rows the batch has written (see the module)."""
 
     def __init__(
-        self, repo: Repository, head: Head | None, frontier: dict[Node, bytes] | None = None
+        self,
+        repo: Repository,
+        head: Head | None,
+        frontier: dict[Node, bytes] | None = None,
+        *,
+        derived: bool = True,
     ) -> None:
         """``frontier``: the Merkle tree's perfect subtrees at ``head``, if the caller
-        kept them from the batch before (else read at the first append); taken as is."""
+        kept them from the batch before (else read at the first append); taken as is.
+        ``derived``: also write what is derived from the entries for others than the
+        rules — the events members are told, the Merkle tree — which a scratch replay
+        (``ledger.reexecute``) does without."""
         self.repo = repo
+        self._derived = derived
         self.head = head
         # The head entry's time, which the next entry's may equal but never precede.
         self._head_time = (
@@ -448,12 +457,13 @@ class Batch:
                 f"{ctx.settings.entry_bytes_max} bytes are allowed",
             )
         signer, nonce = (cmd.signer, cmd.nonce) if cmd else (None, None)
-        told = events.derive(str(raw["type"]), entry.seq, effects, self._before)
-        self._events.extend(
-            outbox.Message(event, entry.seq, events.payload(event, *stamp))
-            for stamp in [(entry.seq, entry.entry_hash, entry.recorded_at)]
-            for event in told
-        )
+        if self._derived:
+            told = events.derive(str(raw["type"]), entry.seq, effects, self._before)
+            self._events.extend(
+                outbox.Message(event, entry.seq, events.payload(event, *stamp))
+                for stamp in [(entry.seq, entry.entry_hash, entry.recorded_at)]
+                for event in told
+            )
         self._settings = ctx.settings
         command_text, effects_text = command_bytes.decode(), effects_bytes.decode()
         canonical = (command_bytes, effects_bytes)
@@ -465,7 +475,8 @@ class Batch:
         if signer is not None and nonce is not None:
             stored = StoredEntry(entry, str(raw["type"]), signer, nonce, command_text, effects_text)
             self._nonces[(signer, nonce)] = stored
-        self._add_leaf(entry.seq, entry.prev_hash, entry.recorded_at, signature, canonical)
+        if self._derived:
+            self._add_leaf(entry.seq, entry.prev_hash, entry.recorded_at, signature, canonical)
         self.head = Head(entry.seq, entry.entry_hash, entry.recorded_at)
         self._head_time = ctx.now
         return Receipt(entry.seq, entry.entry_hash, effects)

@@ -49,7 +49,7 @@ from typing import Any
 from sqlalchemy import Connection, create_engine
 
 from ledger.batch import Batch
-from ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from ledger.canonical import canonical_text, sha256_hex
 from ledger.catalog import CATALOG, parse
 from ledger.chain import GENESIS_TYPE, SETTINGS_TYPE
 from ledger.commands import Command
@@ -79,7 +79,7 @@ def first_mismatch(
     ``plan_seqs``: the seqs netting runs were planned on (the state after each is kept)."""
     with _scratch() as conn:
         repo = Repository(conn)
-        batch = Batch(repo, None)
+        batch = Batch(repo, None, derived=False)
         replayed: Replayed = {name: {} for name in PROJECTIONS}
         planned_on: dict[int, NettingState] = {}
         current = settings  # the rule settings recorded last (none yet: ``settings``)
@@ -99,7 +99,7 @@ def first_mismatch(
             held += 1
             if held >= REEXECUTE_BATCH_MAX:
                 batch.flush()
-                batch, held = Batch(repo, batch.head), 0
+                batch, held = Batch(repo, batch.head, derived=False), 0
     return None
 
 
@@ -136,13 +136,14 @@ def _reexecute(
             why = refusal.type
         if why is not None:
             return why
-        ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
+        ctx = Context(entry.seq, now, sha256_hex(item.command_text.encode()), settings)
         batch.append(ctx, entry.command, None, entry.effects, None)
         return None
     try:
         cmd = parse({"command": _with_ledger(entry.command), "signature": entry.signature})
         kind = CATALOG[cmd.type]
-        ctx = Context(entry.seq, now, sha256_hex(canonical_bytes(entry.command)), settings)
+        # The service hashed the bytes the signer signed: the stored command text.
+        ctx = Context(entry.seq, now, sha256_hex(item.command_text.encode()), settings)
         signer = authorise(batch, cmd, kind.roles)
         if cmd.type == NETTING_TYPE:
             planned = _netting_plan(batch, cmd, ctx, entry.effects, planned_on)
@@ -151,7 +152,7 @@ def _reexecute(
             )
         else:
             effects = kind.run(batch, cmd, signer, ctx)
-        if canonical_text(effects) != canonical_text(entry.effects):
+        if canonical_text(effects) != item.effects_text:
             return ""
         batch.append(ctx, entry.command, cmd.signature, entry.effects, cmd)
     except Refusal as refusal:  # the rule (or the entry's size) now refuses it

@@ -43,10 +43,12 @@ PROBLEM_TYPES = "x-problem-types"  # the extension an operation lists its proble
 REF = "#/components/schemas/{model}"
 
 # What any route may answer, whatever it does: a busy database, our own bug, another
-# method on its path.
-EVERY_ROUTE = frozenset({"unavailable", "internal-error", "method-not-allowed"})
+# method on its path, a malformed HTTP request head (api.server).
+EVERY_ROUTE = frozenset({"unavailable", "internal-error", "method-not-allowed", "bad-request"})
 # What a request without a body may answer: a body, or a malformed query or path.
 BODYLESS = frozenset({"body-not-allowed", "validation"})
+# What a request that may carry a body may answer while it streams (api.bodies).
+BODIED = frozenset({"payload-too-large", "request-timeout"})
 # What a signed read may answer before its view runs (api.auth) and when what it names
 # is not there or not the signer's to see.
 SIGNED = frozenset(
@@ -62,7 +64,7 @@ SIGNED = frozenset(
 )
 # What the command route answers around the catalog's refusals (api.routes.commands,
 # api.bodies).
-COMMAND_ROUTE = frozenset({"unsupported-media-type", "payload-too-large", "request-timeout"})
+COMMAND_ROUTE = frozenset({"unsupported-media-type"}) | BODIED
 
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     name: {"type": "apiKey", "in": "header", "name": header, "description": description}
@@ -113,8 +115,7 @@ def is_signed(route: APIRoute) -> bool:
 def problem_types(route: APIRoute, declared: Iterable[str]) -> set[str]:
     """Every problem type ``route`` may answer with."""
     types = set(EVERY_ROUTE) | set(declared)
-    if (route.methods or set()) & {"GET", "HEAD", "DELETE"}:
-        types |= BODYLESS
+    types |= BODYLESS if (route.methods or set()) & {"GET", "HEAD", "DELETE"} else BODIED
     if is_signed(route):
         types |= SIGNED
     return types

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from api.auth import reader
 from api.capacity import capacity_of
 from api.openapi import answers
-from api.schemas import DeliveriesPage, Delivery, Endpoints, Redelivery
+from api.schemas import DeliveriesPage, DeliveryAttempts, Endpoints, Secrets
 from ledger import reads
 from ledger.members import Member
 from ledger.outbox import now_ms
@@ -49,7 +49,9 @@ async def deliveries(
 
 
 @router.get(
-    "/deliveries/{message}", summary="One message and its every attempt", **answers(Delivery)
+    "/deliveries/{message}",
+    summary="One message and its every attempt",
+    **answers(DeliveryAttempts),
 )
 async def delivery(
     message: str, request: Request, viewer: Member = Depends(reader())
@@ -63,7 +65,7 @@ async def delivery(
     "/deliveries/{message}/redeliver",
     status_code=202,
     summary="Send a message again from the start of the schedule (its member, operator)",
-    **answers(Redelivery, "redeliveries-exceeded", status=202),
+    **answers(DeliveryAttempts, "redeliveries-exceeded", status=202),
 )
 async def redeliver(
     message: str, request: Request, viewer: Member = Depends(reader())
@@ -89,7 +91,7 @@ async def endpoints(
 @router.get(
     "/{member}/secret",
     summary="The signing secrets of a member's endpoints (itself)",
-    **answers(Endpoints),
+    **answers(Secrets),
 )
 async def secrets(
     member: str, request: Request, viewer: Member = Depends(reader())

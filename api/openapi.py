@@ -127,10 +127,15 @@ def command_types() -> set[str]:
     return refusals | COMMAND_ROUTE | EVERY_ROUTE
 
 
+def command_name(kind: CommandType) -> str:
+    """``member.rotate_key`` -> ``MemberRotateKeyCommand``."""
+    return "".join(p.capitalize() for p in re.split(r"[._]", kind.type)) + "Command"
+
+
 def command_model(kind: CommandType) -> type[BaseModel]:
     """The command of one type: the parser's header with ``type`` fixed to it and
     ``body`` its body model."""
-    name = "".join(p.capitalize() for p in re.split(r"[._]", kind.type)) + "Command"
+    name = command_name(kind)
     fixed: Any = Literal[kind.type]
     model: type[BaseModel] = create_model(
         name, __base__=Header, __doc__=kind.summary, type=(fixed, ...), body=(kind.body, ...)
@@ -210,6 +215,10 @@ def build(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas.update(_schemas([envelope, Problem, Receipt, *_route_schemas(app)]))
+    for kind in CATALOG.values():  # what each command needs and may be refused with
+        command = schemas[command_name(kind)]
+        command["x-roles"] = sorted(kind.roles)
+        command[PROBLEM_TYPES] = sorted(kind.refusals)
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
     signed: list[dict[str, list[str]]] = [{name: [] for name in SECURITY_SCHEMES}]
     for route in api_routes(app):

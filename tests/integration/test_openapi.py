@@ -27,6 +27,7 @@ from api.app import create_app
 from ledger.catalog import CATALOG
 from ledger.errors import PROBLEMS
 from tests.conftest import World
+from tests.helpers import declare_unprojectable
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEM_JSON = "application/problem+json"
@@ -92,6 +93,25 @@ def test_every_command_type_is_a_branch_of_the_envelope(document: dict[str, Any]
         expected = kind.body.model_json_schema(ref_template=openapi.REF)
         assert body_schema["properties"] == expected["properties"], type_
         assert body_schema.get("required", []) == expected.get("required", []), type_
+
+
+def test_each_command_lists_its_roles_and_refusals(document: dict[str, Any]) -> None:
+    for kind in CATALOG.values():
+        command = document["components"]["schemas"][openapi.command_name(kind)]
+        assert command["x-roles"] == sorted(kind.roles)
+        assert command[openapi.PROBLEM_TYPES] == sorted(kind.refusals)
+
+
+def test_a_command_type_declared_in_the_catalog_is_in_the_document(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    type_ = declare_unprojectable(monkeypatch)
+    document = create_app(world.ledger).openapi()
+    envelope = document["components"]["schemas"]["CommandEnvelope"]
+    ref = envelope["properties"]["command"]["discriminator"]["mapping"][type_]
+    command = _schema(document, ref)
+    assert command["properties"]["type"]["const"] == type_
+    assert _schema(document, command["properties"]["body"]["$ref"])["required"] == ["id"]
 
 
 def test_every_refusal_of_every_command_is_listed_under_its_status(

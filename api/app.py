@@ -72,6 +72,9 @@ def create_app(
         # A redirect to the path with(out) its trailing slash would be built from the
         # request's Host header, which the client chose: answer 404 instead.
         redirect_slashes=False,
+        # An operation's id is its function's name (get_member, submit): what a generated
+        # client names its calls (unique: tests/integration/test_openapi.py).
+        generate_unique_id_function=lambda route: route.name,
         # Served by api.docs from a package, not from a CDN.
         docs_url=None,
         redoc_url=None,

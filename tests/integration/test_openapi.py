@@ -158,6 +158,12 @@ def test_every_route_is_in_the_document_with_its_answer(
     assert "HTTPValidationError" not in str(document)
 
 
+def test_every_operation_has_a_unique_readable_id(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations(document)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert "submit" in ids and "get_member" in ids  # a generated client's call names
+
+
 def test_a_signed_read_requires_the_dcc_headers(document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
     assert {s["name"] for s in schemes.values()} == {

@@ -91,7 +91,7 @@ def test_a_generated_client_submits_a_command_and_reads_its_result(
     signature = sign(operator.key, signed_bytes(command.to_dict()))
     envelope = models.CommandEnvelope(command=command, signature=signature)
 
-    submit = _module(generated, "api.commands.submit_v1_commands_post")
+    submit = _module(generated, "api.commands.submit")
     answer = submit.sync_detailed(client=_client(generated, world, {}), body=envelope)
     assert answer.status_code == 201, answer.content
     assert isinstance(answer.parsed, models.Receipt)
@@ -106,7 +106,7 @@ def test_a_generated_client_submits_a_command_and_reads_its_result(
         timestamp=int(world.clock().timestamp()),
         ledger=world.client(operator).ledger,
     )
-    read = _module(generated, "api.members.get_member_v1_members_member_id_get")
+    read = _module(generated, "api.members.get_member")
     record = read.sync_detailed(member_id, client=_client(generated, world, headers))
     assert record.status_code == 200, record.content
     assert isinstance(record.parsed, models.MemberView)

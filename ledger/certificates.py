@@ -44,6 +44,7 @@ from ledger.commands import (
     Reference,
     WireModel,
     format_timestamp,
+    rate_json_schema,
     rate_parser,
 )
 from ledger.context import Context, Effects
@@ -149,6 +150,7 @@ class IssueBody(WireModel):
 LateDailyRate = Annotated[
     Decimal,
     BeforeValidator(rate_parser(LATE_RATE_DECIMALS_MAX, LATE_DAILY_RATE_MAX, "0.0005", zero=True)),
+    rate_json_schema(LATE_RATE_DECIMALS_MAX, "0.0005"),
 ]
 
 

@@ -34,6 +34,7 @@ from pydantic import (
     ConfigDict,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -180,8 +181,18 @@ def _amount_or_zero(value: object) -> int:
         raise PydanticCustomError(INVALID_AMOUNT, str(exc)) from exc
 
 
-Amount = Annotated[int, BeforeValidator(_amount)]
-AmountOrZero = Annotated[int, BeforeValidator(_amount_or_zero)]
+# How an amount travels, for the OpenAPI document: the model holds int fen, the wire a
+# decimal string (ledger.money), and the schema must describe the wire.
+AMOUNT_JSON_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$",
+        "description": "yuan as a decimal string with at most two decimals, never a number",
+        "examples": ["1000.00"],
+    }
+)
+Amount = Annotated[int, BeforeValidator(_amount), AMOUNT_JSON_SCHEMA]
+AmountOrZero = Annotated[int, BeforeValidator(_amount_or_zero), AMOUNT_JSON_SCHEMA]
 MemberId = Annotated[str, AfterValidator(_member_id)]
 PublicKey = Annotated[str, AfterValidator(_public_key)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
@@ -222,6 +233,19 @@ def rate_parser(decimals: int, high: str, example: str, zero: bool = False) -> A
         return rate
 
     return parse
+
+
+def rate_json_schema(decimals: int, example: str) -> WithJsonSchema:
+    """A rate's schema on the wire (a decimal string), for a field parsed by
+    :func:`rate_parser`."""
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^0\.[0-9]{{1,{decimals}}}$",
+            "description": "a rate as a decimal string, never a number",
+            "examples": [example],
+        }
+    )
 
 
 Memo = Annotated[

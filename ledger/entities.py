@@ -145,6 +145,11 @@ class Field:
         return self.wire or self.name
 
     @property
+    def optional_on_wire(self) -> bool:
+        """Whether a wire shape may hold null for it, or leave it out."""
+        return self.nullable or self.omit is not _NEVER
+
+    @property
     def column_name(self) -> str:
         return self.column or self.name
 

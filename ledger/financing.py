@@ -60,6 +60,7 @@ from ledger.commands import (
     Reference,
     WireModel,
     format_timestamp,
+    rate_json_schema,
     rate_parser,
 )
 from ledger.context import Context, Effects
@@ -91,7 +92,9 @@ REQUESTED, APPROVED = FinancingState.REQUESTED, FinancingState.APPROVED
 
 
 AnnualRate = Annotated[
-    Decimal, BeforeValidator(rate_parser(RATE_DECIMALS_MAX, ANNUAL_RATE_MAX, "0.0385"))
+    Decimal,
+    BeforeValidator(rate_parser(RATE_DECIMALS_MAX, ANNUAL_RATE_MAX, "0.0385")),
+    rate_json_schema(RATE_DECIMALS_MAX, "0.0385"),
 ]
 FinancingId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 

@@ -9,6 +9,15 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
 from api.capacity import capacity_of, read_touching
+from api.openapi import answers
+from api.schemas import (
+    CertificateView,
+    EvidenceBundle,
+    FlaggedRootsPage,
+    HistoryPage,
+    TreePage,
+    WalletPage,
+)
 from ledger import evidence, reads
 from ledger.certificates import LONG_TENOR
 from ledger.members import Member
@@ -22,7 +31,7 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-@router.get("/certificates/{certificate_id}", summary="One certificate")
+@router.get("/certificates/{certificate_id}", summary="One certificate", **answers(CertificateView))
 async def get_certificate(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
@@ -32,6 +41,7 @@ async def get_certificate(
 @router.get(
     "/certificates/{certificate_id}/tree",
     summary="The tree of a root, a page of pieces at a time (issuer, operator)",
+    **answers(TreePage),
 )
 async def get_tree(
     certificate_id: str,
@@ -46,6 +56,7 @@ async def get_tree(
 @router.get(
     "/certificates/{certificate_id}/evidence",
     summary="The piece's lineage, proved against a signed checkpoint (who may read the piece)",
+    **answers(EvidenceBundle),
 )
 async def get_evidence(
     certificate_id: str, request: Request, viewer: Member = Depends(reader())
@@ -59,7 +70,11 @@ async def get_evidence(
     return await capacity.read(ledger.read, evidence.evidence, viewer, certificate_id)
 
 
-@router.get("/wallets/{member}", summary="A member's holdings (the member itself, operator)")
+@router.get(
+    "/wallets/{member}",
+    summary="A member's holdings (the member itself, operator)",
+    **answers(WalletPage),
+)
 async def get_wallet(
     member: str,
     request: Request,
@@ -70,7 +85,11 @@ async def get_wallet(
     return await read_touching(request.app.state, reads.wallet, viewer, member, cursor, limit)
 
 
-@router.get("/wallets/{member}/history", summary="Entries that touched a member, newest first")
+@router.get(
+    "/wallets/{member}/history",
+    summary="Entries that touched a member, newest first",
+    **answers(HistoryPage),
+)
 async def get_history(
     member: str,
     request: Request,
@@ -83,7 +102,11 @@ async def get_history(
     )
 
 
-@router.get("/reports/long-tenor", summary="Live paper with a tenor over 180 days (operator)")
+@router.get(
+    "/reports/long-tenor",
+    summary="Live paper with a tenor over 180 days (operator)",
+    **answers(FlaggedRootsPage),
+)
 async def get_long_tenor(
     request: Request,
     cursor: str | None = None,

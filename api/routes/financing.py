@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import Ancestry, Exposure, FinancingReport, FinancingsPage, FinancingView, Quote
 from ledger import reads
 from ledger.certificates import business_today
 from ledger.context import Context
@@ -45,7 +47,25 @@ async def _read_touching(
     return result
 
 
-@router.get("/financing/quote", summary="What a financing would be quoted now (the holder)")
+@router.get(
+    "/financing/quote",
+    summary="What a financing would be quoted now (the holder)",
+    **answers(
+        Quote,
+        "certificate-not-found",
+        "not-holder",
+        "not-spendable",
+        "not-a-bank",
+        "no-credit-line",
+        "credit-line-expired",
+        "credit-line-exceeded",
+        "invalid-amount",
+        "certificate-matured",
+        "certificate-overdue",
+        "already-financed",
+        "piece-too-small",
+    ),
+)
 async def get_quote(
     request: Request,
     certificate: str = "",
@@ -59,7 +79,11 @@ async def get_quote(
     )
 
 
-@router.get("/financings/{financing_id}", summary="One financing (applicant, bank, operator)")
+@router.get(
+    "/financings/{financing_id}",
+    summary="One financing (applicant, bank, operator)",
+    **answers(FinancingView),
+)
 async def get_financing(
     financing_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
@@ -69,6 +93,7 @@ async def get_financing(
 @router.get(
     "/financings/{financing_id}/ancestry",
     summary="Due diligence: the financed piece and its ancestry to the root (the bank)",
+    **answers(Ancestry, "ancestry-too-large"),
 )
 async def get_ancestry(
     financing_id: str, request: Request, viewer: Member = Depends(reader())
@@ -76,7 +101,11 @@ async def get_ancestry(
     return await _read(request, reads.ancestry, viewer, financing_id)
 
 
-@router.get("/financings", summary="A member's financings, as applicant and as bank")
+@router.get(
+    "/financings",
+    summary="A member's financings, as applicant and as bank",
+    **answers(FinancingsPage),
+)
 async def list_financings(
     request: Request,
     member: str = "",
@@ -88,7 +117,9 @@ async def list_financings(
     return await _read_touching(request, reads.financings, viewer, member, state, cursor, limit)
 
 
-@router.get("/banks/{bank}/exposure", summary="A bank's credit lines and their use")
+@router.get(
+    "/banks/{bank}/exposure", summary="A bank's credit lines and their use", **answers(Exposure)
+)
 async def get_exposure(
     bank: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
@@ -97,7 +128,11 @@ async def get_exposure(
     return await _read(request, reads.exposure, viewer, bank, today)
 
 
-@router.get("/reports/financing", summary="Financed face, interest, spread, fees by bank")
+@router.get(
+    "/reports/financing",
+    summary="Financed face, interest, spread, fees by bank",
+    **answers(FinancingReport),
+)
 async def get_report(
     request: Request, core: str = "", month: str = "", viewer: Member = Depends(reader())
 ) -> dict[str, Any]:

@@ -10,13 +10,19 @@ from fastapi.responses import JSONResponse
 from api.auth import reader
 from api.capacity import capacity_of
 from api.errors import problem
+from api.openapi import answers
+from api.schemas import Head, Health, LedgerId, Live, VerifyReport
 from ledger.members import Member
 from ledger.service import Ledger
 
 router = APIRouter(tags=["ledger"])
 
 
-@router.get("/v1/ledger", summary="This ledger's id, which every signature names (no auth)")
+@router.get(
+    "/v1/ledger",
+    summary="This ledger's id, which every signature names (no auth)",
+    **answers(LedgerId, "not-initialised"),
+)
 async def ledger_id(request: Request) -> dict[str, Any]:
     """Public on purpose: a client needs the id before it can sign anything, and the id
     (the genesis entry's hash) tells nothing about any member."""
@@ -24,21 +30,25 @@ async def ledger_id(request: Request) -> dict[str, Any]:
     return {"ledger_id": await capacity_of(request.app.state).read(ledger.ledger_id)}
 
 
-@router.get("/v1/ledger/head", summary="The seq and hash of the newest entry")
+@router.get("/v1/ledger/head", summary="The seq and hash of the newest entry", **answers(Head))
 async def head(request: Request, _viewer: Member = Depends(reader())) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
     found = await capacity_of(request.app.state).read(ledger.head)
     return {"seq": found.seq if found else 0, "entry_hash": found.entry_hash if found else None}
 
 
-@router.get("/v1/ledger/verify", summary="Recompute the chain and the projections (operator)")
+@router.get(
+    "/v1/ledger/verify",
+    summary="Recompute the chain and the projections (operator)",
+    **answers(VerifyReport),
+)
 async def verify(request: Request, _viewer: Member = Depends(reader("operator"))) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
     report = await capacity_of(request.app.state).read(ledger.verify)
     return report.wire()
 
 
-@router.get("/livez", summary="Liveness: the process answers (no database)")
+@router.get("/livez", summary="Liveness: the process answers (no database)", **answers(Live))
 async def livez() -> dict[str, str]:
     """Answered on the event loop without touching the database, a thread or a pool: it
     tells only that this process serves HTTP (an orchestrator's liveness probe, and the
@@ -46,7 +56,7 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/healthz", summary="Liveness and database reachability", include_in_schema=True)
+@router.get("/healthz", summary="Liveness and database reachability", **answers(Health))
 async def healthz(request: Request) -> JSONResponse:
     """Answered on a thread and a database connection of its own (never the read or
     write pools), within ``health_check_s_max``: writes queued behind the write lock,

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import MemberView
 from ledger.errors import Refusal
 from ledger.members import Member
 from ledger.service import Ledger
@@ -17,7 +19,7 @@ from ledger.uscc import is_valid_uscc
 router = APIRouter(prefix="/v1", tags=["members"])
 
 
-@router.get("/members/{member_id}", summary="A member's public record")
+@router.get("/members/{member_id}", summary="A member's public record", **answers(MemberView))
 async def get_member(
     member_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:

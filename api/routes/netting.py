@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import NettingPreview, ObligationView
 from ledger import reads
 from ledger.members import Member
 from ledger.service import Ledger
@@ -15,7 +17,11 @@ from ledger.service import Ledger
 router = APIRouter(prefix="/v1", tags=["netting"])
 
 
-@router.get("/netting/preview", summary="What netting would clear now (operator)")
+@router.get(
+    "/netting/preview",
+    summary="What netting would clear now (operator)",
+    **answers(NettingPreview, "netting-too-large"),
+)
 async def preview(
     request: Request, mode: str = "setoff", viewer: Member = Depends(reader("operator"))
 ) -> dict[str, Any]:
@@ -25,7 +31,11 @@ async def preview(
     )
 
 
-@router.get("/obligations/{obligation_id}", summary="One obligation (its parties, operator)")
+@router.get(
+    "/obligations/{obligation_id}",
+    summary="One obligation (its parties, operator)",
+    **answers(ObligationView),
+)
 async def get_obligation(
     obligation_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:

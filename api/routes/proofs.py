@@ -16,6 +16,8 @@ from fastapi.responses import PlainTextResponse, Response
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import CheckpointView, ConsistencyProof, EntryView, InclusionProof
 from ledger import transparency
 from ledger.errors import Refusal
 from ledger.limits import TREE_SIZE_MAX
@@ -45,7 +47,7 @@ def _answer(request: Request, view: dict[str, Any]) -> dict[str, Any] | Response
 @router.get(
     "/v1/ledger/checkpoint",
     summary="The latest signed checkpoint of the Merkle tree",
-    response_model=None,
+    **answers(CheckpointView, also=["text/plain"]),
 )
 async def latest_checkpoint(
     request: Request, _viewer: Member = Depends(reader())
@@ -58,7 +60,9 @@ async def latest_checkpoint(
 
 
 @router.get(
-    "/v1/ledger/checkpoints/{size}", summary="A past checkpoint, by tree size", response_model=None
+    "/v1/ledger/checkpoints/{size}",
+    summary="A past checkpoint, by tree size",
+    **answers(CheckpointView, also=["text/plain"]),
 )
 async def checkpoint_at(
     request: Request,
@@ -90,6 +94,7 @@ def _entry(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
 @router.get(
     "/v1/ledger/proofs/inclusion",
     summary="Proof that an entry is in the tree of a size (its parties and the operator)",
+    **answers(InclusionProof),
 )
 async def inclusion_proof(
     request: Request, seq: Size, size: Size, viewer: Member = Depends(reader())
@@ -101,6 +106,7 @@ async def inclusion_proof(
 @router.get(
     "/v1/ledger/proofs/consistency",
     summary="Proof that the tree of one size extends the tree of a smaller one",
+    **answers(ConsistencyProof),
 )
 async def consistency_proof(
     request: Request,
@@ -114,7 +120,11 @@ async def consistency_proof(
     )
 
 
-@router.get("/v1/ledger/entries/{seq}", summary="An entry as hashed (its parties and the operator)")
+@router.get(
+    "/v1/ledger/entries/{seq}",
+    summary="An entry as hashed (its parties and the operator)",
+    **answers(EntryView),
+)
 async def entry(
     request: Request,
     seq: Annotated[int, Path(ge=1, le=TREE_SIZE_MAX)],

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import DuePage, IssuerReport, OverduePage, RootsPage, SplittingPage
 from ledger import reports
 from ledger.certificates import business_today
 from ledger.context import Context
@@ -44,7 +46,11 @@ async def _answer(
     return page.wire()
 
 
-@router.get("/settlements/due", summary="The clearing list: what an issuer owes, to whom")
+@router.get(
+    "/settlements/due",
+    summary="The clearing list: what an issuer owes, to whom",
+    **answers(DuePage, also=[CSV]),
+)
 async def get_due(
     request: Request,
     issuer: str = "",
@@ -56,7 +62,11 @@ async def get_due(
     return await _answer(request, reports.due, viewer, issuer, on, cursor, limit)
 
 
-@router.get("/reports/roots", summary="Per root of an issuer: paid, outstanding, overdue")
+@router.get(
+    "/reports/roots",
+    summary="Per root of an issuer: paid, outstanding, overdue",
+    **answers(RootsPage, also=[CSV]),
+)
 async def get_roots(
     request: Request,
     issuer: str = "",
@@ -67,7 +77,11 @@ async def get_roots(
     return await _answer(request, reports.roots, viewer, issuer, _today(request), cursor, limit)
 
 
-@router.get("/reports/overdue", summary="Overdue pieces, days late and interest so far")
+@router.get(
+    "/reports/overdue",
+    summary="Overdue pieces, days late and interest so far",
+    **answers(OverduePage, also=[CSV]),
+)
 async def get_overdue(
     request: Request,
     issuer: str | None = None,
@@ -79,7 +93,11 @@ async def get_overdue(
     return await _answer(request, reports.overdue, viewer, issuer, today, cursor, limit)
 
 
-@router.get("/reports/issuer/{issuer}", summary="An issuer's limit, issued, paid, overdue")
+@router.get(
+    "/reports/issuer/{issuer}",
+    summary="An issuer's limit, issued, paid, overdue",
+    **answers(IssuerReport, also=[CSV]),
+)
 async def get_issuer(
     issuer: str,
     request: Request,
@@ -93,7 +111,11 @@ async def get_issuer(
     return await _answer(request, reports.issuer_report, viewer, issuer, first, to, today)
 
 
-@router.get("/reports/splitting", summary="Roots split deep or fine (operator)")
+@router.get(
+    "/reports/splitting",
+    summary="Roots split deep or fine (operator)",
+    **answers(SplittingPage, also=[CSV]),
+)
 async def get_splitting(
     request: Request,
     flagged: bool = False,

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 
 from api.auth import reader
 from api.capacity import capacity_of
+from api.openapi import answers
+from api.schemas import DeliveriesPage, DeliveryAttempts, Endpoints, Secrets
 from ledger import reads
 from ledger.members import Member
 from ledger.outbox import now_ms
@@ -28,7 +30,11 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-@router.get("/deliveries", summary="Outbox messages, newest first (their member, operator)")
+@router.get(
+    "/deliveries",
+    summary="Outbox messages, newest first (their member, operator)",
+    **answers(DeliveriesPage),
+)
 async def deliveries(
     request: Request,
     member: str | None = None,
@@ -42,7 +48,11 @@ async def deliveries(
     )
 
 
-@router.get("/deliveries/{message}", summary="One message and its every attempt")
+@router.get(
+    "/deliveries/{message}",
+    summary="One message and its every attempt",
+    **answers(DeliveryAttempts),
+)
 async def delivery(
     message: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
@@ -55,6 +65,7 @@ async def delivery(
     "/deliveries/{message}/redeliver",
     status_code=202,
     summary="Send a message again from the start of the schedule (its member, operator)",
+    **answers(DeliveryAttempts, "redeliveries-exceeded", status=202),
 )
 async def redeliver(
     message: str, request: Request, viewer: Member = Depends(reader())
@@ -66,7 +77,9 @@ async def redeliver(
     return JSONResponse(answer, status_code=202)
 
 
-@router.get("/{member}", summary="A member's webhook endpoints (the member, operator)")
+@router.get(
+    "/{member}", summary="A member's webhook endpoints (the member, operator)", **answers(Endpoints)
+)
 async def endpoints(
     member: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
@@ -75,7 +88,11 @@ async def endpoints(
     )
 
 
-@router.get("/{member}/secret", summary="The signing secrets of a member's endpoints (itself)")
+@router.get(
+    "/{member}/secret",
+    summary="The signing secrets of a member's endpoints (itself)",
+    **answers(Secrets),
+)
 async def secrets(
     member: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:

@@ -562,23 +562,41 @@ def demo(
         bool,
         typer.Option("--settle", help="Second act, at maturity: the core pays every holder"),
     ] = False,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            help="Keep the parties it made here: their keys and parties.json (ids, names, roles)",
+        ),
+    ] = None,
 ) -> None:
     """Walk a certificate through issue → accept → two levels of split → discounting at a
     bank played by `dcc bank-sim` → tree view; with --settle (and the --state the first
-    act kept), on a server at the maturity date, the core pays every holder."""
+    act kept), on a server at the maturity date, the core pays every holder. With --keep
+    DIR, go on as any of the parties afterwards (`dcc get --key DIR/tier3.key ...`)."""
     import httpx
 
     from api import demo as walkthrough
 
-    with httpx.Client(base_url=url, timeout=30) as http:
-        if settle:
-            if state is None:
-                raise typer.BadParameter("--settle needs the --state the first act kept")
-            typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
-            return
-        private = load_private_key_pem(operator_key.read_bytes())
-        walked = walkthrough.run(http, operator_id, private, state)
+    if keep is not None and (keep / walkthrough.PARTIES_FILE).exists():
+        _fail(f"--keep {keep} holds an earlier demo's parties; pass a new directory")
+    with _reaching(url), httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            if settle:
+                if state is None:
+                    _fail("--settle needs the --state FILE the first act kept")
+                typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
+                return
+            private = _private_key(operator_key, "--operator-key")
+            walked = walkthrough.run(http, operator_id, private, state, keep)
+        except RuntimeError as exc:  # the server refused a step: say which, in one line
+            _fail(f"the demo stopped: {' '.join(str(exc).split())}")
     typer.echo(walkthrough.render(walked))
+    if keep is not None:
+        typer.echo(
+            f"kept the parties' keys and ids in {keep}/ ({walkthrough.PARTIES_FILE}); go on "
+            f"as one: dcc get --key {keep}/tier3.key --signer ID /v1/wallets/ID"
+        )
 
 
 @app.command("bank-sim")

@@ -580,15 +580,19 @@ def demo(
 
     if keep is not None and (keep / walkthrough.PARTIES_FILE).exists():
         _fail(f"--keep {keep} holds an earlier demo's parties; pass a new directory")
+    if settle and state is None:
+        _fail("--settle needs the --state FILE the first act kept")
+    private = None if settle else _private_key(operator_key, "--operator-key")
     with _reaching(url), httpx.Client(base_url=url, timeout=30) as http:
         try:
             if settle:
-                if state is None:
-                    _fail("--settle needs the --state FILE the first act kept")
+                assert state is not None  # said above
                 typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
                 return
-            private = _private_key(operator_key, "--operator-key")
+            assert private is not None  # loaded above
             walked = walkthrough.run(http, operator_id, private, state, keep)
+        except typer.Exit:  # click's Exit is a RuntimeError too
+            raise
         except RuntimeError as exc:  # the server refused a step: say which, in one line
             _fail(f"the demo stopped: {' '.join(str(exc).split())}")
     typer.echo(walkthrough.render(walked))

@@ -96,6 +96,9 @@ SIGNED = ("--key", "k.key", "--signer", SIGNER)
         ),
         (("db", "upgrade", "--db", "."), ("cannot open the database", "--db")),
         (("id", "91350100M000100Y44"), ("check character is 4 where 3", "dcc id --example")),
+        (("demo", "--url", "@closed", "--operator-key", "k.key"), ("cannot reach the server",)),
+        (("demo", "--keep", "kept"), ("--keep kept holds an earlier demo's parties",)),
+        (("demo", "--operator-key", "k.pub"), ("--operator-key k.pub is a public key",)),
     ],
     ids=lambda value: value[0] if isinstance(value, tuple) and len(value) < 4 else None,
 )
@@ -104,6 +107,8 @@ def test_a_mistake_is_one_line_and_a_non_zero_exit(
 ) -> None:
     url = closed_url()
     args = tuple(url if arg == "@closed" else arg for arg in args)
+    (keys / "kept").mkdir()
+    (keys / "kept" / "parties.json").write_text("{}")
     one_line_mistake(dcc(*args, cwd=keys), *saying)
 
 

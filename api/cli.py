@@ -119,9 +119,10 @@ def _json_body(text: str) -> dict[str, Any]:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
         _fail(
-            f"the body is not valid JSON ({exc.msg} at column {exc.colno}); put it in single "
-            """quotes, e.g. '{"id": "..."}', or pass - and pipe it in"""
+            f"the body is not valid JSON ({exc.msg} at {where}); put it in single quotes, "
+            """e.g. '{"id": "..."}', or pass - and pipe it in"""
         )
     if not isinstance(body, dict):
         _fail('the body must be a JSON object, e.g. \'{"id": "..."}\'')
@@ -625,7 +626,8 @@ def bank_sim(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     private = _private_key(key)
-    banksim.run(member, private, service, port, parse_amount(approve_up_to), state_dir)
+    with _reaching(service):
+        banksim.run(member, private, service, port, parse_amount(approve_up_to), state_dir)
 
 
 # -- dcc report ----------------------------------------------------------------------

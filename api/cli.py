@@ -1,22 +1,36 @@
-"""``dcc``: the command-line tool (serve, db upgrade, keygen, init, verify, submit, report)."""
+"""``dcc``: the command-line tool (serve, db upgrade, keygen, init, verify, submit, report).
+
+A mistake in how it is called — a server that does not answer, a body that is not JSON,
+a public key where the private one is needed, a database that cannot be opened — is one
+line on stderr, ``dcc: <what is wrong>; <how to fix it>``, and exit status 2, never a
+traceback (:func:`_fail`, and :func:`main` for the database).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.db import database_url, make_engine, snapshot
 from ledger.errors import Refusal
-from ledger.keys import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
+from ledger.keys import (
+    KeyError_,
+    decode_public_key,
+    generate_private_key,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_b64,
+)
 from ledger.service import Ledger
 
 app = typer.Typer(
@@ -38,8 +52,119 @@ app.add_typer(log_key_app, name="log-key")
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: DCC_DATABASE_URL or sqlite:///./dcc.db)"),
+    typer.Option(
+        "--db",
+        help="Database URL, or a file path for SQLite (default: DCC_DATABASE_URL or ./dcc.db)",
+    ),
 ]
+
+USAGE_EXIT = 2  # a mistake in how dcc was called, as click's own usage errors
+
+
+def _fail(message: str) -> NoReturn:
+    """Say one line on stderr — what is wrong and how to fix it — and exit 2."""
+    typer.echo(f"dcc: {message}", err=True)
+    raise typer.Exit(USAGE_EXIT)
+
+
+def _private_key(path: Path, option: str = "--key") -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file ``path`` given as ``option``."""
+    data = _read(path, option)
+    try:
+        return load_private_key_pem(data)
+    except (ValueError, TypeError):
+        if _is_public_key(data):
+            _fail(
+                f"{option} {path} is a public key; signing needs the private half, "
+                "NAME.key (not NAME.pub)"
+            )
+        _fail(
+            f"{option} {path} is not an Ed25519 private key in PEM; pass the NAME.key "
+            "that `dcc keygen --out NAME` wrote"
+        )
+
+
+def _public_key(path: Path, option: str) -> str:
+    """The base64url public key in the file ``path`` given as ``option`` (a NAME.pub)."""
+    data = _read(path, option)
+    if b"PRIVATE KEY" in data:
+        _fail(f"{option} {path} is a private key; pass the public half, NAME.pub (not NAME.key)")
+    if not _is_public_key(data):
+        _fail(
+            f"{option} {path} is not a public key; pass the NAME.pub that "
+            "`dcc keygen --out NAME` wrote"
+        )
+    return data.decode().strip()
+
+
+def _read(path: Path, option: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        _fail(f"{option} {path}: no such file (`dcc keygen --out NAME` writes NAME.key, NAME.pub)")
+    except OSError as exc:
+        _fail(f"{option} {path}: cannot read it ({exc.strerror})")
+
+
+def _is_public_key(data: bytes) -> bool:
+    try:
+        decode_public_key(data.decode().strip())
+    except (KeyError_, UnicodeDecodeError):
+        return b"PUBLIC KEY" in data
+    return True
+
+
+def _json_body(text: str) -> dict[str, Any]:
+    """A command body given on the command line (or stdin) as a JSON object."""
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        _fail(
+            f"the body is not valid JSON ({exc.msg} at {where}); put it in single quotes, "
+            """e.g. '{"id": "..."}', or pass - and pipe it in"""
+        )
+    if not isinstance(body, dict):
+        _fail('the body must be a JSON object, e.g. \'{"id": "..."}\'')
+    return body
+
+
+@contextmanager
+def _reaching(url: str) -> Iterator[None]:
+    """Say in one line that the server at ``url`` cannot be reached or is no dcc server."""
+    import httpx
+
+    try:
+        yield
+    except httpx.UnsupportedProtocol:
+        _fail(f"--url {url} is not an http:// or https:// URL; e.g. http://127.0.0.1:8000")
+    except httpx.TransportError as exc:
+        _fail(
+            f"cannot reach the server at {url} ({type(exc).__name__}); start it (`make run` "
+            "or `dcc serve`) or pass --url"
+        )
+    except httpx.HTTPStatusError as exc:
+        _fail(
+            f"{url} answered {exc.response.status_code} to GET {exc.request.url.path}; "
+            "is it a dcc server? pass --url"
+        )
+
+
+def _existing_database(db: str | None, command: str) -> str:
+    """The database URL for a command that only reads: a SQLite file that does not exist
+    is a mistake to say, not an empty database to create."""
+    from sqlalchemy.engine import make_url
+
+    url = database_url(db)
+    parsed = make_url(url)
+    path = parsed.database or ":memory:"
+    on_file = parsed.get_backend_name() == "sqlite" and path != ":memory:"
+    if on_file and not path.startswith("file:") and not Path(path).exists():
+        _fail(
+            f"no database at {path} (nothing was created); `dcc {command}` reads an "
+            "existing ledger: check --db or DCC_DATABASE_URL"
+        )
+    return url
 
 
 def _ledger(db: str | None) -> Ledger:
@@ -99,7 +224,10 @@ def _log_key(ledger: Ledger) -> Ed25519PrivateKey:
 
 
 def _publish_log_key(
-    ledger: Ledger, log_private: Ed25519PrivateKey, operator_key: Path, operator_id: str
+    ledger: Ledger,
+    log_private: Ed25519PrivateKey,
+    operator_key: Ed25519PrivateKey,
+    operator_id: str,
 ) -> None:
     """Publish the log key (``ledger.log_key``, signed by the operator) unless it is the
     published one already."""
@@ -114,7 +242,7 @@ def _publish_log_key(
         typer.echo(f"log key {active.key_id} is published (seq {active.published_seq})")
         return
     envelope = sign_command(
-        load_private_key_pem(operator_key.read_bytes()),
+        operator_key,
         operator_id,
         "ledger.log_key",
         {"name": f"dcc/{ledger.ledger_id()}", "public_key": public},
@@ -148,8 +276,8 @@ def init(
     """Write the genesis entry (seq 1) that admits the operator, and make the log key
     (DCC_LOG_KEY_FILE, default keys/log.key) if missing; with --operator-signing-key,
     publish it too."""
+    public_key = _public_key(operator_key, "--operator-key")
     ledger = _ledger(db)
-    public_key = operator_key.read_text().strip()
     try:
         receipt = ledger.genesis(operator_id, operator_name, public_key)
         typer.echo(f"genesis written: seq {receipt.seq} {receipt.entry_hash}")
@@ -159,7 +287,8 @@ def init(
         typer.echo("already initialised")
     log_private = _log_key(ledger)
     if operator_signing_key is not None:
-        _publish_log_key(ledger, log_private, operator_signing_key, operator_id)
+        signing_key = _private_key(operator_signing_key, "--operator-signing-key")
+        _publish_log_key(ledger, log_private, signing_key, operator_id)
     ledger.close()
 
 
@@ -171,8 +300,9 @@ def log_key_init(
 ) -> None:
     """Make the log key (DCC_LOG_KEY_FILE) if missing and publish it, signed by the
     operator, unless it is the published one. To rotate: move the old file aside first."""
+    signing_key = _private_key(operator_key, "--operator-key")
     ledger = _ledger(db)
-    _publish_log_key(ledger, _log_key(ledger), operator_key, operator_id)
+    _publish_log_key(ledger, _log_key(ledger), signing_key, operator_id)
     ledger.close()
 
 
@@ -192,7 +322,8 @@ def verify(
     from ledger.repository import Repository
     from ledger.verify import verify as run_verify
 
-    engine = make_engine(database_url(db))
+    engine = make_engine(_existing_database(db, "verify"))
+    engine.connect().close()  # a database that cannot be opened is main()'s to say
     try:
         with snapshot(engine) as conn, conn.begin():
             report = run_verify(Repository(conn), chain=not reexecute)
@@ -261,11 +392,19 @@ def submit(
 
     from api.client import DccClient
 
-    private = load_private_key_pem(key.read_bytes())
-    payload = json.loads(sys.stdin.read() if body == "-" else body)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    private = _private_key(key)
+    payload = _json_body(sys.stdin.read() if body == "-" else body)
+    with _reaching(url), httpx.Client(base_url=url, timeout=30) as http:
         response = DccClient(http, signer, private, ledger=ledger).submit(command_type, payload)
-    typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    _print_answer(response)
+
+
+def _print_answer(response: Any) -> None:
+    """The server's JSON answer, indented (its text if it is not JSON); exit 2 on a problem."""
+    try:
+        typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    except ValueError:
+        typer.echo(response.text)
     if response.status_code >= 400:
         raise typer.Exit(2)
 
@@ -278,7 +417,8 @@ def net(
     """Preview netting on the current ledger state (nothing is applied).
 
     Applying a set-off is an operator-signed command: `dcc submit ... netting.run
-    '{"mode": "setoff", "as_of": "YYYY-MM-DD"}'`.
+    '{"mode": "setoff", "as_of": "YYYY-MM-DD"}'`. Novation is a preview only: no command
+    applies it.
     """
     from ledger.handlers import netting_state
     from ledger.netting_run import preview
@@ -289,7 +429,7 @@ def net(
     if mode not in ("setoff", "novation"):
         typer.echo("--mode must be setoff or novation", err=True)
         raise typer.Exit(2)
-    engine = make_engine(database_url(db))
+    engine = make_engine(_existing_database(db, "net"))
     with engine.connect() as conn, conn.begin():
         report = preview(netting_state(Repository(conn)), mode, Settings.from_env())
     typer.echo(render_report(cast(NettingReport, report)))
@@ -298,6 +438,36 @@ def net(
             f"left out: {excluded['members']} members, {excluded['edges']} debts, "
             f"gross {excluded['gross']} ({excluded['reason']})"
         )
+    if mode == "novation":
+        typer.echo(NOVATION_NOT_APPLIED)
+
+
+NOVATION_NOT_APPLIED = (
+    "novation is shown, not applied: no command applies it (netting.run applies set-off "
+    "only); its direct payments are for the parties to agree outside the ledger"
+)
+
+
+@app.command("id")
+def id_(
+    code: Annotated[str | None, typer.Argument(help="A member id (USCC) to check")] = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="Print a valid, random USCC to try things with")
+    ] = False,
+) -> None:
+    """Check a member id (a unified social credit code, GB 32100-2015), or print an
+    example one: admitting a member needs a valid code."""
+    from ledger.uscc import example_uscc, uscc_problem
+
+    if example:
+        typer.echo(example_uscc())
+        return
+    if code is None:
+        _fail("give a code to check, or --example for a valid one to try things with")
+    problem = uscc_problem(code)
+    if problem is not None:
+        _fail(f"{code} is not a valid USCC: {problem} (`dcc id --example` prints a valid one)")
+    typer.echo(f"{code} is a valid USCC")
 
 
 @app.command()
@@ -316,12 +486,12 @@ def get(
 
     from api.client import DccClient
 
-    private = load_private_key_pem(key.read_bytes())
-    with httpx.Client(base_url=url, timeout=30) as http:
+    if not path.startswith("/"):
+        _fail(f"the path must start with /: did you mean /{path} ?")
+    private = _private_key(key)
+    with _reaching(url), httpx.Client(base_url=url, timeout=30) as http:
         response = DccClient(http, signer, private, ledger=ledger).get(path)
-    typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
-    if response.status_code >= 400:
-        raise typer.Exit(2)
+    _print_answer(response)
 
 
 def _http(url: str) -> Any:
@@ -346,8 +516,8 @@ def audit(
     from api.audit import audit as run_audit
     from api.client import DccClient
 
-    private = load_private_key_pem(key.read_bytes())
-    with _http(url) as http:
+    private = _private_key(key)
+    with _reaching(url), _http(url) as http:
         report = run_audit(DccClient(http, member, private), state)
     for line in report.lines():
         typer.echo(line)
@@ -370,7 +540,7 @@ def verify_evidence(
     except (OSError, ValueError) as exc:
         typer.echo(f"FAIL bundle: cannot read {file} ({exc})")
         raise typer.Exit(1) from exc
-    report = check(bundle, operator_key.read_text().strip())
+    report = check(bundle, _public_key(operator_key, "--operator-key"))
     for line in report.lineage:
         typer.echo(line)
     for finding in report.findings:
@@ -393,23 +563,45 @@ def demo(
         bool,
         typer.Option("--settle", help="Second act, at maturity: the core pays every holder"),
     ] = False,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            help="Keep the parties it made here: their keys and parties.json (ids, names, roles)",
+        ),
+    ] = None,
 ) -> None:
     """Walk a certificate through issue → accept → two levels of split → discounting at a
     bank played by `dcc bank-sim` → tree view; with --settle (and the --state the first
-    act kept), on a server at the maturity date, the core pays every holder."""
+    act kept), on a server at the maturity date, the core pays every holder. With --keep
+    DIR, go on as any of the parties afterwards (`dcc get --key DIR/tier3.key ...`)."""
     import httpx
 
     from api import demo as walkthrough
 
-    with httpx.Client(base_url=url, timeout=30) as http:
-        if settle:
-            if state is None:
-                raise typer.BadParameter("--settle needs the --state the first act kept")
-            typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
-            return
-        private = load_private_key_pem(operator_key.read_bytes())
-        walked = walkthrough.run(http, operator_id, private, state)
+    if keep is not None and (keep / walkthrough.PARTIES_FILE).exists():
+        _fail(f"--keep {keep} holds an earlier demo's parties; pass a new directory")
+    if settle and state is None:
+        _fail("--settle needs the --state FILE the first act kept")
+    private = None if settle else _private_key(operator_key, "--operator-key")
+    with _reaching(url), httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            if settle:
+                assert state is not None  # said above
+                typer.echo(walkthrough.render_settlement(walkthrough.settle(http, state)))
+                return
+            assert private is not None  # loaded above
+            walked = walkthrough.run(http, operator_id, private, state, keep)
+        except typer.Exit:  # click's Exit is a RuntimeError too
+            raise
+        except RuntimeError as exc:  # the server refused a step: say which, in one line
+            _fail(f"the demo stopped: {' '.join(str(exc).split())}")
     typer.echo(walkthrough.render(walked))
+    if keep is not None:
+        typer.echo(
+            f"kept the parties' keys and ids in {keep}/ ({walkthrough.PARTIES_FILE}); go on "
+            f"as one: dcc get --key {keep}/tier3.key --signer ID /v1/wallets/ID"
+        )
 
 
 @app.command("bank-sim")
@@ -433,16 +625,9 @@ def bank_sim(
     from ledger.money import parse_amount
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    private = load_private_key_pem(key.read_bytes())
-    banksim.run(member, private, service, port, parse_amount(approve_up_to), state_dir)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
+    private = _private_key(key)
+    with _reaching(service):
+        banksim.run(member, private, service, port, parse_amount(approve_up_to), state_dir)
 
 
 # -- dcc report ----------------------------------------------------------------------
@@ -456,7 +641,7 @@ def _report(db: str | None, as_csv: bool, view: Callable[..., Any], *args: Any) 
     from ledger.reports import Page
     from ledger.repository import Repository
 
-    engine = make_engine(database_url(db))
+    engine = make_engine(_existing_database(db, "report"))
     pages: list[Page] = []
     cursor: str | None = None
     try:
@@ -555,3 +740,34 @@ def report_splitting(
     from ledger import reports
 
     _report(db, as_csv, _paged(reports.splitting, flagged))
+
+
+def main() -> None:
+    """The ``dcc`` entry point: the commands, and the one mistake any of them can meet
+    outside its own options, a database that cannot be opened, said in one line."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        app()
+    except ArgumentError as exc:
+        typer.echo(
+            f"dcc: not a database URL dcc can open ({_first_line(exc)}); use a file path or "
+            "sqlite:///PATH for SQLite, postgresql+psycopg://USER@HOST:PORT/DB for PostgreSQL",
+            err=True,
+        )
+        sys.exit(USAGE_EXIT)
+    except OperationalError as exc:
+        typer.echo(
+            f"dcc: cannot open the database ({_first_line(exc.orig)}); check --db or "
+            "DCC_DATABASE_URL, and that its server runs",
+            err=True,
+        )
+        sys.exit(USAGE_EXIT)
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else "?"
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,11 @@ one ``make run`` created), and signs every command and read on the client side:
    approves — it now holds that piece;
 5. the core looks at the whole tree of its promise (穿透), the bank among its holders.
 
+With ``--keep DIR`` it keeps every party it made — each one's key (``core.key``,
+``tier1.key`` … ``bank.key``, with its ``.pub``) and ``parties.json`` (ids, names, roles,
+the root, the server and ledger) — so that one can go on as them with ``dcc get`` and
+``dcc submit``.
+
 With ``--state FILE`` it keeps what the second act needs (the core's key, the root, the
 bank's id and key: a demo's throwaway keys). ``dcc demo --settle --state FILE``, against
 the server restarted on the maturity date (``DCC_CLOCK_OFFSET_S``, for tests and demos
@@ -27,13 +32,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -168,7 +174,7 @@ def _discount(
         finally:
             sim.terminate()
             sim.wait(timeout=10)
-    return {"bank": bank.member, "quote": quote, "financing": financing}
+    return {"bank": bank.member, "bank_party": bank, "quote": quote, "financing": financing}
 
 
 def run(
@@ -176,6 +182,7 @@ def run(
     operator_id: str,
     operator_key: Ed25519PrivateKey,
     state: Path | None = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     operator = DccClient(http, operator_id, operator_key)  # asks the server its ledger id
     core = _admit(operator, "Core Builder Group", "core")
@@ -207,7 +214,42 @@ def run(
             "bank": discounting["bank"],
         }
         state.write_text(json.dumps(kept, indent=2))
+    if keep is not None:
+        parties = {"core": core, "tier1": tier1, "tier2": tier2, "tier3": tier3}
+        keep_parties(keep, parties | {"bank": discounting["bank_party"]}, root)
     return {"tree": _ok(core.get(f"/v1/certificates/{root}/tree"))} | discounting
+
+
+PARTIES_FILE = "parties.json"
+
+
+def keep_parties(directory: Path, parties: dict[str, DccClient], root: str) -> None:
+    """Write each party's key (NAME.key, mode 0600, never over another; NAME.pub) and
+    ``parties.json``: who they are and where, to go on as them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shown: dict[str, Any] = {}
+    for name, party in parties.items():
+        key_path = directory / f"{name}.key"
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(private_key_pem(party.private_key))
+        public = public_key_b64(party.private_key.public_key())
+        key_path.with_suffix(".pub").write_text(public + "\n")
+        member = _ok(party.get(f"/v1/members/{party.member}"))
+        shown[name] = {
+            "id": party.member,
+            "name": member["name"],
+            "roles": member["roles"],
+            "key": key_path.name,
+        }
+    first = next(iter(parties.values()))
+    kept = {
+        "url": str(first.http.base_url).rstrip("/"),
+        "ledger": first.ledger,
+        "root": root,
+        "parties": shown,
+    }
+    (directory / PARTIES_FILE).write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
 
 
 def settle(http: httpx.Client, state: Path) -> dict[str, Any]:
@@ -242,12 +284,61 @@ def render_settlement(settled: dict[str, Any]) -> str:
     tree = settled["tree"]
     paid_fen = sum(parse_amount(p.get("paid", "0.00"), allow_zero=True) for p in tree["pieces"])
     lines.append(f"root {tree['root_id']}  face {tree['face_amount']}  paid {format_fen(paid_fen)}")
-    for piece in tree["pieces"]:
-        lines.append(
-            f"  level {piece['level']}  {piece['state']:<8} {piece['amount']:>10}  "
-            f"holder {piece['holder']}  id {piece['id']}"
-        )
+    lines += draw_tree(tree["pieces"])
     return "\n".join(lines)
+
+
+def draw_tree(pieces: list[dict[str, Any]]) -> list[str]:
+    """The pieces of a root (wire form, in order of creation) drawn as a tree: each piece
+    under the piece it was split from, siblings in order of creation. A piece made from
+    several inputs sits under the first and names the others (``also from``).
+
+        >>> pieces = [
+        ...     {"id": "r", "parent_ids": [], "level": 1, "state": "spent", "amount": "10.00",
+        ...      "holder": "A"},
+        ...     {"id": "b", "parent_ids": ["r"], "level": 2, "state": "active", "amount": "4.00",
+        ...      "holder": "B"},
+        ...     {"id": "a", "parent_ids": ["r"], "level": 1, "state": "active", "amount": "6.00",
+        ...      "holder": "A"},
+        ... ]
+        >>> print("\\n".join(draw_tree(pieces)))
+          level 1  spent         10.00  holder A  id r
+          ├─ level 2  active         4.00  holder B  id b
+          └─ level 1  active         6.00  holder A  id a
+    """
+    present = {piece["id"] for piece in pieces}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for piece in pieces:
+        parents = [parent for parent in piece["parent_ids"] if parent in present]
+        children.setdefault(parents[0] if parents else None, []).append(piece)
+    return [prefix + _piece_line(piece) for prefix, piece in _walk(children)]
+
+
+def _walk(
+    children: dict[str | None, list[dict[str, Any]]],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(prefix, piece) depth first, without recursion: a root may be split deep."""
+    stack: list[tuple[str, str, dict[str, Any]]] = [
+        ("  ", "  ", piece) for piece in reversed(children.get(None, []))
+    ]
+    while stack:
+        prefix, indent, piece = stack.pop()
+        yield prefix, piece
+        below = children.get(piece["id"], [])
+        for index, child in reversed(list(enumerate(below))):
+            last = index == len(below) - 1
+            stack.append(
+                (indent + ("└─ " if last else "├─ "), indent + ("   " if last else "│  "), child)
+            )
+
+
+def _piece_line(piece: dict[str, Any]) -> str:
+    line = (
+        f"level {piece['level']}  {piece['state']:<8} {piece['amount']:>10}  "
+        f"holder {piece['holder']}  id {piece['id']}"
+    )
+    others = piece["parent_ids"][1:]
+    return line + (f"  also from {', '.join(others)}" if others else "")
 
 
 def render(walked: dict[str, Any]) -> str:
@@ -261,9 +352,4 @@ def render(walked: dict[str, Any]) -> str:
         f"{financing['registration_ref']}  disbursement {terms.get('disbursement')}",
         f"root {tree['root_id']}  face {tree['face_amount']}  matures {tree['maturity']}",
     ]
-    for piece in tree["pieces"]:
-        lines.append(
-            f"  level {piece['level']}  {piece['state']:<8} {piece['amount']:>10}  "
-            f"holder {piece['holder']}  id {piece['id']}"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + draw_tree(tree["pieces"]))

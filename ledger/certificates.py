@@ -213,6 +213,21 @@ def business_today(ctx: Context) -> date:
     return ctx.now.astimezone(ctx.settings.business_timezone).date()
 
 
+def today_in_zone(ctx: Context) -> str:
+    """ "today is 2026-03-02 in UTC+08:00 (the business timezone)": what a refusal that
+    compares a date with the business date says, so a client in another timezone, near
+    midnight, sees why its "today" is not the ledger's.
+
+        >>> from datetime import UTC, datetime
+        >>> from ledger.settings import Settings
+        >>> ctx = Context(1, datetime(2026, 3, 1, 17, 0, tzinfo=UTC), "", Settings())
+        >>> today_in_zone(ctx)
+        'today is 2026-03-02 in UTC+08:00 (the business timezone)'
+    """
+    zone = f"UTC{ctx.settings.business_utc_offset_h:+03d}:00"
+    return f"today is {business_today(ctx).isoformat()} in {zone} (the business timezone)"
+
+
 def _expires_at(ctx: Context) -> str:
     return format_timestamp(ctx.now + timedelta(seconds=ctx.settings.pending_expiry_s))
 
@@ -320,7 +335,8 @@ def issue(state: IssueState, issuer: str, body: IssueBody, ctx: Context) -> Effe
         raise Refusal(
             "maturity-out-of-range",
             f"maturity must be after today and at most {ctx.settings.maturity_days_max} days "
-            f"out; {body.maturity.isoformat()} is {tenor_days} days from today",
+            f"out; {body.maturity.isoformat()} is {tenor_days} days from today "
+            f"({today_in_zone(ctx)})",
         )
     if body.amount < ctx.settings.piece_fen_min:
         raise Refusal(

@@ -21,8 +21,14 @@ WRITE_OPTION = "dcc_write"
 
 
 def database_url(explicit: str | None = None) -> str:
-    """The database URL: ``explicit``, else ``DCC_DATABASE_URL``, else ``./dcc.db``."""
-    return explicit or os.environ.get("DCC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    """The database URL: ``explicit``, else ``DCC_DATABASE_URL``, else ``./dcc.db``. A
+    plain file path (no ``scheme://``) is a SQLite file:
+
+        >>> database_url("./x.db"), database_url("/var/dcc/x.db")
+        ('sqlite:///./x.db', 'sqlite:////var/dcc/x.db')
+    """
+    url = explicit or os.environ.get("DCC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    return url if "://" in url else f"sqlite:///{url}"
 
 
 def is_sqlite(engine: Engine) -> bool:

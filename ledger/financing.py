@@ -51,6 +51,7 @@ from ledger.certificates import (
     business_today,
     is_party,
     refuse_if_due,
+    today_in_zone,
 )
 from ledger.commands import (
     Amount,
@@ -200,7 +201,7 @@ def set_line(
     if not core.has_role("core"):
         raise Refusal("role-mismatch", f"{body.core} is not a core enterprise")
     if body.expires_on < business_today(ctx):
-        raise Refusal("validation", "expires_on must be today or later")
+        raise Refusal("validation", f"expires_on must be today or later ({today_in_zone(ctx)})")
     if current is None and lines_held >= ctx.settings.credit_lines_per_bank_max:
         raise Refusal(
             "credit-lines-exceeded",
@@ -278,7 +279,7 @@ def _check_maturity(piece: Certificate, ctx: Context) -> None:
         raise Refusal(
             "certificate-matured",
             f"the certificate matures on {piece.maturity.isoformat()}: a financing needs "
-            f"at least one day to maturity (today is {today.isoformat()})",
+            f"at least one day to maturity ({today_in_zone(ctx)})",
         )
 
 
@@ -292,7 +293,11 @@ def _line_for(
     if line is None or line.amount_fen == 0:
         raise Refusal("no-credit-line", f"{bank_id} has no credit line for paper of {core}")
     if business_today(ctx) > line.expires_on:
-        raise Refusal("credit-line-expired", f"{bank_id}'s line for paper of {core} has expired")
+        raise Refusal(
+            "credit-line-expired",
+            f"{bank_id}'s line for paper of {core} ran to {line.expires_on.isoformat()} "
+            f"({today_in_zone(ctx)})",
+        )
     return line
 
 
@@ -463,7 +468,11 @@ def decide(state: DecideState, signer: str, body: DecideBody, ctx: Context) -> E
             f"the applicant {financing.applicant} is suspended: it can only be rejected",
         )
     if today > line.expires_on:
-        raise Refusal("credit-line-expired", f"the line for paper of {financing.core} has expired")
+        raise Refusal(
+            "credit-line-expired",
+            f"the line for paper of {financing.core} ran to {line.expires_on.isoformat()} "
+            f"({today_in_zone(ctx)})",
+        )
     if ctx.settings.financing_registration_required and body.registration_ref is None:
         raise Refusal(
             "registration-required",

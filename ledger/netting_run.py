@@ -58,7 +58,7 @@ import networkx as nx
 
 from ledger import credit, obligations
 from ledger.canonical import canonical_bytes
-from ledger.certificates import SETTLED, SPENT, Certificate, business_today
+from ledger.certificates import SETTLED, SPENT, Certificate, business_today, today_in_zone
 from ledger.commands import Date, WireModel
 from ledger.context import Context, Effects
 from ledger.credit import IssuanceLimit
@@ -175,7 +175,7 @@ def check_as_of(body: RunBody, ctx: Context) -> None:
     if body.as_of != today:
         raise Refusal(
             "validation",
-            f"as_of {body.as_of.isoformat()} is not today ({today.isoformat()}): a run "
+            f"as_of {body.as_of.isoformat()} is not today ({today_in_zone(ctx)}): a run "
             "applies to the ledger as it is now",
         )
 

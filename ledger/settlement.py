@@ -59,6 +59,7 @@ from ledger.certificates import (
     Certificate,
     CertificateId,
     business_today,
+    today_in_zone,
 )
 from ledger.commands import Amount, Date, MemberId, Reference, Text, WireModel
 from ledger.context import Context, Effects
@@ -446,7 +447,8 @@ def lift_block(
     if not today <= body.until <= today + timedelta(days=BLOCK_LIFT_DAYS_MAX):
         raise Refusal(
             "validation",
-            f"until must be from today to {BLOCK_LIFT_DAYS_MAX} days from today",
+            f"until must be from today to {BLOCK_LIFT_DAYS_MAX} days from today "
+            f"({today_in_zone(ctx)})",
         )
     limit = current or credit.none_for(body.member)
     lifted = replace(limit, block_lifted_until=body.until, block_lift_reason=body.reason)

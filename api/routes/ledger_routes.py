@@ -56,13 +56,24 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/healthz", summary="Liveness and database reachability", **answers(Health))
+NOT_INITIALISED = "not-initialised"  # /healthz's status before the genesis entry
+
+
+@router.get(
+    "/healthz",
+    summary="Readiness: the database answers and the ledger is initialised",
+    **answers(Health),
+)
 async def healthz(request: Request) -> JSONResponse:
     """Answered on a thread and a database connection of its own (never the read or
     write pools), within ``health_check_s_max``: writes queued behind the write lock,
     or reads filling their pool, cannot make the health check wait. It also says whether
     this server's clock is shifted (``clock_offset_s``, 0 but in tests), so that no
-    monitor mistakes a shifted server for a real one."""
+    monitor mistakes a shifted server for a real one.
+
+    Up but without a genesis entry (``dcc init`` not yet run) the server cannot take a
+    command: it answers 503 with ``status: "not-initialised"`` and the same fields, so a
+    readiness probe waits and a person sees what to do."""
     ledger: Ledger = request.app.state.ledger
     try:
         seq = await capacity_of(request.app.state).health(ledger.health_seq)
@@ -71,4 +82,8 @@ async def healthz(request: Request) -> JSONResponse:
             "unavailable", f"the database is unreachable ({type(exc).__name__})", request
         )
     offset_s = ledger.settings.clock_offset_s
+    if seq == 0:
+        detail = "the ledger has no genesis entry: run `dcc init` (docs/operations.md)"
+        body = {"status": NOT_INITIALISED, "seq": 0, "clock_offset_s": offset_s, "detail": detail}
+        return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ok", "seq": seq, "clock_offset_s": offset_s})

@@ -15,12 +15,28 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import new_member_id
+import pytest
+
+from ledger.db import make_engine
+from ledger.service import Ledger
+from tests.conftest import new_actor, new_member_id
 from tests.e2e.conftest import Server, running
 
 HEAD_READ_S = 2
 KEEP_ALIVE_S = 1
 SLACK_S = 1.5  # scheduling slack on a busy machine, on top of each bound
+
+
+@pytest.fixture
+def database_url(database_url: str) -> str:
+    """An initialised ledger: `/healthz`, the probe these tests send, is 200 only then."""
+    operator = new_actor()
+    ledger = Ledger(make_engine(database_url))
+    try:
+        ledger.genesis(operator.id, "Platform operator", operator.public_key)
+    finally:
+        ledger.close()
+    return database_url
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,14 @@ def test_serve_migrates_an_empty_database_before_serving(empty_database_url: str
     base = next(server)
     try:
         health = httpx.get(f"{base}/healthz", timeout=5)
-        assert health.status_code == 200, health.text
-        assert health.json() == {"status": "ok", "seq": 0, "clock_offset_s": 0}
+        # Up, migrated, but not ready: no genesis entry yet.
+        assert health.status_code == 503, health.text
+        assert health.json() == {
+            "status": "not-initialised",
+            "seq": 0,
+            "clock_offset_s": 0,
+            "detail": "the ledger has no genesis entry: run `dcc init` (docs/operations.md)",
+        }
         docs = httpx.get(f"{base}/docs", timeout=5)
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
     finally:

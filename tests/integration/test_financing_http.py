@@ -158,7 +158,9 @@ def test_credit_line_rules(chain: Chain) -> None:
     refused(chain, set_line(chain, core=new_member_id()), 404, "member-not-found")
     for bad in (0.0385, "0.37", "0", "-0.01", "0.0000001", "1e-2", " 0.03", "abc"):
         refused(chain, set_line(chain, rate=bad), 422, "validation")  # type: ignore[arg-type]
-    refused(chain, set_line(chain, expires_on=business_date(chain.clock, -1)), 422, "validation")
+    late = set_line(chain, expires_on=business_date(chain.clock, -1))
+    detail = refused(chain, late, 422, "validation")["detail"]
+    assert f"today is {business_date(chain.clock)} in UTC+08:00" in detail, detail
     ok(set_line(chain, amount="1000.00"))
     ok(chain.client(chain.operator).submit("member.set_tier", {"id": chain.s1.id, "tier": "A"}))
     refused(

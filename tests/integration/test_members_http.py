@@ -335,6 +335,25 @@ def test_a_read_signed_by_hand_from_the_published_recipe(world: World) -> None:
         assert_problem(world.http.get(target, headers=headers(wrong)), 401, "bad-signature")
 
 
+def test_healthz_tells_up_but_not_initialised_from_ready(ledger: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    operator = new_actor()
+    with TestClient(create_app(ledger)) as http:
+        waiting = http.get("/healthz")
+        assert waiting.status_code == 503, waiting.text
+        assert waiting.headers["content-type"] == "application/json"
+        body = waiting.json()
+        assert (body["status"], body["seq"], body["clock_offset_s"]) == ("not-initialised", 0, 0)
+        assert "dcc init" in body["detail"]
+        ledger.genesis(operator.id, "Platform operator", operator.public_key)
+        ready = http.get("/healthz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ok", "seq": 1, "clock_offset_s": 0}
+
+
 def test_healthz_answers_a_problem_when_the_database_is_unreachable(tmp_path: Any) -> None:
     from fastapi.testclient import TestClient
 

@@ -168,7 +168,12 @@ def test_a_suspended_members_debts_stay_out_of_netting(world: World) -> None:
 def test_a_run_must_be_for_today_and_by_the_operator(world: World) -> None:
     cycle = Cycle(world)
     body = {"mode": "setoff", "as_of": business_date(world.clock, -1)}
-    assert_problem(world.client(world.operator).submit("netting.run", body), 422, "validation")
+    late = assert_problem(
+        world.client(world.operator).submit("netting.run", body), 422, "validation"
+    )
+    # Which "today": the business date, and the timezone it is in.
+    today = business_date(world.clock)
+    assert f"today is {today} in UTC+08:00 (the business timezone)" in late["detail"], late
     body["as_of"] = business_date(world.clock)
     assert_problem(world.client(cycle.a).submit("netting.run", body), 403, "forbidden")
     body["mode"] = "novation"

@@ -960,7 +960,9 @@ class Repository:
         }
 
     def table_rows(self, table: Any) -> list[dict[str, Any]]:
-        return [dict(row._mapping) for row in self.conn.execute(select(table))]
+        result = self.conn.execute(select(table))
+        columns = list(result.keys())
+        return [dict(zip(columns, row, strict=True)) for row in result]
 
 
 def _report_where(

@@ -238,6 +238,9 @@ def test_a_head_row_that_disagrees_with_the_last_entry_is_found(
 
 
 def test_verify_of_a_database_without_a_journal_fails_cleanly(tmp_path: Path) -> None:
+    """A file that is there but holds no journal (one that is not there is not created:
+    tests/integration/test_cli_mistakes.py)."""
+    (tmp_path / "empty.db").touch()
     code, lines = verify_output(f"sqlite:///{tmp_path / 'empty.db'}")
     assert code == 1
     assert lines[0].startswith("seq 0: cannot read the journal"), lines

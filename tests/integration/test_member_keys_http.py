@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.audit import audit
@@ -13,6 +14,7 @@ from api.cli import app as cli_app
 from ledger.keys import generate_private_key
 from ledger.limits import KEYS_PER_MEMBER_MAX
 from ledger.signing import key_id_for
+from migrations.runner import alembic_config, upgrade
 from tests.conftest import Actor, Chain, World, new_actor
 from tests.helpers import assert_problem, ok, publish_log_key, refused
 
@@ -259,3 +261,33 @@ def test_dcc_verify_and_audit_pass_over_added_removed_and_reset_keys(
     assert report.ok, report.lines()
     assert report.unchecked_signatures == []
     assert report.entries_checked >= 2
+
+
+def test_migration_0010_names_the_keys_of_a_populated_ledger(world: World, engine: Engine) -> None:
+    """A ledger from before names (admissions, a rotation), taken back to revision 0009
+    and upgraded again: every key is "primary", the journal still replays to the stored
+    rows and re-executes, and the member adds a named key."""
+    firm = world.admit("supplier")
+    successor = _second(firm)
+    ok(world.client(firm).submit("member.rotate_key", {"public_key": successor.public_key}))
+    _downgrade(engine, "0009")
+    with engine.connect() as conn:
+        columns = conn.execute(text("SELECT * FROM member_keys")).keys()
+    assert "name" not in columns
+    upgrade(engine)
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT DISTINCT name FROM member_keys")).scalars().all()
+        count = conn.execute(text("SELECT count(*) FROM member_keys")).scalar_one()
+    assert names == ["primary"] and count == 3  # the operator's, the firm's first and its successor
+    report = world.ledger.verify()
+    assert report.ok, report.problems[:3]
+    _add(world, successor, "clerk", _second(firm))
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

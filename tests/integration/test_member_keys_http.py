@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from api.audit import audit
 from api.cli import app as cli_app
+from ledger.errors import Refusal
 from ledger.keys import generate_private_key
 from ledger.limits import KEYS_PER_MEMBER_MAX
+from ledger.service import Receipt
 from ledger.signing import key_id_for
 from migrations.runner import alembic_config, upgrade
 from tests.conftest import Actor, Chain, World, new_actor
@@ -291,3 +293,30 @@ def _downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def test_one_batch_sees_the_keys_its_earlier_commands_added_and_removed(world: World) -> None:
+    """The sequencer's batch answers the member's active keys from what the commands
+    before in the batch wrote, not only from the database."""
+    firm = world.admit("supplier")
+    client = world.client(firm)
+
+    def add(name: str) -> dict[str, object]:
+        return client.envelope(
+            "member.add_key", {"name": name, "public_key": new_actor().public_key}
+        )
+
+    added, twice, other = world.ledger.execute_together(
+        [add("clerk"), add("clerk"), add("treasurer")]
+    )
+    assert isinstance(added, Receipt) and isinstance(other, Receipt)
+    assert isinstance(twice, Refusal) and twice.type == "key-name-taken"
+    removals = [
+        client.envelope("member.remove_key", {"name": name})
+        for name in ("clerk", "treasurer", "primary")
+    ]
+    clerk, treasurer, last = world.ledger.execute_together(removals)
+    assert isinstance(clerk, Receipt) and isinstance(treasurer, Receipt)
+    assert isinstance(last, Refusal) and last.type == "last-key"
+    record = ok(client.get(f"/v1/members/{firm.id}"))
+    assert [k["name"] for k in record["keys"]] == ["primary"]

@@ -18,12 +18,12 @@ One run, as the member (signed reads only):
 3. Every entry of the member's history not checked before and within the checkpoint:
    its hash (recomputed), its signature, and its inclusion in the checkpoint's tree.
    The signer's key is any key whose id is the command's ``key_id`` (so it is the key
-   named, whoever supplied it): from the member records (``GET /v1/members/{id}``, the
-   current key) and from the keys the member's own entries carry (admissions,
-   rotations). *Limit*: a counterparty's key it has since rotated is seen by no member
-   but the operator; such a signature is counted as unchecked, not as failed; whether
-   the key was the signer's and unretired at that seq is the operator's audit
-   (``GET /v1/ledger/verify``).
+   named, whoever supplied it): from the keys the member's own entries carry
+   (admissions, rotations, added keys) and, for the others, from the entry's own key
+   (``GET /v1/ledger/entries/{seq}/key``: the key that signed it, even one since
+   retired). A signature whose key the server does not give is counted as unchecked,
+   not as failed; whether the key was the signer's and unretired at that seq is the
+   operator's audit (``GET /v1/ledger/verify``).
 
 Entries checked once stay proved: the next run's consistency proof shows the tree still
 holds them, so only newer entries are fetched. The state is written only when every
@@ -225,7 +225,9 @@ def _signature(
     command = entry["command"]
     key_id = command.get("key_id")
     if key_id not in keys and command.get("signer"):
-        response = client.get(f"/v1/members/{quote(command['signer'])}")
+        # The key that signed it, even one since retired or another of the signer's
+        # keys; ``check_signature`` holds it to the key id the command names.
+        response = client.get(f"/v1/ledger/entries/{entry['seq']}/key")
         if response.status_code == 200:
             public = response.json()["public_key"]
             keys[key_id_of(public)] = public

@@ -118,6 +118,27 @@ def _row_name(collection: str) -> str:
 
 MemberView = wire_model(entities.MEMBERS, "MemberView")
 CertificateView = wire_model(entities.CERTIFICATES, "CertificateView")
+
+
+class KeyView(Answer):
+    """A member's key as reads show it (``ledger.reads.key_record``): its name only to
+    the member itself and the operator."""
+
+    key_id: str
+    name: str | None = None
+    public_key: str
+    added_seq: int
+    retired_seq: int | None = None
+
+
+class EntryKey(KeyView):
+    """The key that signed an entry, named, even if retired since."""
+
+    seq: int
+    signer: str
+
+
+MemberRecord = create_model("MemberRecord", __base__=MemberView, keys=(list[KeyView], ...))
 ObligationView = wire_model(entities.OBLIGATIONS, "ObligationView")
 FinancingView = wire_model(entities.FINANCINGS, "FinancingView")
 CreditLineView = wire_model(entities.CREDIT_LINES, "CreditLineView")

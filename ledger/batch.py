@@ -250,6 +250,16 @@ class Batch:
     def key(self, key_id: str) -> Key | None:
         return self._by_id("keys", [key_id]).get(key_id)
 
+    def active_keys(self, member_id: str) -> list[Key]:
+        """A member's active keys, oldest first: those the database holds, and those the
+        batch wrote, as the batch has them now."""
+        written = self._pending.get("keys", {}).values()
+        key_ids = [key.key_id for key in self.repo.active_keys(member_id)]
+        key_ids += [row["key_id"] for row in written if row["member_id"] == member_id]
+        found = self._by_id("keys", key_ids).values()
+        active = [key for key in found if key.retired_seq is None]
+        return sorted(active, key=lambda key: (key.added_seq, key.key_id))
+
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None:
         key = self.key(key_id)
         member = self.member(key.member) if key else None

@@ -207,6 +207,16 @@ Reference = Annotated[
     StringConstraints(min_length=1, max_length=limits.REFERENCE_LENGTH_MAX),
     AfterValidator(_single_line),
 ]
+KeyName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.KEY_NAME_LENGTH_MAX),
+    AfterValidator(_single_line),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.KEY_RESET_REASON_LENGTH_MAX),
+    AfterValidator(_single_line),
+]
 
 
 def rate_parser(decimals: int, high: str, example: str, zero: bool = False) -> Any:

@@ -58,9 +58,9 @@ from ledger.certificates import Certificate, CertificateState
 from ledger.credit import ISSUANCE, IssuanceLimit
 from ledger.financing import CreditLine, Financing, FinancingState
 from ledger.invoices import LEGACY, Invoice, InvoiceKey, InvoiceUse
-from ledger.limits import WEBHOOK_URL_LENGTH_MAX
+from ledger.limits import KEY_NAME_LENGTH_MAX, WEBHOOK_URL_LENGTH_MAX
 from ledger.log_keys import LogKey
-from ledger.members import Key, Member, MemberStatus
+from ledger.members import DEFAULT_KEY_NAME, Key, Member, MemberStatus
 from ledger.money import format_fen, parse_amount
 from ledger.obligations import Obligation, ObligationState
 from ledger.pricing import InterestPayer
@@ -309,6 +309,15 @@ KEYS: Entity[Key] = entity(
         Field("public_key", String(64)),
         Field("added_seq", BigInteger),
         Field("retired_seq", BigInteger, nullable=True),
+        # A member's keys are named (ledger.members); keys from before names, and a
+        # member's first key, are "primary", which their wire shape leaves out.
+        Field(
+            "name",
+            String(KEY_NAME_LENGTH_MAX),
+            legacy=DEFAULT_KEY_NAME,
+            omit=DEFAULT_KEY_NAME,
+            server_default=DEFAULT_KEY_NAME,
+        ),
     ),
     indexes=(("member_id",),),
 )

@@ -89,6 +89,10 @@ PROBLEMS: dict[str, Problem] = {
     "key-in-use": Problem("This public key is already registered", 409),
     "invalid-member-state": Problem("The member is not in a state that allows this", 409),
     "role-mismatch": Problem("The member does not have the role this needs", 422),
+    "key-not-found": Problem("The member has no active key of this name", 404),
+    "key-name-taken": Problem("The member has an active key of this name already", 409),
+    "last-key": Problem("A member's last active key cannot be removed", 409),
+    "member-keys-exceeded": Problem("The member has as many active keys as allowed", 422),
     # limits
     "issuance-limit-exceeded": Problem("The issuance would exceed the issuer's limit", 422),
     # certificates

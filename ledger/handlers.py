@@ -55,6 +55,7 @@ class Loads(Protocol):
     def member(self, member_id: str) -> Member | None: ...
     def members(self, member_ids: Iterable[str]) -> dict[str, Member]: ...
     def key(self, key_id: str) -> Key | None: ...
+    def active_keys(self, member_id: str) -> list[Key]: ...
     def key_with_member(self, key_id: str) -> tuple[Key, Member] | None: ...
     def log_key(self, key_id: str) -> log_keys.LogKey | None: ...
     def active_log_key(self) -> log_keys.LogKey | None: ...
@@ -180,10 +181,31 @@ def reinstate(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effect
 
 
 def rotate_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
-    current = repo.key(signer.key_id)
-    assert current is not None, signer
-    taken = repo.key(key_id_of(cmd.body.public_key))
-    return members.rotate_key(signer, current, taken.member if taken else None, cmd.body, ctx)
+    current = repo.key(cmd.key_id)  # the signing key: ``authorise`` found it current
+    assert current is not None, cmd
+    return members.rotate_key(signer, current, _owner(repo, cmd.body.public_key), cmd.body, ctx)
+
+
+def add_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    owner = _owner(repo, cmd.body.public_key)
+    return members.add_key(signer, repo.active_keys(signer.id), owner, cmd.body, ctx)
+
+
+def remove_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    return members.remove_key(signer, repo.active_keys(signer.id), cmd.body, ctx)
+
+
+def reset_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:
+    target = repo.member(cmd.body.member)
+    active = repo.active_keys(target.id) if target is not None else []
+    owner = _owner(repo, cmd.body.public_key)
+    return members.reset_key(target, active, owner, cmd.body, ctx)
+
+
+def _owner(repo: Loads, public_key: str) -> str | None:
+    """The member a public key is registered to (active or retired), if any."""
+    taken = repo.key(key_id_of(public_key))
+    return taken.member if taken else None
 
 
 def publish_log_key(repo: Loads, cmd: Command, signer: Member, ctx: Context) -> Effects:

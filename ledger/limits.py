@@ -72,6 +72,13 @@ MEMBER_NAME_LENGTH_MAX = 200
 MEMO_LENGTH_MAX = 500
 REFERENCE_LENGTH_MAX = 100
 
+# A member's signing keys (ledger.members): each named, so a firm's clerk and treasurer
+# sign with keys of their own. Active keys per member are bounded (rotating one retires
+# it, so rotations do not count); a key reset by the operator records why.
+KEYS_PER_MEMBER_MAX = 20
+KEY_NAME_LENGTH_MAX = 64
+KEY_RESET_REASON_LENGTH_MAX = 500
+
 # Pagination of reads. Every list a read returns is paged with a cursor; a page holds at
 # most PAGE_SIZE_MAX items, and a history page stops early once its entries reach
 # PAGE_BYTES_MAX (entries differ in size by three orders of magnitude: a netting entry

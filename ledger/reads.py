@@ -22,7 +22,7 @@ from ledger.context import Context
 from ledger.errors import Refusal
 from ledger.financing import REQUESTED, ApplyBody, Financing, FinancingState
 from ledger.limits import ANCESTRY_PIECES_MAX, PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from ledger.members import Member
+from ledger.members import Key, Member
 from ledger.money import format_fen, parse_amount
 from ledger.projections import parties_of
 from ledger.repository import Repository, line_key
@@ -523,3 +523,48 @@ def redeliver(
     _visible_delivery(repo, viewer, message)
     outbox.redeliver(repo.conn, message, now_ms, settings.webhook_redeliveries_max)
     return webhook_delivery(repo, viewer, message)
+
+
+# -- members and their keys -------------------------------------------------------------
+
+
+def member_record(repo: Repository, viewer: Member, member_id: str) -> dict[str, Any]:
+    """A member's public record, for any admitted member, with its active keys (at most
+    ``KEYS_PER_MEMBER_MAX``, oldest first). A supplier's rating, where a member is paid
+    and what its keys are called are its own and the operator's."""
+    member = repo.member(member_id) if is_valid_uscc(member_id) else None
+    if member is None:  # an id that cannot be a member's is not looked for
+        raise Refusal("not-found", f"no member {member_id}")
+    own = viewer.id == member.id or viewer.has_role("operator")
+    record = member.wire()
+    if not own:
+        # An issuer that owes a holder sees its account in the clearing list.
+        record.pop("tier", None)
+        record.pop("payout_account", None)
+    record["keys"] = [key_record(key, named=own) for key in repo.active_keys(member.id)]
+    return record
+
+
+def key_record(key: Key, *, named: bool) -> dict[str, Any]:
+    """A key as reads show it: always with its name when ``named`` (the wire shape of a
+    journal row leaves out the default name)."""
+    record: dict[str, Any] = {"key_id": key.key_id}
+    if named:
+        record["name"] = key.name
+    record |= {"public_key": key.public_key, "added_seq": key.added_seq}
+    if key.retired_seq is not None:
+        record["retired_seq"] = key.retired_seq
+    return record
+
+
+def entry_key(repo: Repository, seq: int) -> dict[str, Any]:
+    """Which key signed entry ``seq``: whoever may read the entry may read this (the
+    route checks), and checks ``public_key`` against the command's ``key_id`` itself."""
+    stored = repo.entry(seq)
+    if stored is None:
+        raise _not_found("such entry")
+    key_id = stored.entry.command.get("key_id")
+    key = repo.key(key_id) if stored.entry.signature is not None and key_id else None
+    if key is None:
+        raise Refusal("not-found", f"entry {seq} is a system entry: no member's key signed it")
+    return {"seq": seq, "signer": key.member, **key_record(key, named=True)}

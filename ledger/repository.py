@@ -95,11 +95,18 @@ _KEY_WITH_MEMBER = select(
     *(
         column
         for column in _m.c
-        if column.name not in ("id", "key_id", "public_key", "updated_seq")
+        if column.name not in ("id", "name", "key_id", "public_key", "updated_seq")
     ),
+    _m.c.name.label("member_name"),
     _m.c.key_id.label("current_key_id"),
     _m.c.public_key.label("current_public_key"),
 ).join(_m, _m.c.id == _k.c.member_id)
+# A member's active keys, oldest first (bounded by KEYS_PER_MEMBER_MAX).
+_ACTIVE_KEYS = (
+    select(_k)
+    .where(_k.c.member_id == bindparam("member"), _k.c.retired_seq.is_(None))
+    .order_by(_k.c.added_seq, _k.c.key_id)
+)
 _KEYS_WITH_MEMBERS = _KEY_WITH_MEMBER.where(_k.c.key_id.in_(bindparam("key_ids", expanding=True)))
 _KEY_WITH_MEMBER = _KEY_WITH_MEMBER.where(_k.c.key_id == bindparam("key_id"))
 # Two IN lists, not a row-value IN: SQLite scans the whole journal for the latter.
@@ -342,6 +349,11 @@ class Repository:
         """A key and the member it belongs to, in one query (authentication)."""
         row = self.conn.execute(_KEY_WITH_MEMBER, {"key_id": key_id}).first()
         return None if row is None else _key_and_member(row)
+
+    def active_keys(self, member_id: str) -> list[Key]:
+        """A member's active keys, oldest first."""
+        rows = self.conn.execute(_ACTIVE_KEYS, {"member": member_id})
+        return [KEYS.from_row(row._mapping) for row in rows]
 
     def keys_with_members(self, key_ids: Iterable[str]) -> dict[str, tuple[Key, Member]]:
         """:meth:`key_with_member` of each of ``key_ids`` that exists, in one query."""
@@ -1041,7 +1053,12 @@ def _key_and_member(row: Any) -> tuple[Key, Member]:
     """A row of a key joined to its member's row."""
     member = MEMBERS.from_row(
         dict(row._mapping)
-        | {"id": row.member_id, "key_id": row.current_key_id, "public_key": row.current_public_key}
+        | {
+            "id": row.member_id,
+            "name": row.member_name,
+            "key_id": row.current_key_id,
+            "public_key": row.current_public_key,
+        }
     )
     return KEYS.from_row(row._mapping), member
 

@@ -17,8 +17,8 @@ from fastapi.responses import PlainTextResponse, Response
 from api.auth import reader
 from api.capacity import capacity_of
 from api.openapi import answers
-from api.schemas import CheckpointView, ConsistencyProof, EntryView, InclusionProof
-from ledger import transparency
+from api.schemas import CheckpointView, ConsistencyProof, EntryKey, EntryView, InclusionProof
+from ledger import reads, transparency
 from ledger.errors import Refusal
 from ledger.limits import TREE_SIZE_MAX
 from ledger.members import Member
@@ -91,6 +91,11 @@ def _entry(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
     return transparency.entry_view(repo, seq)
 
 
+def _entry_key(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
+    _visible(repo, viewer, seq)
+    return reads.entry_key(repo, seq)
+
+
 @router.get(
     "/v1/ledger/proofs/inclusion",
     summary="Proof that an entry is in the tree of a size (its parties and the operator)",
@@ -132,3 +137,17 @@ async def entry(
 ) -> dict[str, Any]:
     ledger = _ledger(request)
     return await capacity_of(request.app.state).read(ledger.read, _entry, viewer, seq)
+
+
+@router.get(
+    "/v1/ledger/entries/{seq}/key",
+    summary="The key that signed an entry, by name (its parties and the operator)",
+    **answers(EntryKey),
+)
+async def entry_key(
+    request: Request,
+    seq: Annotated[int, Path(ge=1, le=TREE_SIZE_MAX)],
+    viewer: Member = Depends(reader()),
+) -> dict[str, Any]:
+    ledger = _ledger(request)
+    return await capacity_of(request.app.state).read(ledger.read, _entry_key, viewer, seq)

@@ -45,6 +45,14 @@ def test_admit_answers_a_receipt_and_the_member_is_visible(world: World) -> None
         "public_key": newcomer.public_key,
         "admitted_seq": 2,
         "netting_consent": False,
+        "keys": [
+            {
+                "key_id": key_id_for(newcomer.key),
+                "name": "primary",
+                "public_key": newcomer.public_key,
+                "added_seq": 2,
+            }
+        ],
     }
 
 

@@ -53,6 +53,10 @@ issuer with overdue paper may not issue. The issuer pays pieces in full or a roo
 (each share within a fen of exact, summing to the amount); the model tracks what was paid
 of each piece, the issuer's limit and the financing bank's line restored by it, and the
 late interest owed (half-up, figured with ``Fraction``), and the invariants count it.
+
+Members change their keys on the way (``change_keys``): they add named keys, remove
+them and rotate the one they sign with, and sign every later command with their newest
+key, so the whole traffic runs over keys added and rotated in the middle of it.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ TENORS_DAYS = (100, 20, 180, 365, 16, 1, 2, 3, 6)
 RARE_ONE_IN = 8  # how often a drawn choice is a deliberately wrong one
 FLAWED_ONE_IN = 3  # how often a transfer's inputs or total are deliberately wrong
 UNKNOWN_ID = "0" * 32
+KEY_NAMES = ("primary", "clerk", "treasurer")  # at most three active keys per member
 LIVE_OBLIGATIONS_MAX = 6
 OPEN_OBLIGATION_STATES = ("pending", "confirmed", "settlement-claimed")
 CONTRACT_NO = "HT-SM-1"
@@ -460,6 +465,7 @@ class CertificateMachine(RuleBasedStateMachine):
         self.outstanding = dict.fromkeys(self.cores, 0)
         self.obligations: dict[str, ModelObligation] = {}
         self.noticed: set[tuple[str, str]] = set()  # (issuer, maturity) told what it owes
+        self.keys: dict[str, dict[str, Actor]] = {}  # member -> its active keys by name
         for member in self.holders:  # everyone takes part in netting
             body = {"consent": True}
             assert self._submit(self.actors[member], "member.netting_consent", body, None)
@@ -1124,6 +1130,39 @@ class CertificateMachine(RuleBasedStateMachine):
         assert [w["id"] for w in created if w["state"] == EXPIRED] == [piece.id], created
         self._learn_ids(created, [returned] if returned else [])
 
+    @rule(data=st.data())
+    def change_keys(self, data: st.DataObject) -> None:
+        """A member adds a named key, removes one or rotates the one it signs with; from
+        then on it signs everything with its newest key, and a key it removed or rotated
+        out is refused (``retired-key``). The model keeps each member's active keys by
+        name and predicts ``key-name-taken``, ``key-not-found`` and ``last-key``."""
+        member = data.draw(st.sampled_from(self.holders), label="member")
+        keys = self.keys.setdefault(member, {"primary": self.actors[member]})
+        action = data.draw(st.sampled_from(["add", "remove", "rotate"]), label="keys")
+        name = data.draw(st.sampled_from(KEY_NAMES), label="name")
+        signer = self.actors[member]
+        retired: Actor | None = None
+        if action == "add":
+            new = Actor(member, next(self.cast).key)
+            body = {"name": name, "public_key": new.public_key}
+            expected = "key-name-taken" if name in keys else None
+            if self._submit(signer, "member.add_key", body, expected):
+                keys[name] = self.actors[member] = new
+        elif action == "remove":
+            expected = (
+                "key-not-found" if name not in keys else "last-key" if len(keys) == 1 else None
+            )
+            if self._submit(signer, "member.remove_key", {"name": name}, expected):
+                retired = keys.pop(name)
+                self.actors[member] = list(keys.values())[-1]
+        else:
+            (own,) = [n for n, actor in keys.items() if actor is signer]
+            new = Actor(member, next(self.cast).key)
+            assert self._submit(signer, "member.rotate_key", {"public_key": new.public_key}, None)
+            retired, keys[own], self.actors[member] = signer, new, new
+        if retired is not None:
+            self._submit(retired, "member.netting_consent", {"consent": True}, "retired-key")
+
     @precondition(lambda self: any(p.state == PENDING for p in self.pieces.values()))
     @rule(sweep=st.booleans())
     def time_passes(self, sweep: bool) -> None:
@@ -1389,6 +1428,8 @@ class CertificateMachine(RuleBasedStateMachine):
             return "certificate-expired"
         if piece.holder != signer:
             return "not-holder"
+        if piece.state == OVERDUE:  # refused as such before "not active" (ledger.financing)
+            return "certificate-overdue"
         if piece.state != ACTIVE:
             return "not-spendable"
         if piece.financing is not None:  # a bank's discounted paper, or paper made of it

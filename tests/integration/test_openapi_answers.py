@@ -102,6 +102,7 @@ def _scenario(chain: Chain, tmp_path: Path) -> dict[str, tuple[Any, str]]:
         "/v1/ledger/proofs/inclusion": (operator, "/v1/ledger/proofs/inclusion?seq=2&size=3"),
         "/v1/ledger/proofs/consistency": (operator, "/v1/ledger/proofs/consistency?from=1&to=3"),
         "/v1/ledger/entries/{seq}": (operator, "/v1/ledger/entries/2"),
+        "/v1/ledger/entries/{seq}/key": (operator, "/v1/ledger/entries/2/key"),
     }
 
 

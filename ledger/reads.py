@@ -13,6 +13,7 @@ import re
 from calendar import monthrange
 from collections.abc import Callable
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -91,7 +92,7 @@ def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[s
     piece = repo.certificate(_id_or_not_found(certificate_id, "certificate"))
     if piece is None or not can_see(viewer, piece):
         raise _not_found("certificate")
-    return piece.wire()
+    return piece.wire() | {"updated_seq": repo.certificate_updated_seq(piece.id)}
 
 
 def tree(
@@ -209,11 +210,67 @@ def history(
                 "type": stored.type,
                 "signer": stored.signer,
                 "certificates": mine,
+                "objects": touched_objects(entry.seq, entry.effects, member, stored.signer, mine),
             }
         )
     entries.close()  # a page may end early: release the query's cursor now
     next_cursor = encode_cursor(str(items[-1]["seq"])) if more and items else None
     return {"member": member, "entries": items, "next_cursor": next_cursor}
+
+
+Row = dict[str, Any]
+
+# What a history row names, per collection of an entry's effects: the kind of object,
+# its id (one a read takes: GET /v1/certificates/{id}, /v1/obligations/{id},
+# /v1/financings/{id}, /v1/members/{id}, /v1/limits/{core}…) and whether it concerns
+# the member whose history it is. Certificates are the row's own ``certificates``.
+_OBJECTS: tuple[tuple[str, str, Callable[[Row], str], Callable[[Row, str], bool]], ...] = (
+    ("obligations", "obligation", itemgetter("id"), lambda o, m: m in (o["debtor"], o["creditor"])),
+    (
+        "financings",
+        "financing",
+        itemgetter("id"),
+        lambda f, m: (
+            m in (f["applicant"], f["bank"])
+            or (m == f["core"] and f["state"] == FinancingState.APPROVED)
+        ),
+    ),
+    ("payments", "payment", itemgetter("id"), lambda p, m: m in (p["issuer"], p["holder"])),
+    ("notices", "settlement-notice", itemgetter("id"), lambda n, m: n["issuer"] == m),
+    ("members", "member", itemgetter("id"), lambda x, m: x["id"] == m),
+    ("keys", "key", itemgetter("key_id"), lambda k, m: k["member"] == m),
+    ("limits", "limit", itemgetter("member"), lambda x, m: x["member"] == m),
+    ("credit_lines", "credit-line", lambda x: line_key(x["bank"], x["core"]), lambda x, m: False),
+    ("webhooks", "webhook", itemgetter("id"), lambda w, m: w["member"] == m),
+    ("log_keys", "log-key", itemgetter("key_id"), lambda k, m: False),
+)
+
+
+def touched_objects(
+    seq: int, effects: Row, member: str, signer: str | None, mine: list[Row]
+) -> list[dict[str, str]]:
+    """``[{kind, id}]``: what an entry in ``member``'s history touched that concerns it
+    — a netting run (its id is its entry's seq), the pieces of ``mine``, and the rows of
+    :data:`_OBJECTS` it is a party to; every row of an entry it signed itself, but for a
+    netting run, which names only the run to its signer (it may clear thousands).
+
+    >>> touched_objects(9, {"netting": {}, "obligations": [
+    ...     {"id": "o1", "debtor": "A", "creditor": "B"},
+    ...     {"id": "o2", "debtor": "C", "creditor": "D"}]}, "A", "OP", [])
+    [{'kind': 'netting-run', 'id': '9'}, {'kind': 'obligation', 'id': 'o1'}]
+    """
+    found: list[dict[str, str]] = []
+    signed = member == signer
+    if "netting" in effects:
+        found.append({"kind": "netting-run", "id": str(seq)})
+        if signed:
+            return found
+    found += [{"kind": "certificate", "id": piece["id"]} for piece in mine]
+    for collection, kind, key, concerns in _OBJECTS:
+        for row in effects.get(collection, ()):
+            if signed or concerns(row, member):
+                found.append({"kind": kind, "id": key(row)})
+    return found
 
 
 def flagged_roots(

@@ -165,14 +165,18 @@ def test_certificates_filtered_by_maturity(chain: Chain) -> None:
 
 
 def test_certificates_filtered_by_state(chain: Chain) -> None:
+    days = {n: business_date(chain.clock, n) for n in (10, 20, 25)}
     paid = chain.issued("100.00", days=10)
     late = chain.issued("200.00", days=20)
     held = chain.issued("300.00", days=90)
     refused_root = ok(chain.issue("400.00"))["effects"]["certificates"][0]["id"]
     ok(chain.client(chain.s1).submit("certificate.reject", {"id": refused_root}))
-    at_business_date(chain, business_date(chain.clock, 10))
-    ok(chain.client(chain.core).submit("settlement.pay", {"pieces": [paid], "payment_ref": "P1"}))
-    at_business_date(chain, business_date(chain.clock, 15))  # past the second's payment date
+    core = chain.client(chain.core)
+    at_business_date(chain, days[10])
+    ok(core.submit("settlement.pay", {"pieces": [paid], "payment_ref": "P1"}))
+    at_business_date(chain, days[20])  # part paid: the rest goes overdue
+    ok(core.submit("settlement.pay", {"root": late, "amount": "50.00", "payment_ref": "P2"}))
+    at_business_date(chain, days[25])
     chain.ledger.sweep_all()
     issuer = chain.client(chain.core)
 
@@ -188,7 +192,7 @@ def test_certificates_filtered_by_state(chain: Chain) -> None:
     [settled] = listed("settled")
     assert (settled["paid"], settled["outstanding"], settled["pieces"]) == ("100.00", "0.00", 0)
     [overdue] = listed("overdue")
-    assert overdue["overdue"] == overdue["outstanding"] == "200.00"
+    assert overdue["overdue"] == overdue["outstanding"] == "150.00" and overdue["paid"] == "50.00"
 
 
 def test_certificates_are_the_issuers_and_the_operators(chain: Chain) -> None:

@@ -267,3 +267,21 @@ def test_a_limit_is_the_cores_and_the_operators(chain: Chain) -> None:
     unset = chain.admit("core", name="No Limit Yet")
     limit = ok(operator.get(f"/v1/limits/{unset.id}"))
     assert (limit["limit"], limit["outstanding"], limit["available"]) == ("0.00", "0.00", "0.00")
+
+
+def test_the_openapi_document_types_the_listings(world: World) -> None:
+    doc = world.http.get("/openapi.json").json()
+    answers = {
+        "/v1/members": "MemberPage",
+        "/v1/obligations": "ObligationPage",
+        "/v1/certificates": "CertificatePage",
+        "/v1/limits/{core}": "IssuanceLimitView",
+    }
+    for path, schema in answers.items():
+        answer = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"] == {"$ref": f"#/components/schemas/{schema}"}, path
+    schemas = doc["components"]["schemas"]
+    assert schemas["RootState"]["enum"] == ["outstanding", "overdue", "settled", "ended"]
+    assert "settlement-claimed" in schemas["ObligationState"]["enum"]
+    item = schemas["CertificateItem"]["properties"]
+    assert {"face", "outstanding", "maturity", "state"} <= set(item)

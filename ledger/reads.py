@@ -509,12 +509,10 @@ def financings(
         raise Refusal("validation", f"state must be one of {', '.join(FinancingState)}")
     size = page_size(limit)
     page = repo.financing_page(member, state, _piece_cursor(cursor), size + 1)
-    more = len(page) > size
-    last = page[size - 1] if more else None
     return {
         "member": member,
         "financings": [f.wire() for f in page[:size]],
-        "next_cursor": encode_cursor(f"{last.created_seq}:{last.id}") if last else None,
+        "next_cursor": _next_cursor([(f.created_seq, f.id) for f in page], size),
     }
 
 

@@ -92,7 +92,7 @@ def certificate(repo: Repository, viewer: Member, certificate_id: str) -> dict[s
     piece = repo.certificate(_id_or_not_found(certificate_id, "certificate"))
     if piece is None or not can_see(viewer, piece):
         raise _not_found("certificate")
-    return piece.wire() | {"updated_seq": repo.certificate_updated_seq(piece.id)}
+    return piece.wire()
 
 
 def tree(
@@ -309,7 +309,7 @@ def obligation(repo: Repository, viewer: Member, obligation_id: str) -> dict[str
         viewer.has_role("operator") or viewer.id in (found.debtor, found.creditor)
     ):
         raise _not_found("obligation")
-    return found.wire() | {"updated_seq": repo.obligation_updated_seq(found.id)}
+    return found.wire()
 
 
 def netting_preview(

@@ -824,13 +824,6 @@ class Repository:
         rows = self.conn.execute(query.order_by(o.c.created_seq, o.c.id).limit(limit))
         return [(OBLIGATIONS.from_row(row._mapping), int(row.updated_seq)) for row in rows]
 
-    def obligation_updated_seq(self, obligation_id: str) -> int | None:
-        """The seq of the entry that last wrote the obligation."""
-        o = models.obligations
-        query = select(o.c.updated_seq).where(o.c.id == obligation_id)
-        seq = self.conn.execute(query).scalar_one_or_none()
-        return None if seq is None else int(seq)
-
     def root_page(
         self,
         issuer: str | None,

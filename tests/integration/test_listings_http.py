@@ -98,6 +98,7 @@ def test_a_member_lists_its_obligations_by_role_and_state(chain: Chain) -> None:
     assert [[o["id"] for o in page] for page in confirmed] == [owed[:3], owed[3:]]
     first = both[0]
     assert (first["debtor"], first["creditor"], first["amount"]) == (s1.id, s2.id, "10.00")
+    assert first.pop("updated_seq") >= first["created_seq"]
     assert first == ok(mine.get(f"/v1/obligations/{first['id']}"))
 
 

@@ -15,6 +15,7 @@ from api.routes import (
     commands,
     financing,
     ledger_routes,
+    listings,
     members,
     netting,
     proofs,
@@ -89,6 +90,7 @@ def create_app(
     errors.install(app)
     app.include_router(commands.router)
     app.include_router(members.router)
+    app.include_router(listings.router)
     app.include_router(certificates.router)
     app.include_router(netting.router)
     app.include_router(financing.router)

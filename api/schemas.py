@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import BigInteger, Boolean, Integer
 
 from ledger import entities
+from ledger.certificates import RootState
 
 
 class Answer(BaseModel):
@@ -506,3 +507,56 @@ class SecretView(Answer):
 class Secrets(Answer):
     member: str
     endpoints: list[SecretView]
+
+
+# --- listings (api/routes/listings.py) -------------------------------------------------
+
+
+class MemberPage(Answer):
+    members: list[MemberView]  # type: ignore[valid-type]
+    next_cursor: str | None
+
+
+ObligationItem = create_model(
+    "ObligationItem",
+    __base__=ObligationView,
+    updated_seq=(int, Field(description="the entry that last changed it")),
+)
+
+
+class ObligationPage(Answer):
+    member: str | None = Field(description="whose obligations; null: everyone's (operator)")
+    obligations: list[ObligationItem]  # type: ignore[valid-type]
+    next_cursor: str | None
+
+
+class CertificateItem(Answer):
+    """A root, summed over its pieces (``ledger.reads.certificates``)."""
+
+    id: str = Field(description="the root's id")
+    issuer: str
+    first_holder: str
+    face: Money
+    outstanding: Money
+    paid: Money
+    overdue: Money
+    maturity: str
+    state: RootState
+    pieces: int = Field(description="pieces holding value")
+    created_seq: int
+
+
+class CertificatePage(Answer):
+    issuer: str | None = Field(description="whose certificates; null: every issuer's (operator)")
+    certificates: list[CertificateItem]
+    next_cursor: str | None
+
+
+class IssuanceLimitView(Answer):
+    core: str
+    kind: str
+    limit: Money
+    outstanding: Money
+    available: Money
+    block_lifted_until: str | None = None
+    block_lift_reason: str | None = None

@@ -80,6 +80,32 @@ class CertificateState(StrEnum):
     EXPIRED = "expired"
 
 
+class RootState(StrEnum):
+    """Where a whole certificate (a root and its pieces) is, as its issuer lists it
+    (``GET /v1/certificates``): ``overdue`` while a piece is unpaid past maturity, else
+    ``outstanding`` while a piece holds value; once none does, ``settled`` if something
+    was paid (or cleared by set-off), else ``ended`` (its value went back to the issuer:
+    rejected, cancelled or expired before it was accepted)."""
+
+    OUTSTANDING = "outstanding"
+    OVERDUE = "overdue"
+    SETTLED = "settled"
+    ENDED = "ended"
+
+
+def root_state(outstanding_fen: int, overdue_fen: int, paid_fen: int) -> RootState:
+    """A root's :class:`RootState` from the sums over its pieces.
+
+    >>> [str(root_state(*sums)) for sums in ((100, 0, 0), (100, 40, 0), (0, 0, 100), (0, 0, 0))]
+    ['outstanding', 'overdue', 'settled', 'ended']
+    """
+    if overdue_fen > 0:
+        return RootState.OVERDUE
+    if outstanding_fen > 0:
+        return RootState.OUTSTANDING
+    return RootState.SETTLED if paid_fen > 0 else RootState.ENDED
+
+
 PENDING, ACTIVE, LOCKED, SPENT = (
     CertificateState.PENDING,
     CertificateState.ACTIVE,

@@ -296,6 +296,7 @@ MEMBERS: Entity[Member] = entity(
         # operator and the issuers that owe it.
         Field("payout_account", Text, JSON_OBJECT, nullable=True, legacy=None, omit=None),
     ),
+    indexes=(("admitted_seq",),),  # the operator's listing, by admission
 )
 
 KEYS: Entity[Key] = entity(
@@ -374,6 +375,9 @@ CERTIFICATES: Entity[Certificate] = entity(
         ("state", "expires_at"),
         ("issuer", "state", "maturity"),
         ("state", "maturity"),
+        # The listing of certificates (roots) by issue, of one issuer or of all.
+        ("issuer", "created_seq"),
+        ("created_seq",),
     ),
 )
 
@@ -439,7 +443,7 @@ OBLIGATIONS: Entity[Obligation] = entity(
         fen("claimed_fen", nullable=True, legacy=None),
         Field("claim_ref", String(REFERENCE), nullable=True, legacy=None),
     ),
-    indexes=(("state",), ("debtor",)),
+    indexes=(("state",), ("debtor",), ("creditor", "created_seq"), ("created_seq",)),
 )
 
 

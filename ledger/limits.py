@@ -86,6 +86,9 @@ KEY_RESET_REASON_LENGTH_MAX = 500
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
 PAGE_BYTES_MAX = 1024 * 1024  # a page is at most this and one entry
+# The listing of an issuer's certificates sums each root's pieces (up to
+# ROOT_PIECES_MAX of them) for its row: a smaller page keeps one read's work bounded.
+ROOT_PAGE_SIZE_MAX = 100
 
 # One journal entry: the canonical bytes of its command and effects together. A command
 # whose entry would be larger is refused (`entry-too-large`) and writes nothing. The

@@ -11,17 +11,25 @@ import base64
 import binascii
 import re
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
 
-from ledger import calendar, financing, outbox
-from ledger.certificates import Certificate
+from ledger import calendar, credit, financing, outbox
+from ledger.certificates import Certificate, RootState, root_state
 from ledger.context import Context
 from ledger.errors import Refusal
 from ledger.financing import REQUESTED, ApplyBody, Financing, FinancingState
-from ledger.limits import ANCESTRY_PIECES_MAX, PAGE_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from ledger.limits import (
+    ANCESTRY_PIECES_MAX,
+    PAGE_BYTES_MAX,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    ROOT_PAGE_SIZE_MAX,
+)
 from ledger.members import Key, Member
 from ledger.money import format_fen, parse_amount
 from ledger.projections import parties_of
@@ -38,11 +46,11 @@ def _not_found(what: str) -> Refusal:
     return Refusal("not-found", f"no {what}, or not visible to this member")
 
 
-def page_size(requested: int | None) -> int:
+def page_size(requested: int | None, maximum: int = PAGE_SIZE_MAX) -> int:
     if requested is None:
-        return PAGE_SIZE_DEFAULT
-    if not 1 <= requested <= PAGE_SIZE_MAX:
-        raise Refusal("validation", f"limit must be between 1 and {PAGE_SIZE_MAX}")
+        return min(PAGE_SIZE_DEFAULT, maximum)
+    if not 1 <= requested <= maximum:
+        raise Refusal("validation", f"limit must be between 1 and {maximum}")
     return requested
 
 
@@ -112,21 +120,29 @@ def tree(
     }
 
 
-def _piece_cursor(cursor: str | None) -> tuple[int, str] | None:
-    """A page of pieces ordered by (created_seq, id) continues after the cursor's pair."""
+def _piece_cursor(
+    cursor: str | None, is_id: Callable[[str], object] = _ID.fullmatch
+) -> tuple[int, str] | None:
+    """A page ordered by (seq, id) — pieces, financings, obligations by ``created_seq``,
+    members by ``admitted_seq`` — continues after the cursor's pair."""
     if not cursor:
         return None
-    seq_text, _, piece_id = decode_cursor(cursor).partition(":")
-    if _ID.fullmatch(piece_id) is None:
+    seq_text, _, item_id = decode_cursor(cursor).partition(":")
+    if not is_id(item_id):
         raise _bad_cursor()
-    return _cursor_seq(seq_text), piece_id
+    return _cursor_seq(seq_text), item_id
+
+
+def _next_cursor(pairs: list[tuple[int, str]], size: int) -> str | None:
+    """The cursor after the ``size``-th of ``size + 1`` fetched (seq, id) pairs, if any."""
+    if len(pairs) <= size:
+        return None
+    seq, item_id = pairs[size - 1]
+    return encode_cursor(f"{seq}:{item_id}")
 
 
 def _next_piece_cursor(pieces: list[Certificate], size: int) -> str | None:
-    if len(pieces) <= size:
-        return None
-    last = pieces[size - 1]
-    return encode_cursor(f"{last.created_seq}:{last.id}")
+    return _next_cursor([(p.created_seq, p.id) for p in pieces], size)
 
 
 def _check_own(repo: Repository, viewer: Member, member: str, what: str = "wallet") -> None:
@@ -194,11 +210,67 @@ def history(
                 "type": stored.type,
                 "signer": stored.signer,
                 "certificates": mine,
+                "objects": touched_objects(entry.seq, entry.effects, member, stored.signer, mine),
             }
         )
     entries.close()  # a page may end early: release the query's cursor now
     next_cursor = encode_cursor(str(items[-1]["seq"])) if more and items else None
     return {"member": member, "entries": items, "next_cursor": next_cursor}
+
+
+Row = dict[str, Any]
+
+# What a history row names, per collection of an entry's effects: the kind of object,
+# its id (one a read takes: GET /v1/certificates/{id}, /v1/obligations/{id},
+# /v1/financings/{id}, /v1/members/{id}, /v1/limits/{core}…) and whether it concerns
+# the member whose history it is. Certificates are the row's own ``certificates``.
+_OBJECTS: tuple[tuple[str, str, Callable[[Row], str], Callable[[Row, str], bool]], ...] = (
+    ("obligations", "obligation", itemgetter("id"), lambda o, m: m in (o["debtor"], o["creditor"])),
+    (
+        "financings",
+        "financing",
+        itemgetter("id"),
+        lambda f, m: (
+            m in (f["applicant"], f["bank"])
+            or (m == f["core"] and f["state"] == FinancingState.APPROVED)
+        ),
+    ),
+    ("payments", "payment", itemgetter("id"), lambda p, m: m in (p["issuer"], p["holder"])),
+    ("notices", "settlement-notice", itemgetter("id"), lambda n, m: n["issuer"] == m),
+    ("members", "member", itemgetter("id"), lambda x, m: x["id"] == m),
+    ("keys", "key", itemgetter("key_id"), lambda k, m: k["member"] == m),
+    ("limits", "limit", itemgetter("member"), lambda x, m: x["member"] == m),
+    ("credit_lines", "credit-line", lambda x: line_key(x["bank"], x["core"]), lambda x, m: False),
+    ("webhooks", "webhook", itemgetter("id"), lambda w, m: w["member"] == m),
+    ("log_keys", "log-key", itemgetter("key_id"), lambda k, m: False),
+)
+
+
+def touched_objects(
+    seq: int, effects: Row, member: str, signer: str | None, mine: list[Row]
+) -> list[dict[str, str]]:
+    """``[{kind, id}]``: what an entry in ``member``'s history touched that concerns it
+    — a netting run (its id is its entry's seq), the pieces of ``mine``, and the rows of
+    :data:`_OBJECTS` it is a party to; every row of an entry it signed itself, but for a
+    netting run, which names only the run to its signer (it may clear thousands).
+
+    >>> touched_objects(9, {"netting": {}, "obligations": [
+    ...     {"id": "o1", "debtor": "A", "creditor": "B"},
+    ...     {"id": "o2", "debtor": "C", "creditor": "D"}]}, "A", "OP", [])
+    [{'kind': 'netting-run', 'id': '9'}, {'kind': 'obligation', 'id': 'o1'}]
+    """
+    found: list[dict[str, str]] = []
+    signed = member == signer
+    if "netting" in effects:
+        found.append({"kind": "netting-run", "id": str(seq)})
+        if signed:
+            return found
+    found += [{"kind": "certificate", "id": piece["id"]} for piece in mine]
+    for collection, kind, key, concerns in _OBJECTS:
+        for row in effects.get(collection, ()):
+            if signed or concerns(row, member):
+                found.append({"kind": kind, "id": key(row)})
+    return found
 
 
 def flagged_roots(
@@ -251,6 +323,122 @@ def netting_preview(
     if mode not in ("setoff", "novation"):
         raise Refusal("validation", "mode must be setoff or novation")
     return preview(netting_state(repo), mode, settings)
+
+
+# -- listings ------------------------------------------------------------------------------
+
+
+def members(
+    repo: Repository, viewer: Member, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    """Every member, by admission (the operator; anyone may read one member by id)."""
+    assert viewer.has_role("operator"), viewer
+    size = page_size(limit)
+    found = repo.member_page(_piece_cursor(cursor, is_valid_uscc), size + 1)
+    return {
+        "members": [member.wire() for member in found[:size]],
+        "next_cursor": _next_cursor([(m.admitted_seq, m.id) for m in found], size),
+    }
+
+
+def _listed_member(repo: Repository, viewer: Member, member: str | None, what: str) -> str | None:
+    """Whose list is read: ``member`` if the viewer may see it (itself; the operator,
+    anyone admitted), by default the viewer's own, or everyone's (None) for the operator."""
+    if member is None:
+        return None if viewer.has_role("operator") else viewer.id
+    _check_own(repo, viewer, member, what)
+    return member
+
+
+def obligations(
+    repo: Repository,
+    viewer: Member,
+    member: str | None,
+    role: str | None,
+    state: str | None,
+    cursor: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """A member's obligations as debtor, creditor or either, oldest first (the member
+    itself, the operator; the operator without ``member``: everyone's)."""
+    listed = _listed_member(repo, viewer, member, "obligations")
+    if role is not None and listed is None:
+        raise Refusal(
+            "validation",
+            "role needs member",
+            errors=[{"field": "query.role", "message": "role is given only with member"}],
+        )
+    size = page_size(limit)
+    found = repo.obligation_page(listed, role, state, _piece_cursor(cursor), size + 1)
+    return {
+        "member": listed,
+        "obligations": [
+            obligation.wire() | {"updated_seq": seq} for obligation, seq in found[:size]
+        ],
+        "next_cursor": _next_cursor([(o.created_seq, o.id) for o, _ in found], size),
+    }
+
+
+def certificates(
+    repo: Repository,
+    viewer: Member,
+    issuer: str | None,
+    state: RootState | None,
+    maturity_from: date | None,
+    maturity_to: date | None,
+    cursor: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """An issuer's certificates (roots), by issue: face, outstanding, paid, overdue,
+    maturity and :class:`RootState` (the issuer itself, the operator; the operator
+    without ``issuer``: every issuer's)."""
+    listed = _listed_member(repo, viewer, issuer, "certificates")
+    if maturity_from is not None and maturity_to is not None and maturity_from > maturity_to:
+        raise Refusal(
+            "validation",
+            "maturity_from is after maturity_to",
+            errors=[{"field": "query.maturity_to", "message": "is before maturity_from"}],
+        )
+    size = page_size(limit, ROOT_PAGE_SIZE_MAX)
+    first, last = (d.isoformat() if d else None for d in (maturity_from, maturity_to))
+    roots = repo.root_page(listed, state, first, last, _piece_cursor(cursor), size + 1)
+    sums = repo.root_sums(root.id for root in roots[:size])
+    return {
+        "issuer": listed,
+        "certificates": [_root_row(root, sums[root.id]) for root in roots[:size]],
+        "next_cursor": _next_piece_cursor(roots, size),
+    }
+
+
+def _root_row(root: Certificate, sums: dict[str, int]) -> dict[str, Any]:
+    outstanding, overdue, paid = sums["outstanding_fen"], sums["overdue_fen"], sums["paid_fen"]
+    return {
+        "id": root.id,
+        "issuer": root.issuer,
+        "first_holder": root.holder,
+        "face": format_fen(root.amount_fen),
+        "outstanding": format_fen(outstanding),
+        "paid": format_fen(paid),
+        "overdue": format_fen(overdue),
+        "maturity": root.maturity.isoformat(),
+        "state": root_state(outstanding, overdue, paid).value,
+        "pieces": sums["pieces"],
+        "created_seq": root.created_seq,
+    }
+
+
+def issuance_limit(repo: Repository, viewer: Member, core: str) -> dict[str, Any]:
+    """A core enterprise's issuance limit: what it may issue in all, what is outstanding,
+    what is left (the core itself, the operator)."""
+    _check_own(repo, viewer, core, "limit")
+    found = repo.member(core) if viewer.id != core else viewer
+    if found is None or not found.has_role("core"):
+        raise _not_found("limit")
+    limit = repo.issuance_limits([core]).get(core) or credit.none_for(core)
+    wire = limit.wire()
+    wire.pop("member")
+    available_fen = max(0, limit.limit_fen - limit.outstanding_fen)
+    return {"core": core, **wire, "available": format_fen(available_fen)}
 
 
 # -- discounting -------------------------------------------------------------------------
@@ -321,12 +509,10 @@ def financings(
         raise Refusal("validation", f"state must be one of {', '.join(FinancingState)}")
     size = page_size(limit)
     page = repo.financing_page(member, state, _piece_cursor(cursor), size + 1)
-    more = len(page) > size
-    last = page[size - 1] if more else None
     return {
         "member": member,
         "financings": [f.wire() for f in page[:size]],
-        "next_cursor": encode_cursor(f"{last.created_seq}:{last.id}") if last else None,
+        "next_cursor": _next_cursor([(f.created_seq, f.id) for f in page], size),
     }
 
 

@@ -25,7 +25,15 @@ from sqlalchemy import (
 
 from ledger import models
 from ledger.canonical import canonical_text, parse_json
-from ledger.certificates import ACTIVE, HOLDING, OVERDUE, PENDING, SETTLED, Certificate
+from ledger.certificates import (
+    ACTIVE,
+    HOLDING,
+    OVERDUE,
+    PENDING,
+    SETTLED,
+    Certificate,
+    RootState,
+)
 from ledger.chain import GENESIS_TYPE, SETTINGS_TYPE, Entry
 from ledger.credit import IssuanceLimit
 from ledger.entities import (
@@ -828,6 +836,84 @@ class Repository:
         finally:
             result.close()
 
+    # -- listings (ledger.reads): keyset pages by (seq, id), bounded by the caller ----
+
+    def member_page(self, after: tuple[int, str] | None, limit: int) -> list[Member]:
+        """Members by admission, after ``(admitted_seq, id)``."""
+        m = models.members
+        query = select(m)
+        if after is not None:
+            query = query.where(tuple_(m.c.admitted_seq, m.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(m.c.admitted_seq, m.c.id).limit(limit))
+        return [MEMBERS.from_row(row._mapping) for row in rows]
+
+    def obligation_page(
+        self,
+        member: str | None,
+        role: str | None,
+        state: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[Obligation, int]]:
+        """Obligations (each with its ``updated_seq``) by creation, after ``(created_seq,
+        id)``: of ``member`` as ``role`` (``debtor``, ``creditor``, or either when None),
+        in ``state`` when given; every obligation when ``member`` is None."""
+        o = models.obligations
+        query = select(o)
+        if member is not None:
+            sides = {"debtor": o.c.debtor == member, "creditor": o.c.creditor == member}
+            query = query.where(sides[role] if role is not None else or_(*sides.values()))
+        if state is not None:
+            query = query.where(o.c.state == state)
+        if after is not None:
+            query = query.where(tuple_(o.c.created_seq, o.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(o.c.created_seq, o.c.id).limit(limit))
+        return [(OBLIGATIONS.from_row(row._mapping), int(row.updated_seq)) for row in rows]
+
+    def root_page(
+        self,
+        issuer: str | None,
+        state: RootState | None,
+        maturity_from: str | None,
+        maturity_to: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Certificate]:
+        """Roots by issue, after ``(created_seq, id)``: of ``issuer`` (every issuer when
+        None), maturing within ``[maturity_from, maturity_to]`` and in ``state``
+        (:class:`RootState`, from the states of the root's pieces) when given."""
+        c = models.certificates
+        query = select(c).where(c.c.id == c.c.root_id)
+        if issuer is not None:
+            query = query.where(c.c.issuer == issuer)
+        if maturity_from is not None:
+            query = query.where(c.c.maturity >= maturity_from)
+        if maturity_to is not None:
+            query = query.where(c.c.maturity <= maturity_to)
+        if state is not None:
+            query = query.where(_root_state_is(c, state))
+        if after is not None:
+            query = query.where(tuple_(c.c.created_seq, c.c.id) > tuple_(*after))
+        rows = self.conn.execute(query.order_by(c.c.created_seq, c.c.id).limit(limit))
+        return [CERTIFICATES.from_row(row._mapping) for row in rows]
+
+    def root_sums(self, root_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per root: the sums of :func:`_tree_sums` over its pieces, in one query."""
+        c = models.certificates
+        wanted = sorted(set(root_ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(c.c.root_id, *_tree_sums(c)).where(c.c.root_id.in_(wanted)).group_by(c.c.root_id)
+        )
+        return {
+            row.root_id: {
+                k: int(row._mapping[k] or 0)
+                for k in ("face_fen", "paid_fen", "outstanding_fen", "overdue_fen", "pieces")
+            }
+            for row in rows
+        }
+
     # -- reports (ledger.reports): aggregates in SQL, pages bounded by the caller ----
 
     def report_pieces(
@@ -987,6 +1073,25 @@ def _report_where(
     if maturity_max is not None:
         where.append(c.c.maturity < maturity_max if before else c.c.maturity <= maturity_max)
     return where
+
+
+def _root_state_is(c: Any, state: RootState) -> Any:
+    """Whether the root row of ``c`` is in ``state``: from the states of its pieces, as
+    :func:`ledger.certificates.root_state` tells it from their sums."""
+    piece = c.alias("piece")
+
+    def some(*where: Any) -> Any:
+        return select(piece.c.id).where(piece.c.root_id == c.c.id, *where).exists()
+
+    overdue = some(piece.c.state == OVERDUE)
+    held = some(piece.c.state.in_(sorted(HOLDING)))
+    paid = some(or_(piece.c.state == SETTLED, piece.c.paid_fen > 0))
+    return {
+        RootState.OVERDUE: overdue,
+        RootState.OUTSTANDING: and_(held, ~overdue),
+        RootState.SETTLED: and_(~held, paid),
+        RootState.ENDED: and_(~held, ~paid),
+    }[state]
 
 
 def _tree_sums(c: Any) -> list[Any]:

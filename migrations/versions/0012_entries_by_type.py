@@ -1,7 +1,7 @@
 """Entries indexed by type, to find the last of a type (the rule settings in force).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01
 
 No entry is written here: a ledger begun before its settings were recorded gets a
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

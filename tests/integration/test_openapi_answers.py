@@ -103,6 +103,10 @@ def _scenario(chain: Chain, tmp_path: Path) -> dict[str, tuple[Any, str]]:
         "/v1/ledger/proofs/consistency": (operator, "/v1/ledger/proofs/consistency?from=1&to=3"),
         "/v1/ledger/entries/{seq}": (operator, "/v1/ledger/entries/2"),
         "/v1/ledger/entries/{seq}/key": (operator, "/v1/ledger/entries/2/key"),
+        "/v1/members": (operator, "/v1/members"),
+        "/v1/obligations": (s1, "/v1/obligations"),
+        "/v1/certificates": (core, "/v1/certificates"),
+        "/v1/limits/{core}": (core, f"/v1/limits/{chain.core.id}"),
     }
 
 

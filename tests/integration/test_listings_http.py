@@ -50,7 +50,9 @@ def test_the_operator_lists_every_member_a_page_at_a_time(chain: Chain) -> None:
     assert [m["id"] for m in listed] == [a.id for a in cast]  # by admission
     assert [m["admitted_seq"] for m in listed] == sorted(m["admitted_seq"] for m in listed)
     assert listed[1]["roles"] == ["core"] and listed[1]["name"] == "Core Builder Group"
-    assert listed[1] == ok(operator.get(f"/v1/members/{chain.core.id}"))
+    # The record as read by id, but for its keys (read by id, at most 20 a member).
+    record = ok(operator.get(f"/v1/members/{chain.core.id}"))
+    assert listed[1] == {k: v for k, v in record.items() if k != "keys"}
 
 
 def test_only_the_operator_lists_members(chain: Chain) -> None:

@@ -4,7 +4,7 @@
 test then drives the server with that package alone (its models, its API functions): a
 member is admitted with a command built from the generated ``MemberAdmitCommand`` (the
 discriminated union's schema for ``member.admit``) and signed over its ``to_dict()``,
-and read back with the generated ``get_member`` into the generated ``MemberView``.
+and read back with the generated ``get_member`` into the generated ``MemberRecord``.
 """
 
 from __future__ import annotations
@@ -109,9 +109,11 @@ def test_a_generated_client_submits_a_command_and_reads_its_result(
     read = _module(generated, "api.members.get_member")
     record = read.sync_detailed(member_id, client=_client(generated, world, headers))
     assert record.status_code == 200, record.content
-    assert isinstance(record.parsed, models.MemberView)
+    assert isinstance(record.parsed, models.MemberRecord)
     assert record.parsed.name == "Generated Client Supplier"
     assert record.parsed.roles == ["supplier"]
+    [key] = record.parsed.keys  # its one active key, a generated KeyView
+    assert isinstance(key, models.KeyView) and key.key_id == record.parsed.key_id
 
     # A problem answer parses into the generated problem model with its listed type.
     unsigned = read.sync_detailed(member_id, client=_client(generated, world, {}))

@@ -333,6 +333,8 @@ def verify(
             "is this a dcc database? (`dcc db upgrade` creates one)"
         )
         raise typer.Exit(1) from exc
+    for line in report.settings_lines():  # each rule change, for the auditor to hold
+        typer.echo(line)  # against the deployment's own records
     for problem in report.problems:
         typer.echo(str(problem))
     if not report.ok:

@@ -331,8 +331,10 @@ def netting_preview(
 def members(
     repo: Repository, viewer: Member, cursor: str | None, limit: int | None
 ) -> dict[str, Any]:
-    """Every member, by admission (the operator; anyone may read one member by id)."""
-    assert viewer.has_role("operator"), viewer
+    """Every member, by admission: the operator's register, not found for anyone else
+    (who may read one member by id)."""
+    if not viewer.has_role("operator"):
+        raise _not_found("member register")
     size = page_size(limit)
     found = repo.member_page(_piece_cursor(cursor, is_valid_uscc), size + 1)
     return {
@@ -743,9 +745,10 @@ def key_record(key: Key, *, named: bool) -> dict[str, Any]:
     return record
 
 
-def entry_key(repo: Repository, seq: int) -> dict[str, Any]:
+def entry_key(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
     """Which key signed entry ``seq``: whoever may read the entry may read this (the
-    route checks), and checks ``public_key`` against the command's ``key_id`` itself."""
+    route checks), and checks ``public_key`` against the command's ``key_id`` itself. The
+    key's name only to its member and the operator, as in the member's record."""
     stored = repo.entry(seq)
     if stored is None:
         raise _not_found("such entry")
@@ -753,4 +756,5 @@ def entry_key(repo: Repository, seq: int) -> dict[str, Any]:
     key = repo.key(key_id) if stored.entry.signature is not None and key_id else None
     if key is None:
         raise Refusal("not-found", f"entry {seq} is a system entry: no member's key signed it")
-    return {"seq": seq, "signer": key.member, **key_record(key, named=True)}
+    named = viewer.id == key.member or viewer.has_role("operator")
+    return {"seq": seq, "signer": key.member, **key_record(key, named=named)}

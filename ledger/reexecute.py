@@ -41,7 +41,8 @@ own seq.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -72,11 +73,13 @@ LEGACY_LEDGER = "0" * 64
 
 
 def first_mismatch(
-    entries: Iterable[StoredEntry], settings: Settings, plan_seqs: Collection[int] = ()
+    entries: Iterable[StoredEntry], settings: Settings, plan_seqs: Mapping[int, int] = {}
 ) -> tuple[int, str] | None:
     """The seq and message of the first entry whose effects do not follow from its
     command (or its system check), replaying ``entries`` in seq order; None if all do.
-    ``plan_seqs``: the seqs netting runs were planned on (the state after each is kept)."""
+    ``plan_seqs``: the seqs netting runs were planned on, with how many were (the state
+    after each is kept until its last run)."""
+    uses = Counter(plan_seqs)
     with _scratch() as conn:
         repo = Repository(conn)
         batch = Batch(repo, None, derived=False)
@@ -94,8 +97,9 @@ def first_mismatch(
             if why is not None:
                 return item.entry.seq, f"{MISMATCH}: {why}" if why else MISMATCH
             replay(replayed, item.entry.command, item.entry.effects, item.entry.seq)
-            if item.entry.seq in plan_seqs:
+            if uses[item.entry.seq] > 0:
                 planned_on[item.entry.seq] = netting_state(batch)
+            _release(item, planned_on, uses)
             held += 1
             if held >= REEXECUTE_BATCH_MAX:
                 batch.flush()
@@ -175,6 +179,18 @@ def _with_ledger(command: dict[str, Any]) -> dict[str, Any]:
     return command if "ledger" in command else command | {"ledger": LEGACY_LEDGER}
 
 
+def _release(item: StoredEntry, planned_on: dict[int, NettingState], uses: Counter[int]) -> None:
+    """After a netting run: forget the state it was planned on, if no later run needs it."""
+    if item.entry.command.get("type") != NETTING_TYPE:
+        return
+    report = item.entry.effects.get("netting")
+    on_seq = report.get("planned_on") if isinstance(report, dict) else None
+    if isinstance(on_seq, int) and uses[on_seq] > 0:
+        uses[on_seq] -= 1
+        if uses[on_seq] == 0:
+            planned_on.pop(on_seq, None)
+
+
 def _netting_plan(
     batch: Batch,
     cmd: Command,
@@ -192,8 +208,12 @@ def _netting_plan(
 
 
 def _with_solver_time(effects: Effects, stored: dict[str, Any]) -> Effects:
-    """``effects`` of a netting run with the solver's time of the ``stored`` run."""
+    """``effects`` of a netting run with the solver's time of the ``stored`` run (and
+    without ``planned_on`` if the stored run, recorded before it was, has none)."""
     report, recorded = effects.get("netting"), stored.get("netting")
     if not (isinstance(report, dict) and isinstance(recorded, dict)):
         return effects
-    return effects | {"netting": report | {"solver_elapsed_ms": recorded.get("solver_elapsed_ms")}}
+    report = report | {"solver_elapsed_ms": recorded.get("solver_elapsed_ms")}
+    if "planned_on" not in recorded:
+        report.pop("planned_on", None)
+    return effects | {"netting": report}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -263,18 +264,18 @@ class Repository:
         values = parse_json(row.command).get("body", {}).get("settings")
         return values if isinstance(values, dict) else None
 
-    def netting_plan_seqs(self) -> set[int]:
+    def netting_plan_seqs(self) -> Counter[int]:
         """The seqs netting runs were planned on, where that is not the entry before the
         run's own (re-execution plans them there: ``ledger.reexecute``)."""
         e = models.entries.c
-        seqs: set[int] = set()
+        seqs: Counter[int] = Counter()  # how many runs were planned on each
         for row in self.conn.execute(select(e.seq, e.effects).where(e.type == "netting.run")):
             try:
                 on = parse_json(row.effects)["netting"]["planned_on"]
             except (ValueError, KeyError, TypeError):  # a legacy run, or a row re-execution
                 continue  # will report as it reaches it
             if isinstance(on, int) and 0 <= on < row.seq - 1:
-                seqs.add(on)
+                seqs[on] += 1
         return seqs
 
     def entry_rows(self, batch_size: int = 1000) -> Iterator[Any]:

@@ -565,9 +565,10 @@ class Ledger:
             return Repository(conn).member(member_id)
 
     def verify(self, *, reexecute: bool = True) -> VerifyReport:
-        """Audit the journal (``ledger.verify``), re-executing under this ledger's settings."""
+        """Audit the journal (``ledger.verify``) in this process: a server never forks
+        workers from among its threads (``dcc verify`` does, on a large journal)."""
         with snapshot(self.read_engine) as conn, conn.begin():
-            return verify_journal(Repository(conn), self.settings, reexecute=reexecute)
+            return verify_journal(Repository(conn), self.settings, reexecute=reexecute, workers=1)
 
 
 def _prefetch(batch: Batch, commands: list[Prepared]) -> None:

@@ -225,8 +225,8 @@ class Settings:
                 raise ValueError(f"setting {name} is not an integer")
         try:
             return replace(self, **parsed)
-        except AssertionError as exc:
-            raise ValueError(f"settings out of their bounds ({exc})") from exc
+        except (AssertionError, ArithmeticError, ValueError) as exc:  # a rate not a number
+            raise ValueError(f"settings out of their bounds ({exc!r})") from exc
 
     @property
     def late_rate(self) -> Decimal:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.canonical import JsonError, load_canonical, parse_canonical
-from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, Entry
+from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, SETTINGS_TYPE, Entry
 from ledger.errors import Refusal
 from ledger.keys import verify as verify_signature
 from ledger.members import MemberStatus
@@ -41,7 +41,7 @@ from ledger.projections import PROJECTIONS, Replayed, Row, replay
 from ledger.reexecute import first_mismatch
 from ledger.repository import Repository, StoredEntry
 from ledger.settings import Settings
-from ledger.system import SYSTEM_ENTRIES
+from ledger.system import SYSTEM_ENTRIES, recorded_settings
 from ledger.verify_pool import Checked, checked_rows
 
 
@@ -59,10 +59,24 @@ class Report:
     entries: int = 0
     head_hash: str = GENESIS_PREV_HASH
     problems: list[Problem] = field(default_factory=list)
+    # Every change of the rule settings the journal records (no signature vouches for
+    # a ``ledger.settings`` entry: an auditor holds these against the deployment's own
+    # records of what it changed, and when): (seq, {name: (before, after)}).
+    settings_changes: list[tuple[int, dict[str, tuple[str | None, str]]]] = field(
+        default_factory=list
+    )
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def settings_lines(self) -> list[str]:
+        """The settings changes, one line each, for a person."""
+        return [
+            f"seq {seq}: rule settings changed: "
+            + ", ".join(f"{name} {before} -> {after}" for name, (before, after) in changed.items())
+            for seq, changed in self.settings_changes
+        ]
 
     def wire(self) -> dict[str, Any]:
         first = self.problems[0] if self.problems else None
@@ -72,6 +86,10 @@ class Report:
             "head_hash": self.head_hash,
             "first_bad_seq": first.seq if first else None,
             "problems": [{"seq": p.seq, "message": p.message} for p in self.problems],
+            "settings_changes": [
+                {"seq": seq, "changed": {name: list(pair) for name, pair in changed.items()}}
+                for seq, changed in self.settings_changes
+            ],
         }
 
 
@@ -144,6 +162,7 @@ def _check_chain(
     rows: Iterable[Any], keys: Mapping[str, str], replayed: Replayed, report: Report, workers: int
 ) -> Problem | None:
     prev_hash, prev_time = GENESIS_PREV_HASH, ""
+    recorded: dict[str, str] = {}  # the rule settings recorded so far
     checked_all = checked_rows(rows, keys, workers=workers)
     for position, (row, checked) in enumerate(checked_all, start=1):
         try:
@@ -157,6 +176,7 @@ def _check_chain(
             )
             if problem is None:
                 replay(replayed, item.entry.command, item.entry.effects, position)
+                recorded = _settings_change(item, recorded, report)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # The row is well hashed but not of the shape this ledger writes: a forgery
             # (or our bug) either way, reported at its seq rather than crashing the audit.
@@ -167,6 +187,28 @@ def _check_chain(
         report.entries = position
         report.head_hash = prev_hash
     return None
+
+
+def _settings_change(item: StoredEntry, recorded: dict[str, str], report: Report) -> dict[str, str]:
+    """The rule settings in force after ``item``; a change after the genesis entry's is
+    added to ``report``."""
+    command = item.entry.command
+    if item.entry.signature is not None or command.get("type") not in (
+        GENESIS_TYPE,
+        SETTINGS_TYPE,
+    ):
+        return recorded
+    values = recorded_settings(command)
+    if values is None:
+        return recorded
+    if command.get("type") == SETTINGS_TYPE:
+        changed = {
+            name: (recorded.get(name), value)
+            for name, value in sorted(values.items())
+            if recorded.get(name) != value
+        }
+        report.settings_changes.append((item.entry.seq, changed))
+    return values
 
 
 def _parsed(position: int, row: Any, checked: Checked) -> tuple[StoredEntry | None, Problem | None]:

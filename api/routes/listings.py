@@ -47,7 +47,7 @@ async def list_members(
     request: Request,
     cursor: Cursor = None,
     limit: Limit = None,
-    viewer: Member = Depends(reader("operator")),
+    viewer: Member = Depends(reader()),
 ) -> Any:
     return await _read(request, reads.members, viewer, cursor, limit)
 

@@ -93,7 +93,7 @@ def _entry(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
 
 def _entry_key(repo: Repository, viewer: Member, seq: int) -> dict[str, Any]:
     _visible(repo, viewer, seq)
-    return reads.entry_key(repo, seq)
+    return reads.entry_key(repo, viewer, seq)
 
 
 @router.get(

@@ -78,6 +78,13 @@ def test_the_journal_names_the_key_that_signed_each_entry(world: World) -> None:
     )
     ok(world.client(world.operator).get(f"/v1/ledger/entries/{seq}/key"))
     assert_problem(world.client(world.operator).get("/v1/ledger/entries/1/key"), 404, "not-found")
+    # A party that did not sign sees which key, not what its signer calls it.
+    bank = world.admit("bank")
+    admitted = ok(world.client(bank).get(f"/v1/members/{bank.id}"))["admitted_seq"]
+    seen = ok(world.client(bank).get(f"/v1/ledger/entries/{admitted}/key"))
+    assert seen["signer"] == world.operator.id and "name" not in seen
+    own = ok(world.client(world.operator).get(f"/v1/ledger/entries/{admitted}/key"))
+    assert own["name"] == "primary" and own["key_id"] == seen["key_id"]
 
 
 def test_remove_key_retires_it_and_the_last_key_stays(world: World) -> None:

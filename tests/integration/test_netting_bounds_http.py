@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -112,3 +113,27 @@ def test_an_oversized_group_is_left_out_and_reported_and_the_others_are_netted(
     # The strict deployment recorded its settings before its first entry: the run
     # re-executes under them, whichever deployment's environment verifies.
     assert strict.verify().ok and world.ledger.verify().ok
+
+
+@pytest.mark.tampers
+def test_a_run_recorded_before_runs_named_their_snapshot_still_re_executes(
+    world: World, engine: Any
+) -> None:
+    """A run written before ``planned_on`` existed has none: it is planned at its own
+    seq, and its effects compared without the field."""
+    import json
+
+    from tests.integration.test_audit import rehash_from
+    from tests.integration.test_journal import _drop_trigger, stored_rows
+
+    cycle = Cycle(world)
+    pair(world, cycle)
+    receipt = ok(world.client(world.operator).submit("netting.run", run_body(world)))
+    assert receipt["effects"]["netting"]["cleared"] == "210.00"
+    _drop_trigger(engine)
+    effects = json.loads(stored_rows(engine)[receipt["seq"] - 1].effects)
+    del effects["netting"]["planned_on"]
+    legacy = json.dumps(effects, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    rehash_from(engine, receipt["seq"], {"effects": legacy})
+    report = world.ledger.verify()
+    assert report.ok, report.problems

@@ -64,17 +64,33 @@ def test_a_deployment_under_other_settings_records_them_once_before_it_writes(
     # Back under the first settings: recorded again, and 0.50 is a piece again.
     ok(chain.issue("0.50"))
     assert len(entries_of_type(engine, "ledger.settings")) == 2
-    # Whoever verifies, under whatever settings, re-executes each entry under its own.
+    # Whoever verifies, under whatever settings, re-executes each entry under its own,
+    # and is shown every change of the rules, for holding against the deployment's
+    # records (no signature vouches for a settings entry).
+    first, back = (row.seq for row in entries_of_type(engine, "ledger.settings"))
     for settings in (Settings(), Settings(piece_fen_min=100), Settings(piece_fen_min=7)):
         with snapshot(engine) as conn, conn.begin():
             report = verify(Repository(conn), settings)
         assert report.ok, report.problems
+        assert report.settings_changes == [
+            (first, {"piece_fen_min": ("1", "100")}),
+            (back, {"piece_fen_min": ("100", "1")}),
+        ]
+    assert (
+        report.settings_lines()[0] == f"seq {first}: rule settings changed: piece_fen_min 1 -> 100"
+    )
 
 
 @pytest.mark.tampers
 @pytest.mark.parametrize(
     "settings",
-    [{"no_such_setting": "1"}, {"piece_fen_min": "0"}, {"piece_fen_min": 5}, "all"],
+    [
+        {"no_such_setting": "1"},
+        {"piece_fen_min": "0"},
+        {"piece_fen_min": 5},
+        {"late_daily_rate": "abc"},
+        "all",
+    ],
 )
 def test_a_settings_entry_the_service_could_not_have_written_is_reported(
     world: World, engine: Engine, settings: Any

@@ -31,7 +31,6 @@ Each check returns a :class:`Finding` (or None when it holds); none raises on ba
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 from collections.abc import Mapping, Sequence
@@ -39,7 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.canonical import canonical_bytes
-from ledger.checkpoint import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
+from ledger.checkpoint import (
+    Checkpoint,
+    NoteError,
+    b64decode_exact,
+    open_checkpoint,
+    parse_verifier_key,
+)
 from ledger.commands import signed_bytes
 from ledger.keys import KeyError_, decode_public_key, key_id_of, verify
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -66,11 +71,11 @@ class Finding:
 
 
 def b64decode(text: Any) -> bytes | None:
-    """Standard base64, strictly; None if ``text`` is not that."""
+    """Standard base64, strictly and in its one spelling; None if ``text`` is not that."""
     if not isinstance(text, str):
         return None
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_exact(text)
     except (binascii.Error, ValueError):
         return None
 

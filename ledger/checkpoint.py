@@ -54,12 +54,23 @@ def verifier_key(name: str, public_raw: bytes) -> str:
     return f"{name}+{key_id(name, public_raw).hex()}+{encoded}"
 
 
+def b64decode_exact(text: str) -> bytes:
+    """Standard base64 with its padding, in the one spelling that encodes its bytes:
+    binascii.Error for anything else. Base64 of a length not a multiple of three has
+    spare bits a lenient decoder ignores, so two texts would read as one signature or
+    hash, and a changed character of a note or a proof would go unseen."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise binascii.Error("not the canonical base64 of its bytes")
+    return raw
+
+
 def parse_verifier_key(text: str) -> tuple[str, bytes]:
     """(name, 32-byte public key) of a verifier key, checking its key ID."""
     name, _, rest = text.partition("+")
     hex_id, _, encoded = rest.partition("+")
     try:
-        raw = base64.b64decode(encoded, validate=True)
+        raw = b64decode_exact(encoded)
     except binascii.Error as exc:
         raise NoteError("verifier key: not base64") from exc
     if not name or len(raw) != 33 or raw[:1] != ED25519_TYPE:
@@ -95,7 +106,7 @@ def open_note(note: str, name: str, public_raw: bytes) -> str:
         if match is None:
             raise NoteError(f"malformed signature line {line!r}")
         try:
-            blob = base64.b64decode(match.group(2), validate=True)
+            blob = b64decode_exact(match.group(2))
         except binascii.Error as exc:
             raise NoteError("signature is not base64") from exc
         if len(blob) < 5:
@@ -132,7 +143,7 @@ def parse_checkpoint(text: str, origin: str) -> Checkpoint:
     if _SIZE.fullmatch(lines[1]) is None:
         raise NoteError("tree size is not a decimal without leading zeros")
     try:
-        root = base64.b64decode(lines[2], validate=True)
+        root = b64decode_exact(lines[2])
     except binascii.Error as exc:
         raise NoteError("root hash is not base64") from exc
     if len(root) != 32:

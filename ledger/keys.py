@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 
@@ -27,6 +28,7 @@ from nacl.signing import VerifyKey
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 KEY_ID_HEX_LENGTH = 32
+VERIFY_KEYS_CACHED_MAX = 4096  # decoded public keys kept (LRU), a few hundred KiB
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -90,6 +92,13 @@ def sign(private_key: Ed25519PrivateKey, message: bytes) -> str:
     return b64url_encode(private_key.sign(message))
 
 
+@functools.lru_cache(maxsize=VERIFY_KEYS_CACHED_MAX)
+def _verify_key(public_b64: str) -> VerifyKey:
+    """A member's key, decoded once: a key signs many commands (an auditor checks
+    every one), and decoding it is a tenth of the cost of checking a signature."""
+    return VerifyKey(decode_public_key(public_b64))
+
+
 def verify(public_b64: str, signature_b64: str, message: bytes) -> bool:
     """True when ``signature_b64`` is a valid Ed25519 signature of ``message``.
 
@@ -99,7 +108,7 @@ def verify(public_b64: str, signature_b64: str, message: bytes) -> bool:
     """
     try:
         signature = b64url_decode(signature_b64)
-        public = VerifyKey(decode_public_key(public_b64))
+        public = _verify_key(public_b64)
     except (KeyError_, ValueError, CryptoError):
         return False
     if len(signature) != SIGNATURE_BYTES:

@@ -23,7 +23,7 @@ Nothing here is a second copy of a shape:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Union
 
 from fastapi import FastAPI, routing
@@ -87,19 +87,24 @@ def answers(
     *problems: str,
     status: int = 200,
     also: Iterable[str] = (),
+    otherwise: Mapping[int, type[BaseModel]] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its answer is ``model`` (with ``status``,
     as JSON, and in the media types ``also`` as text) and it may raise ``problems`` beyond
-    those every route of its kind may (:func:`problem_types`).
+    those every route of its kind may (:func:`problem_types`); ``otherwise``: answers
+    other than problems it gives with an error status (as JSON, beside the problem).
 
         @router.get("/v1/obligations/{id}", summary=..., **answers(ObligationView))
     """
     unknown = set(problems) - set(PROBLEMS)
     assert not unknown, f"problem types not in PROBLEMS: {sorted(unknown)}"
     content: dict[str, Any] = {media: {"schema": {"type": "string"}} for media in also}
+    responses: dict[int, Any] = {status: {"model": model, "description": "OK", "content": content}}
+    for code, other in (otherwise or {}).items():
+        responses[code] = {"model": other, "description": other.__doc__ or other.__name__}
     return {
         "response_model": None,
-        "responses": {status: {"model": model, "description": "OK", "content": content}},
+        "responses": responses,
         "openapi_extra": {PROBLEM_TYPES: sorted(problems)},
     }
 
@@ -246,7 +251,13 @@ def _complete(route: APIRoute, operation: dict[str, Any], envelope: str, signed:
         )
         types = problem_types(route, declared)
     operation[PROBLEM_TYPES] = sorted(types)
-    responses.update(_problem_responses(types))
+    for code, answer in _problem_responses(types).items():
+        declared_answer = responses.get(code)  # a JSON answer of its own (``otherwise``)
+        if declared_answer is None:
+            responses[code] = answer
+        else:
+            declared_answer["content"] = declared_answer.get("content", {}) | answer["content"]
+            declared_answer["description"] += f"; or a problem: {answer['description']}"
     if is_signed(route):
         operation["security"] = signed
 

@@ -297,6 +297,13 @@ class Health(Answer):
     clock_offset_s: int
 
 
+class NotInitialised(Health):
+    """Up, but without a genesis entry (`dcc init` not run): status "not-initialised"."""
+
+    status: Literal["not-initialised"]
+    detail: str
+
+
 # --- obligations and netting ------------------------------------------------------------
 
 

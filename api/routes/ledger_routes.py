@@ -11,7 +11,7 @@ from api.auth import reader
 from api.capacity import capacity_of
 from api.errors import problem
 from api.openapi import answers
-from api.schemas import Head, Health, LedgerId, Live, VerifyReport
+from api.schemas import Head, Health, LedgerId, Live, NotInitialised, VerifyReport
 from ledger.members import Member
 from ledger.service import Ledger
 
@@ -62,7 +62,7 @@ NOT_INITIALISED = "not-initialised"  # /healthz's status before the genesis entr
 @router.get(
     "/healthz",
     summary="Readiness: the database answers and the ledger is initialised",
-    **answers(Health),
+    **answers(Health, otherwise={503: NotInitialised}),
 )
 async def healthz(request: Request) -> JSONResponse:
     """Answered on a thread and a database connection of its own (never the read or

@@ -238,3 +238,24 @@ def test_the_docs_load_nothing_from_outside_the_service(world: World, page: str)
                 assert target.startswith("data:"), target
     if page == "/docs":
         assert '"validatorUrl": null' in html.text  # no badge asks an outside validator
+
+
+def test_healthz_not_initialised_is_in_the_document_as_the_server_answers_it(ledger: Any) -> None:
+    """Up but not initialised, /healthz answers 503 as JSON (not a problem); the
+    document says so beside the problem a 503 may also be, and the answer fits it."""
+    from fastapi.testclient import TestClient
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    with TestClient(create_app(ledger)) as http:
+        document = http.get("/openapi.json").json()
+        waiting = http.get("/healthz")
+    assert waiting.status_code == 503 and waiting.headers["content-type"] == "application/json"
+    content = document["paths"]["/healthz"]["get"]["responses"]["503"]["content"]
+    assert set(content) == {"application/json", "application/problem+json"}
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry: Any = Registry().with_resource("urn:doc", resource)
+    ref = content["application/json"]["schema"]["$ref"]
+    Draft202012Validator({"$ref": f"urn:doc{ref}"}, registry=registry).validate(waiting.json())
+    assert ref.endswith("/NotInitialised")

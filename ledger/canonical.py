@@ -100,6 +100,14 @@ def parse_canonical(text: str) -> tuple[JsonValue, bool]:
         return value, False
 
 
+def column_text(value: JsonValue) -> str:
+    """JSON text of a value for a projection's column (a trade, a list of ids): sorted
+    and compact, which is its RFC 8785 form for the values rules make (ASCII keys, exact
+    integers, no floats), without walking it to make sure — the writer and the auditor
+    both store and compare this text, and it is never signed or hashed."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def load_canonical(text: str) -> JsonValue:
     """Parse ``text`` that :func:`parse_canonical` found canonical (so free of floats and
     duplicate keys): the fast parser alone gives the same value."""

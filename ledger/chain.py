@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ledger.canonical import canonical_bytes, sha256_hex
 
 GENESIS_PREV_HASH = "0" * 64
@@ -87,16 +89,24 @@ def entry_bytes(
             b',"effects":',
             effects_bytes,
             b',"prev_hash":',
-            canonical_bytes(prev_hash),
+            _string(prev_hash),
             b',"recorded_at":',
-            canonical_bytes(recorded_at),
+            _string(recorded_at),
             b',"seq":',
             str(seq).encode(),
             b',"signature":',
-            canonical_bytes(signature),
+            _string(signature),
             b"}",
         )
     )
+
+
+def _string(text: str | None) -> bytes:
+    """The RFC 8785 form of a hex hash, a timestamp or a base64url signature (or null):
+    ASCII with nothing to escape, so JSON's own — but anything else goes the full way."""
+    if text is None or (type(text) is str and text.isascii() and text.isprintable()):
+        return orjson.dumps(text)
+    return canonical_bytes(text)
 
 
 def make_entry(

@@ -53,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from ledger.canonical import canonical_text, parse_json
+from ledger.canonical import column_text, parse_json
 from ledger.certificates import Certificate, CertificateState
 from ledger.credit import ISSUANCE, IssuanceLimit
 from ledger.financing import CreditLine, Financing, FinancingState
@@ -97,14 +97,14 @@ BOOL = Codec(to_column=bool)
 DECIMAL = Codec(to_object=Decimal, to_wire=lambda rate: format(rate, "f"))  # never "1E-8"
 # A list of strings: JSON on the wire, canonical JSON text in the column, a tuple inside.
 JSON_LIST = Codec(
-    to_column=canonical_text, to_object=lambda text: tuple(parse_json(text)), to_wire=list
+    to_column=column_text, to_object=lambda text: tuple(parse_json(text)), to_wire=list
 )
 # A JSON object kept as it is (a certificate's trade), canonical JSON text in the column.
-JSON_OBJECT = Codec(to_column=canonical_text, to_object=parse_json)
+JSON_OBJECT = Codec(to_column=column_text, to_object=parse_json)
 # A sorted list of names, comma-separated in its column.
 COMMA_LIST = Codec(to_column=",".join, to_object=lambda text: tuple(text.split(",")), to_wire=list)
 INVOICE_USES = Codec(
-    to_column=canonical_text,
+    to_column=column_text,
     to_object=lambda text: tuple(InvoiceUse.from_wire(use) for use in parse_json(text)),
     to_wire=lambda uses: [use.wire() for use in uses],
 )

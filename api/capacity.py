@@ -69,6 +69,16 @@ def capacity_of(app_state: Any) -> Capacity:
     return capacity
 
 
+async def read_view(
+    request: Any, view: Callable[..., dict[str, Any]], *args: Any
+) -> dict[str, Any]:
+    """``view(repo, *args)`` on a read thread, over the ledger of ``request``'s app: how a
+    route reads (``Ledger.read``)."""
+    ledger = request.app.state.ledger
+    answer: dict[str, Any] = await capacity_of(request.app.state).read(ledger.read, view, *args)
+    return answer
+
+
 async def read_touching(
     app_state: Any, view: Callable[..., dict[str, Any]], *args: Any
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import reader
-from api.capacity import capacity_of
+from api.capacity import read_view
 from api.openapi import answers
 from api.schemas import Ancestry, Exposure, FinancingReport, FinancingsPage, FinancingView, Quote
 from ledger import reads
@@ -26,24 +26,17 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-async def _read(
-    request: Request, view: Callable[..., dict[str, Any]], *args: Any
-) -> dict[str, Any]:
-    ledger = _ledger(request)
-    return await capacity_of(request.app.state).read(ledger.read, view, *args)
-
-
 async def _read_touching(
     request: Request, view: Callable[..., dict[str, Any]], *args: Any
 ) -> dict[str, Any]:
     """A financing view; an application it shows undecided past its window is expired
     first (as the sweep would), so no read shows a stale application."""
     ledger = _ledger(request)
-    result = await _read(request, view, *args)
+    result = await read_view(request, view, *args)
     due = ledger.due_financings(result)
     if due:
         await asyncio.wrap_future(ledger.submit_sweep((), len(due), due))
-        result = await _read(request, view, *args)
+        result = await read_view(request, view, *args)
     return result
 
 
@@ -74,7 +67,7 @@ async def get_quote(
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     ledger = _ledger(request)
-    return await _read(
+    return await read_view(
         request, reads.quote, viewer, certificate, bank, amount, ledger.clock(), ledger.settings
     )
 
@@ -98,7 +91,7 @@ async def get_financing(
 async def get_ancestry(
     financing_id: str, request: Request, viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await _read(request, reads.ancestry, viewer, financing_id)
+    return await read_view(request, reads.ancestry, viewer, financing_id)
 
 
 @router.get(
@@ -125,7 +118,7 @@ async def get_exposure(
 ) -> dict[str, Any]:
     ledger = _ledger(request)
     today = business_today(Context(0, ledger.clock(), "", ledger.settings))
-    return await _read(request, reads.exposure, viewer, bank, today)
+    return await read_view(request, reads.exposure, viewer, bank, today)
 
 
 @router.get(
@@ -136,4 +129,4 @@ async def get_exposure(
 async def get_report(
     request: Request, core: str = "", month: str = "", viewer: Member = Depends(reader())
 ) -> dict[str, Any]:
-    return await _read(request, reads.financing_report, viewer, core, month)
+    return await read_view(request, reads.financing_report, viewer, core, month)

@@ -10,13 +10,12 @@ operator-only read). Query parameters are typed here, so a bad state, role or da
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import reader
-from api.capacity import capacity_of
+from api.capacity import read_view
 from api.openapi import answers
 from api.schemas import CertificatePage, IssuanceLimitView, MemberPage, ObligationPage
 from ledger import reads
@@ -25,17 +24,11 @@ from ledger.commands import Date
 from ledger.limits import PAGE_SIZE_MAX, ROOT_PAGE_SIZE_MAX
 from ledger.members import Member
 from ledger.obligations import ObligationState
-from ledger.service import Ledger
 
 router = APIRouter(prefix="/v1", tags=["listings"])
 
 Cursor = Annotated[str | None, Query(description="next_cursor of the page before")]
 Limit = Annotated[int | None, Query(ge=1, le=PAGE_SIZE_MAX, description="items per page")]
-
-
-async def _read(request: Request, view: Callable[..., dict[str, Any]], *args: Any) -> Any:
-    ledger: Ledger = request.app.state.ledger
-    return await capacity_of(request.app.state).read(ledger.read, view, *args)
 
 
 @router.get(
@@ -49,7 +42,7 @@ async def list_members(
     limit: Limit = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    return await _read(request, reads.members, viewer, cursor, limit)
+    return await read_view(request, reads.members, viewer, cursor, limit)
 
 
 @router.get(
@@ -66,7 +59,7 @@ async def list_obligations(
     limit: Limit = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    return await _read(request, reads.obligations, viewer, member, role, state, cursor, limit)
+    return await read_view(request, reads.obligations, viewer, member, role, state, cursor, limit)
 
 
 @router.get(
@@ -84,7 +77,7 @@ async def list_certificates(
     limit: Annotated[int | None, Query(ge=1, le=ROOT_PAGE_SIZE_MAX)] = None,
     viewer: Member = Depends(reader()),
 ) -> Any:
-    return await _read(
+    return await read_view(
         request,
         reads.certificates,
         viewer,
@@ -103,4 +96,4 @@ async def list_certificates(
     **answers(IssuanceLimitView),
 )
 async def get_limit(core: str, request: Request, viewer: Member = Depends(reader())) -> Any:
-    return await _read(request, reads.issuance_limit, viewer, core)
+    return await read_view(request, reads.issuance_limit, viewer, core)

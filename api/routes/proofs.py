@@ -28,6 +28,7 @@ from ledger.service import Ledger
 router = APIRouter(tags=["verifying"])
 
 Size = Annotated[int, Query(ge=1, le=TREE_SIZE_MAX)]
+EntrySeq = Annotated[int, Path(ge=1, le=TREE_SIZE_MAX)]
 NOT_VISIBLE = "no such entry, or not visible to this member"
 
 
@@ -132,7 +133,7 @@ async def consistency_proof(
 )
 async def entry(
     request: Request,
-    seq: Annotated[int, Path(ge=1, le=TREE_SIZE_MAX)],
+    seq: EntrySeq,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     ledger = _ledger(request)
@@ -146,7 +147,7 @@ async def entry(
 )
 async def entry_key(
     request: Request,
-    seq: Annotated[int, Path(ge=1, le=TREE_SIZE_MAX)],
+    seq: EntrySeq,
     viewer: Member = Depends(reader()),
 ) -> dict[str, Any]:
     ledger = _ledger(request)

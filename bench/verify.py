@@ -225,10 +225,17 @@ def main() -> None:
             engine.dispose()
         cpus = os.cpu_count() or 1
         passes = {
-            "chain, one process": lambda r: verify(r, reexecute=False, workers=1),
-            f"chain, {cpus} worker processes": lambda r: verify(r, reexecute=False, workers=cpus),
+            "chain and signatures, one process": lambda r: verify(
+                r, projections=False, reexecute=False, workers=1
+            ),
+            f"chain and signatures, {cpus} worker processes": lambda r: verify(
+                r, projections=False, reexecute=False, workers=cpus
+            ),
+            "projections (replayed, compared)": lambda r: verify(
+                r, chain=False, projections=True, reexecute=False
+            ),
             "re-execution of every command": lambda r: verify(r, chain=False),
-            "dcc verify (both, as the CLI runs them)": verify,
+            "dcc verify (all three, as the CLI runs them)": verify,
         }
         print(f"SQLite, {os.cpu_count()} CPUs; ledger built in {built_s:.1f} s")
         print(f"{'pass':<48} {'entries':>8} {'seconds':>8} {'entries/s':>10}")

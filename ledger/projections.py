@@ -13,7 +13,7 @@ One index is derived from the whole entry rather than from one collection:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +80,21 @@ def parties_of(command: Mapping[str, Any], effects: Mapping[str, Any]) -> set[st
 
 
 def rows_of(
-    command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
+    command: Mapping[str, Any],
+    effects: Mapping[str, Any],
+    seq: int,
+    collections: Collection[str] = PROJECTIONS.keys(),
 ) -> dict[str, list[Row]]:
-    """The projection rows one entry writes, each stamped with ``seq``."""
+    """The projection rows one entry writes to ``collections`` (by default, all), each
+    stamped with ``seq``."""
     result: dict[str, list[Row]] = {}
     for collection, projection in PROJECTIONS.items():
-        if collection == PARTIES:
+        if collection == PARTIES or collection not in collections:
             continue
         wires = effects.get(collection)
         if wires:
             result[collection] = [projection.to_row(wire) | {"updated_seq": seq} for wire in wires]
-    parties = parties_of(command, effects)
+    parties = parties_of(command, effects) if PARTIES in collections else None
     if parties:
         result[PARTIES] = [{"member_id": member, "seq": seq} for member in sorted(parties)]
     return result
@@ -100,10 +104,15 @@ Replayed = dict[str, dict[Any, Row]]  # collection -> key -> row (with updated_s
 
 
 def replay(
-    replayed: Replayed, command: Mapping[str, Any], effects: Mapping[str, Any], seq: int
+    replayed: Replayed,
+    command: Mapping[str, Any],
+    effects: Mapping[str, Any],
+    seq: int,
+    collections: Collection[str] = PROJECTIONS.keys(),
 ) -> None:
-    """Apply an entry's effects to in-memory projections (the auditor's copy)."""
-    for collection, rows in rows_of(command, effects, seq).items():
+    """Apply an entry's effects on ``collections`` (by default, all) to in-memory
+    projections (the auditor's copy)."""
+    for collection, rows in rows_of(command, effects, seq, collections).items():
         projection = PROJECTIONS[collection]
         for row in rows:
             replayed[collection][projection.key_of(row)] = row

@@ -223,3 +223,32 @@ def test_parse_canonical_tells_non_canonical_text() -> None:
     assert parse_canonical('{"a":2,"b":1}') == ({"a": 2, "b": 1}, True)
     assert parse_canonical('{"a":9007199254740993}') == ({"a": 2**53 + 1}, False)
     assert parse_canonical('{"\\u00e9":1}') == ({"é": 1}, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ('{"a":9007199254740991}', True),  # 16 digits, still exact
+        ('{"a":-9007199254740991}', True),
+        ('{"a":[1,-9007199254740992]}', False),
+        ('{"a":10000000000000000}', False),
+        ('{"a":"x:1.5","b":"[2e3"}', True),  # a float's look inside a string
+        ('{"z":1,"é":"x"}', True),  # not ASCII: the reference decides
+        ('{"a":"é"}', True),
+        ('{"a":1,"b":[2,3],"c":{"d":-4}}', True),
+    ],
+)
+def test_parse_canonical_at_the_edges_of_its_fast_path(
+    text: str, canonical: bool
+) -> None:
+    from ledger.canonical import parse_canonical
+
+    assert parse_canonical(text) == (json.loads(text), canonical)
+
+
+@pytest.mark.parametrize("text", ['{"a":1.5}', "[1e5]", '{"a":[0,-2.5E3]}', "1.0"])
+def test_parse_canonical_finds_every_float(text: str) -> None:
+    from ledger.canonical import parse_canonical
+
+    with pytest.raises(JsonError):
+        parse_canonical(text)

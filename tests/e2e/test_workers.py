@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -29,6 +30,7 @@ WORKERS = 2
 CONNECTIONS_PER_WORKER = 4
 ISSUES = 12
 OPENED_MAX = 200  # connections opened, at most, until every worker holds its share
+JOBS_NAMED_S = 30  # how long the sequencer and the relay may take to name themselves
 
 
 def test_two_workers_share_one_database_safely(chain: Chain, database_url: str) -> None:
@@ -136,11 +138,18 @@ def _connections_on_every_worker(server: Server) -> dict[int, list[http.client.H
 
 def _workers(pid: int) -> list[int]:
     """The server processes uvicorn spawned (not multiprocessing's resource tracker, nor
-    the sequencer and webhook relay processes, which name themselves)."""
-    with open(f"/proc/{pid}/task/{pid}/children") as children:
-        pids = [int(child) for child in children.read().split()]
-    spawned = [child for child in pids if b"spawn_main" in _cmdline(child)]
-    jobs = [child for child in spawned if process_name(child) in ("dcc-sequencer", "dcc-relay")]
+    the sequencer and webhook relay processes, which name themselves — the relay once it
+    has imported its modules, which may be after the server answers: so this waits, a
+    bounded time, until both have)."""
+    deadline = time.monotonic() + JOBS_NAMED_S
+    while True:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids = [int(child) for child in children.read().split()]
+        spawned = [child for child in pids if b"spawn_main" in _cmdline(child)]
+        jobs = [c for c in spawned if process_name(c) in ("dcc-sequencer", "dcc-relay")]
+        if len(jobs) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     workers = [child for child in spawned if child not in jobs]
     assert len(jobs) == 2, "one sequencer process and one relay besides the workers"
     assert all(b"DCC_SEQUENCER_SOCKET=" in _environ(child) for child in workers)

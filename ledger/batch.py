@@ -171,6 +171,8 @@ class Batch:
         self._nonces: dict[tuple[str, str], StoredEntry] = {}  # recorded
         self._unused_nonces: set[tuple[str, str]] = set()  # not recorded when the batch began
         self._cited: set[tuple[str, str]] = set()  # (buyer, number): all its invoices known
+        # The invoices known, by (buyer, number): what a buyer citing a number finds.
+        self._invoice_index: dict[tuple[str, str], set[Key_]] = defaultdict(set)
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)  # database counts
         self._events: list[outbox.Message] = []  # what the entries tell members
         self._settings: Settings | None = None  # the settings the batch's entries ran on
@@ -300,8 +302,14 @@ class Batch:
         the batch knows put over it (and those it registered added)."""
         wanted = set(numbers)
         self._read_invoices((buyer, no) for no in wanted)
-        known = self._known["invoices"]
-        cited = [key for key in known if _cited_by(_key_of(key), buyer, wanted)]
+        index = self._invoice_index
+        cited = [
+            key
+            for no in sorted(wanted)
+            for pair in [(buyer, no), (LEGACY, no)]
+            for key in sorted(index.get(pair, ()))
+            if _cited_by(_key_of(key), buyer, wanted)
+        ]
         return {invoice.key: invoice for invoice in self._get("invoices", cited).values()}
 
     def _read_invoices(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -314,6 +322,7 @@ class Batch:
         known = self._known["invoices"]
         for invoice in found:
             known.setdefault(_invoice_key(invoice.key), invoice)
+        self._index_invoices(_invoice_key(invoice.key) for invoice in found)
         self._cited |= missing
 
     def live_pieces(self, member_ids: Iterable[str]) -> dict[str, int]:
@@ -527,6 +536,8 @@ class Batch:
                 self._deltas[collection].update(counters(row))
             pending[key] = row
             known[key] = _Row(row)
+        if collection == "invoices":
+            self._index_invoices(projection.key_of(row) for row in rows)
 
     def _found(self, collection: str, key: Key_, row: Row, seq: int) -> Any:
         """A row as it is in the database, before the batch writes it (None if new)."""
@@ -572,6 +583,8 @@ class Batch:
             found = self._fetch[collection](missing)
             for key in missing:
                 known[key] = found.get(key)
+            if collection == "invoices":
+                self._index_invoices(found)
         if not convert:
             return {}
         result = {}
@@ -582,6 +595,10 @@ class Batch:
             if value is not None:
                 result[key] = value
         return result
+
+    def _index_invoices(self, keys: Iterable[Key_]) -> None:
+        for key in keys:
+            self._invoice_index[key[:2]].add(key)
 
     def _by_id(
         self, collection: str, ids: Iterable[str], *, convert: bool = True

@@ -68,6 +68,10 @@ MISMATCH = "effects do not follow from the command"
 # Entries a scratch batch holds before it is written: the sequencer's batches are
 # smaller, but a larger one reads less back from the scratch store.
 REEXECUTE_BATCH_MAX = 500
+# Entries one scratch batch takes, written every REEXECUTE_BATCH_MAX, before a new one
+# begins: what it has read and written stays known across its writes (nothing else
+# writes the scratch store), so fewer reads go back to the store, in bounded memory.
+REEXECUTE_KNOWN_MAX = 50_000
 NETTING_TYPE = "netting.run"
 LEGACY_LEDGER = "0" * 64
 
@@ -101,7 +105,9 @@ def first_mismatch(
                 planned_on[item.entry.seq] = netting_state(batch)
             _release(item, planned_on, uses)
             held += 1
-            if held >= REEXECUTE_BATCH_MAX:
+            if held % REEXECUTE_BATCH_MAX == 0:
+                batch.flush()
+            if held >= REEXECUTE_KNOWN_MAX:  # what the batch knows is bounded: begin anew
                 batch.flush()
                 batch, held = Batch(repo, batch.head, derived=False), 0
     return None

@@ -139,6 +139,15 @@ _LIVE_WEBHOOKS = (
     .where(_w.c.member.in_(bindparam("ids", expanding=True)), _w.c.state == EndpointState.ACTIVE)
     .group_by(_w.c.member)
 )
+_c = models.certificates
+# Active paper maturing before a date, earliest first (asked on every issuance).
+_MATURING = (
+    select(_c)
+    .where(_c.c.state == ACTIVE, _c.c.maturity < bindparam("before"))
+    .order_by(_c.c.maturity, _c.c.id)
+    .limit(bindparam("limit"))
+)
+_MATURING_OF_ISSUER = _MATURING.where(_c.c.issuer == bindparam("issuer"))
 _MEMBER_WEBHOOKS = (
     select(_w)
     .where(_w.c.member == bindparam("member"), _w.c.state == EndpointState.ACTIVE)
@@ -685,14 +694,11 @@ class Repository:
     ) -> list[Certificate]:
         """Active pieces maturing before ``before_text``, earliest maturity first: those
         that may be overdue (``settlement.overdue_cutoff``)."""
-        c = models.certificates
-        query = select(c).where(c.c.state == ACTIVE, c.c.maturity < before_text)
-        if issuer is not None:
-            query = query.where(c.c.issuer == issuer)
+        query = _MATURING if issuer is None else _MATURING_OF_ISSUER
         if ids:
-            query = query.where(c.c.id.in_(sorted(set(ids))))
-        rows = self.conn.execute(query.order_by(c.c.maturity, c.c.id).limit(limit))
-        return [CERTIFICATES.from_row(row._mapping) for row in rows]
+            query = query.where(_c.c.id.in_(sorted(set(ids))))
+        given = {"before": before_text, "limit": limit, "issuer": issuer}
+        return [CERTIFICATES.from_row(row._mapping) for row in self.conn.execute(query, given)]
 
     def overdue_count(self, issuer: str) -> int:
         """How many overdue pieces ``issuer`` has (one indexed query)."""

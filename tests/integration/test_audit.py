@@ -478,3 +478,52 @@ def test_effects_rewritten_with_their_projections_are_found_by_re_execution(
         code, lines = verify_output(database_url, *options)
         assert code == 1
         assert lines == ["seq 3: effects do not follow from the command"], lines
+
+
+@pytest.mark.tampers
+@pytest.mark.parametrize(("batch_max", "known_max"), [(1, 1), (2, 5), (3, 8), (2, 1000)])
+def test_re_execution_holds_wherever_its_scratch_writes_fall(
+    chain: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_max: int,
+    known_max: int,
+) -> None:
+    """Re-execution writes its scratch batch every ``REEXECUTE_BATCH_MAX`` entries and
+    keeps what it knows until ``REEXECUTE_KNOWN_MAX``: wherever those fall, a ledger of
+    issuance, split-transfer, acceptance and one invoice cited across them re-executes
+    to the byte, and effects rewritten late in it are still found at their seq."""
+    from ledger import reexecute
+    from ledger.db import snapshot
+    from ledger.repository import Repository
+    from ledger.verify import verify
+
+    monkeypatch.setattr(reexecute, "REEXECUTE_BATCH_MAX", batch_max)
+    monkeypatch.setattr(reexecute, "REEXECUTE_KNOWN_MAX", known_max)
+    shared = chain.new_invoice("400.00")  # cited by three issuances, far apart
+    for round_ in range(3):
+        trade = {"contract_no": f"HT-{round_}", "invoices": [shared]}
+        root = chain.issued("100.00", trade=trade)
+        sent = chain.transfer(chain.s1, [root], [(chain.s2, "40.00"), (chain.s1, "60.00")])
+        assert sent.status_code == 201, sent.text
+        piece = next(
+            c for c in sent.json()["effects"]["certificates"] if c["holder"] == chain.s2.id
+        )
+        answer = "certificate.accept" if round_ != 1 else "certificate.reject"
+        assert chain.client(chain.s2).submit(answer, {"id": piece["id"]}).status_code == 201
+    last = chain.issue("100.00", trade={"contract_no": "HT-3", "invoices": [shared]})
+    assert last.status_code == 201, last.text
+
+    def reexecuted() -> Any:
+        with snapshot(engine) as conn, conn.begin():
+            return verify(Repository(conn), chain=False)
+
+    report = reexecuted()
+    assert report.ok and report.entries == last.json()["seq"], report.problems
+    _drop_trigger(engine)
+    row = stored_rows(engine)[-1]
+    forged = row.effects.replace('"holder":"' + chain.s1.id, '"holder":"' + chain.s3.id, 1)
+    assert forged != row.effects
+    rehash_from(engine, row.seq, {"effects": forged})
+    problems = [str(problem) for problem in reexecuted().problems]
+    assert problems == [f"seq {row.seq}: effects do not follow from the command"]

@@ -238,9 +238,7 @@ def test_parse_canonical_tells_non_canonical_text() -> None:
         ('{"a":1,"b":[2,3],"c":{"d":-4}}', True),
     ],
 )
-def test_parse_canonical_at_the_edges_of_its_fast_path(
-    text: str, canonical: bool
-) -> None:
+def test_parse_canonical_at_the_edges_of_its_fast_path(text: str, canonical: bool) -> None:
     from ledger.canonical import parse_canonical
 
     assert parse_canonical(text) == (json.loads(text), canonical)

@@ -6,13 +6,15 @@ and accepted, split and transferred down the chain (accepted, or now and then
 rejected), trade payables registered and confirmed, webhooks registered. Then times,
 on that database, the median of ``--runs`` runs of:
 
-* the chain pass: positions, links, hashes, times and signatures of every entry, with
-  the projections rebuilt in memory and compared with the stored tables
-  (``verify(..., reexecute=False)``), in one process and with a worker process per CPU
-  checking hashes and signatures ahead of the walk (``ledger.verify_pool``);
+* the chain-and-signature pass: positions, links, hashes, times, indexed columns and
+  signatures of every entry (``verify(..., projections=False, reexecute=False)``), in
+  one process and with a worker process per CPU checking whole chunks of entries
+  (``ledger.verify_pool``) while one walk follows the signers' keys;
+* the projections pass: every entry's effects replayed in memory and compared with the
+  stored tables;
 * the re-execution pass: every command run again against a scratch replay
   (``verify(..., chain=False)``);
-* both, as ``dcc verify`` runs them.
+* all three, as ``dcc verify`` runs them.
 
     .venv/bin/python bench/verify.py [--entries 20000] [--runs 3]
 """

@@ -15,13 +15,16 @@
 
 It then applies every entry's effects to an in-memory copy of the projections and
 compares it with the stored tables, so a row edited behind the service's back is
-reported with the seq of the entry that last wrote it. The first problem found in the
-chain is reported; the projections are compared only when the chain holds.
+reported with the seq of the entry that last wrote it; and last it runs every command
+again (``ledger.reexecute``). Each pass runs only when the ones before it hold, and the
+first problem a pass finds is reported.
 
-What needs only the entry itself — canonical texts, the hash, the signature under a
-given key — is checked a few chunks ahead by a pool of processes on a large journal
-(``ledger.verify_pool``); the walk above stays one, in seq order, and takes a worker's
-signature verdict only for the key the journal gave the signer.
+What needs only the entry and the stored row before it — canonical texts, position,
+link, hash, time, the indexed columns, the signature under a given key — is checked by a
+pool of processes, chunk by chunk, on a large journal (``ledger.verify_pool``); the
+walk above stays one, in seq order, and keeps only what needs the entries before:
+which key was the signer's at that seq, and whether the signer was active. It takes a
+worker's signature verdict only for the key the journal gave the signer.
 """
 
 from __future__ import annotations

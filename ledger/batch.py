@@ -451,9 +451,12 @@ class Batch:
         signature: str | None,
         effects: Effects,
         cmd: Command | None,
+        *,
+        effects_bytes: bytes | None = None,
     ) -> Receipt:
         """Append an entry (``cmd`` is None for a system entry) and take its effects into
-        the batch; refused, with nothing taken, if the entry is too large."""
+        the batch; refused, with nothing taken, if the entry is too large.
+        ``effects_bytes``: their RFC 8785 bytes, if the caller has them."""
         assert ctx.seq == self.next_seq, (ctx.seq, self.head)
         # Every caller takes its time from :meth:`now`: an entry earlier than its
         # predecessor is our bug, and ``dcc verify`` would report it.
@@ -467,6 +470,7 @@ class Batch:
             signature,
             effects,
             command_bytes=cmd.signed if cmd else None,
+            effects_bytes=effects_bytes,
         )
         size_bytes = len(command_bytes) + len(effects_bytes)
         if size_bytes > ctx.settings.entry_bytes_max:

@@ -438,9 +438,9 @@ CATALOG: dict[str, CommandType] = {kind.type: kind for kind in _DECLARED}
 assert len(CATALOG) == len(_DECLARED), "a command type is declared twice"
 
 
-def parse(data: bytes | dict[str, Any]) -> Command:
+def parse(data: bytes | dict[str, Any], *, signed: bytes | None = None) -> Command:
     """Parse an envelope of any declared command type (``ledger.commands``)."""
-    return parse_envelope(data, CATALOG)
+    return parse_envelope(data, CATALOG, signed=signed)
 
 
 def command_types() -> list[str]:

@@ -118,11 +118,13 @@ def make_entry(
     effects: dict[str, Any],
     *,
     command_bytes: bytes | None = None,
+    effects_bytes: bytes | None = None,
 ) -> tuple[Entry, bytes, bytes]:
-    """A new entry, with the canonical bytes of its command and effects (as stored)."""
+    """A new entry, with the canonical bytes of its command and effects (as stored;
+    made here unless the caller has them)."""
     assert seq >= 1 and len(prev_hash) == 64, (seq, prev_hash)
     command_bytes = command_bytes if command_bytes is not None else canonical_bytes(command)
-    effects_bytes = canonical_bytes(effects)
+    effects_bytes = effects_bytes if effects_bytes is not None else canonical_bytes(effects)
     data = entry_bytes(seq, prev_hash, recorded_at, command_bytes, signature, effects_bytes)
     entry = Entry(seq, prev_hash, recorded_at, command, signature, effects, sha256_hex(data))
     return entry, command_bytes, effects_bytes

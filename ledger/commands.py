@@ -312,9 +312,16 @@ def signed_bytes(raw_command: dict[str, Any]) -> bytes:
     return canonical_bytes(raw_command)
 
 
-def parse_envelope(data: bytes | dict[str, Any], declared: Mapping[str, Declared]) -> Command:
+def parse_envelope(
+    data: bytes | dict[str, Any],
+    declared: Mapping[str, Declared],
+    *,
+    signed: bytes | None = None,
+) -> Command:
     """Parse an envelope of one of the ``declared`` command types; raise a
-    ``validation``/``unknown-command`` refusal if malformed."""
+    ``validation``/``unknown-command`` refusal if malformed. ``signed``: the RFC 8785
+    bytes of the envelope's command, when the caller has them (the journal's stored
+    text, parsed by ``parse_canonical``, so free of floats): not made again."""
     try:
         value = parse_json(data, mark_floats=True) if isinstance(data, bytes | str) else data
     except JsonError as exc:
@@ -327,13 +334,16 @@ def parse_envelope(data: bytes | dict[str, Any], declared: Mapping[str, Declared
             "unknown-command", f"unknown command type {header.type!r}", known=sorted(declared)
         )
     body = validate_model(kind.body, header.body, "command.body.")
-    stray = find_float(envelope.command)
-    if stray is not None:  # every model refuses one; this is the belt to those braces
-        raise Refusal("validation", f"JSON numbers with a fraction are not accepted ({stray.text})")
-    try:
-        signed = canonical_bytes(envelope.command)
-    except JsonError as exc:
-        raise Refusal("validation", str(exc)) from exc
+    if signed is None:
+        stray = find_float(envelope.command)
+        if stray is not None:  # every model refuses one; this is the belt to those braces
+            raise Refusal(
+                "validation", f"JSON numbers with a fraction are not accepted ({stray.text})"
+            )
+        try:
+            signed = canonical_bytes(envelope.command)
+        except JsonError as exc:
+            raise Refusal("validation", str(exc)) from exc
     return Command(
         type=header.type,
         ledger=header.ledger,

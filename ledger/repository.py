@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from ledger import models
-from ledger.canonical import canonical_text, parse_json
+from ledger.canonical import canonical_text, parse_canonical, parse_json
 from ledger.certificates import (
     ACTIVE,
     HOLDING,
@@ -1200,13 +1200,15 @@ def _key_and_member(row: Any) -> tuple[Key, Member]:
 
 
 def stored_entry(row: Any) -> StoredEntry:
+    """An entry row, parsed as :func:`~ledger.canonical.parse_json` parses (refusing
+    floats and duplicate keys); its stored canonical texts take the fast parser."""
     entry = Entry(
         seq=row.seq,
         prev_hash=row.prev_hash,
         recorded_at=row.recorded_at,
-        command=parse_json(row.command),
+        command=parse_canonical(row.command)[0],
         signature=row.signature,
-        effects=parse_json(row.effects),
+        effects=parse_canonical(row.effects)[0],
         entry_hash=row.entry_hash,
     )
     return StoredEntry(entry, row.type, row.signer, row.nonce, row.command, row.effects)

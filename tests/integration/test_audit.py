@@ -4,6 +4,7 @@ cannot even parse; the CLI's own contract (keygen, init, db upgrade, verify)."""
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import os
 import stat
@@ -520,6 +521,7 @@ def test_re_execution_holds_wherever_its_scratch_writes_fall(
 
     report = reexecuted()
     assert report.ok and report.entries == last.json()["seq"], report.problems
+    assert gc.get_freeze_count() == 0  # what it froze for the collector is handed back
     _drop_trigger(engine)
     row = stored_rows(engine)[-1]
     forged = row.effects.replace('"holder":"' + chain.s1.id, '"holder":"' + chain.s3.id, 1)
@@ -527,3 +529,4 @@ def test_re_execution_holds_wherever_its_scratch_writes_fall(
     rehash_from(engine, row.seq, {"effects": forged})
     problems = [str(problem) for problem in reexecuted().problems]
     assert problems == [f"seq {row.seq}: effects do not follow from the command"]
+    assert gc.get_freeze_count() == 0

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -70,6 +70,7 @@ from ledger.projections import PARTIES, PROJECTIONS, Replayed, replay
 from ledger.repository import Repository, StoredEntry
 from ledger.settings import Settings
 from ledger.system import SYSTEM_ENTRIES, recorded_settings
+from ledger.verify_pool import SHAPE
 
 MISMATCH = "effects do not follow from the command"
 # Entries a scratch batch holds before it is written: the sequencer's batches are
@@ -93,7 +94,7 @@ def first_mismatch(
     ``plan_seqs``: the seqs netting runs were planned on, with how many were (the state
     after each is kept until its last run)."""
     uses = Counter(plan_seqs)
-    with _scratch() as conn, _collecting_young_objects():
+    with _scratch() as conn, _collecting_young_objects() as freeze:
         repo = Repository(conn)
         batch = Batch(repo, None, derived=False)
         replayed: Replayed = {name: {} for name in STATE}
@@ -106,7 +107,7 @@ def first_mismatch(
                 if why is None and item.entry.signature is None:
                     current = _in_force(settings, current, item.entry.command)
             except (AttributeError, KeyError, TypeError, ValueError, AssertionError) as exc:
-                why = f"entry is not of a shape the ledger writes ({exc!r})"
+                why = f"{SHAPE} ({exc!r})"
             if why is not None:
                 return item.entry.seq, f"{MISMATCH}: {why}" if why else MISMATCH
             replay(replayed, item.entry.command, item.entry.effects, item.entry.seq, STATE)
@@ -116,7 +117,7 @@ def first_mismatch(
             held += 1
             if held % REEXECUTE_BATCH_MAX == 0:
                 batch.flush()
-                gc.freeze()  # what is alive now will most likely live to the end
+                freeze()  # what is alive now will most likely live to the end
             if held >= REEXECUTE_KNOWN_MAX:  # what the batch knows is bounded: begin anew
                 batch.flush()
                 batch, held = Batch(repo, batch.head, derived=False), 0
@@ -124,14 +125,18 @@ def first_mismatch(
 
 
 @contextmanager
-def _collecting_young_objects() -> Iterator[None]:
-    """Let the cycle collector look only at objects made since the last ``gc.freeze()``
-    while the block runs. Re-execution builds up state that lives until its end (what
-    the batch knows, the replayed projections); a full collection would walk all of it
-    again and again (measured: about a sixth of the pass). On leaving, every object is
-    handed back to the collector, so nothing is kept that is garbage."""
+def _collecting_young_objects() -> Iterator[Callable[[], None]]:
+    """Give the block a ``freeze`` that lets the cycle collector look only at objects made
+    after it. Re-execution builds up state that lives until its end (what the batch
+    knows, the replayed projections); a full collection would walk all of it again and
+    again (measured: about a sixth of the pass). On leaving, every object is handed back
+    to the collector, so nothing is kept that is garbage. A process that froze objects
+    of its own (``gc.freeze`` is the process's) is left alone: ``freeze`` does nothing."""
+    if gc.get_freeze_count():
+        yield lambda: None
+        return
     try:
-        yield
+        yield gc.freeze
     finally:
         gc.unfreeze()
 

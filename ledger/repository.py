@@ -139,7 +139,6 @@ _LIVE_WEBHOOKS = (
     .where(_w.c.member.in_(bindparam("ids", expanding=True)), _w.c.state == EndpointState.ACTIVE)
     .group_by(_w.c.member)
 )
-_c = models.certificates
 # Active paper maturing before a date, earliest first (asked on every issuance).
 _MATURING = (
     select(_c)

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.canonical import load_canonical
+from ledger.canonical import load_canonical, parse_canonical
 from ledger.chain import GENESIS_PREV_HASH, GENESIS_TYPE, SETTINGS_TYPE
 from ledger.errors import Refusal
 from ledger.keys import verify as verify_signature
@@ -45,7 +45,7 @@ from ledger.reexecute import first_mismatch
 from ledger.repository import Repository
 from ledger.settings import Settings
 from ledger.system import SYSTEM_ENTRIES, recorded_settings
-from ledger.verify_pool import KEY_COLLECTIONS, Fact, Texts, checked_chunks
+from ledger.verify_pool import KEY_COLLECTIONS, SHAPE, Fact, Texts, checked_chunks
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ def verify(
     * ``chain``: positions, links, hashes, times, columns and signatures, under the key
       the journal gave each signer (its stateless checks in ``workers`` processes,
       ``ledger.verify_pool``; by default every CPU once the journal holds
-      POOL_ENTRIES_MIN entries, else this process alone);
+      POOL_ENTRIES_MIN entries, else this process alone); a system entry that writes
+      members or keys (the genesis entry alone may) is checked here already, as the
+      keys the walk follows must all be vouched for;
     * ``projections`` (with ``chain`` by default): every entry's effects applied to an
       in-memory copy of the projections, each system entry re-derived from the state
       before it, and the copy compared with the stored tables;
@@ -143,7 +145,9 @@ def verify(
             return report
     if chain if projections is None else projections:
         started = time.perf_counter()
-        report.problems.extend(_check_projections(repo, report))
+        # Texts the chain pass found canonical parse on the fast path; others are checked.
+        load = load_canonical if chain else _parse_checked
+        report.problems.extend(_check_projections(repo, report, load))
         report.seconds["projections"] = time.perf_counter() - started
         if report.problems:
             return report
@@ -181,16 +185,38 @@ def _check_chain(
     held: Replayed = {name: {} for name in KEY_COLLECTIONS}  # the journal's members and keys
     for first, chunk_rows, chunk in checked_chunks(rows, keys, workers=workers):
         for fact in chunk.facts:
-            if not fact.system:
-                problem = _check_signature(fact, chunk_rows[fact.position - first], held)
-                if problem is not None:
-                    return problem
-            if fact.keys_effects is not None:
-                replay(held, {}, fact.keys_effects, fact.position, KEY_COLLECTIONS)
+            row = chunk_rows[fact.position - first]
+            try:
+                problem = _check_keys(fact, row, held)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                problem = Problem(fact.position, f"{SHAPE} ({exc!r})")
+            if problem is not None:
+                return problem
         if chunk.problem is not None:
             return Problem(*chunk.problem)
         last = chunk_rows[-1]
         report.entries, report.head_hash = report.entries + len(chunk_rows), last[6]
+    return None
+
+
+def _check_keys(fact: Fact, row: Texts, held: Replayed) -> Problem | None:
+    """Whether the signer held the key it signed with, and was active (signed entries);
+    whether the service could have written what it did to members and keys (system
+    entries: the genesis alone does, checked here, as the chain pass trusts no entry's
+    keys that no signature and no check vouches for); then take its keys into ``held``."""
+    if not fact.system:
+        problem = _check_signature(fact, row, held)
+        if problem is not None:
+            return problem
+    elif fact.keys_effects is not None:
+        command, effects = load_canonical(row[3]), load_canonical(row[5])
+        declared = SYSTEM_ENTRIES[str(command["type"])]  # the worker knew the type
+        before = {name: dict(held.get(name, {})) for name in PROJECTIONS}
+        why = _system_check(declared, fact.position, command, effects, before)
+        if why is not None:
+            return Problem(fact.position, why)
+    if fact.keys_effects is not None:
+        replay(held, {}, fact.keys_effects, fact.position, KEY_COLLECTIONS)
     return None
 
 
@@ -214,7 +240,18 @@ def _check_signature(fact: Fact, row: Texts, held: Replayed) -> Problem | None:
     return None
 
 
-def _check_projections(repo: Repository, report: Report) -> list[Problem]:
+def _parse_checked(text: str) -> Any:
+    """``text`` parsed as the journal must hold it (RFC 8785 JSON, no float, no
+    duplicate key), else ValueError."""
+    value, canonical = parse_canonical(text)
+    if not canonical:
+        raise ValueError("a stored text not in canonical form")
+    return value
+
+
+def _check_projections(
+    repo: Repository, report: Report, load: Callable[[str], Any] = load_canonical
+) -> list[Problem]:
     """The projection pass over a chain that holds: replay every entry's effects, check
     each system entry against the state before it, then compare with the stored tables."""
     replayed: Replayed = {name: {} for name in PROJECTIONS}
@@ -222,24 +259,29 @@ def _check_projections(repo: Repository, report: Report) -> list[Problem]:
     for position, (_, _, _, command_text, signature, effects_text, *_) in enumerate(
         repo.entry_texts(), start=1
     ):
-        command, effects = load_canonical(command_text), load_canonical(effects_text)
         try:
+            command, effects = load(command_text), load(effects_text)
             declared = SYSTEM_ENTRIES.get(str(command.get("type")))
             if declared is not None and signature is None:  # written by the service
-                try:
-                    why = declared.check(position, command, effects, replayed)
-                except Refusal as refusal:  # a body the service would not have written
-                    why = (
-                        f"{command.get('type')} entry the service could not have written "
-                        f"({refusal})"
-                    )
+                why = _system_check(declared, position, command, effects, replayed)
                 if why is not None:
                     return [Problem(position, why)]
                 recorded = _settings_change(position, command, recorded, report)
             replay(replayed, command, effects, position)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            return [Problem(position, f"entry is not of a shape the ledger writes ({exc!r})")]
+            return [Problem(position, f"{SHAPE} ({exc!r})")]
     return _compare_projections(repo, replayed)
+
+
+def _system_check(
+    declared: Any, seq: int, command: dict[str, Any], effects: dict[str, Any], state: Replayed
+) -> str | None:
+    """Why the service could not have written this system entry on ``state``, or None."""
+    try:
+        why: str | None = declared.check(seq, command, effects, state)
+    except Refusal as refusal:  # a body the service would not have written
+        why = f"{command.get('type')} entry the service could not have written ({refusal})"
+    return why
 
 
 def _settings_change(

@@ -13,7 +13,9 @@ what the entry did to members and keys.
 A worker is told the public keys of the ``keys`` table — which anyone who can write the
 database can edit — and says under which one a signature verified; the walk takes that
 only when it is the key the journal itself gave the signer, and checks the signature
-itself otherwise. A result says nothing the walk does not check.
+itself otherwise. Everything else a worker checks it checks from the stored rows alone,
+which the walk then does not look at again: a worker runs the same code in another
+process, not code the walk must trust more than its own.
 
 With one worker the chunks are checked in this process, by the same function: what the
 walk finds does not depend on the number of processes, only its speed does.
@@ -44,6 +46,8 @@ CHUNKS_AHEAD_PER_WORKER = 2  # tasks queued per worker: bounds the rows held in 
 # The collections whose rows decide which key was a signer's at a seq, and whether the
 # signer was active: the walk replays only these.
 KEY_COLLECTIONS = ("members", "keys")
+# What the auditor says of an entry whose texts parse but hold what no rule writes.
+SHAPE = "entry is not of a shape the ledger writes"
 # ``ledger.commands.format_timestamp``'s form, in which text order is time order.
 _RECORDED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
@@ -97,7 +101,7 @@ def check_chunk(
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # The row is well hashed but not of the shape this ledger writes: a forgery
             # (or our bug) either way, reported at its seq rather than crashing the audit.
-            return Chunk(facts, (position, f"entry is not of a shape the ledger writes ({exc!r})"))
+            return Chunk(facts, (position, f"{SHAPE} ({exc!r})"))
         if fact is not None:
             facts.append(fact)
         if problem is not None:

@@ -7,6 +7,7 @@ import base64
 import gc
 import hashlib
 import os
+import re
 import stat
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -224,6 +225,74 @@ def test_a_well_hashed_entry_of_the_wrong_shape_is_reported_not_crashed_on(
     assert code == 1 and lines[0].startswith("seq 3: "), lines
     response = world.client(world.operator).get("/v1/ledger/verify")
     assert response.status_code == 200 and response.json()["first_bad_seq"] == 3
+
+
+@pytest.mark.tampers
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"command": '"key_id":["x"]'},  # a signed command naming an unhashable key
+        {"effects": '{"keys":[{"key_id":"k"}]}'},  # a key without its member
+        {"effects": '{"members":[{"id":7}]}'},  # a member of the wrong shape
+    ],
+    ids=["key-id-a-list", "key-without-member", "member-of-wrong-shape"],
+)
+def test_well_hashed_key_rows_of_the_wrong_shape_are_reported_not_crashed_on(
+    world: World, engine: Engine, database_url: str, edit: dict[str, str]
+) -> None:
+    """What the walk itself reads of an entry — which key signed it, what it did to
+    members and keys — can be of any shape an insider writes: reported at its seq."""
+    populate(world, 3)  # seqs 1..4
+    _drop_trigger(engine)
+    row = stored_rows(engine)[2]
+    if "command" in edit:
+        command = re.sub(r'"key_id":"[^"]*"', edit["command"], row.command)
+        assert command != row.command
+        edit = {"command": command}
+    rehash_from(engine, 3, edit)
+    code, lines = verify_output(database_url)
+    assert code == 1 and lines and lines[0].startswith("seq 3: "), lines
+    response = world.client(world.operator).get("/v1/ledger/verify")
+    assert response.status_code == 200 and response.json()["first_bad_seq"] == 3
+
+
+@pytest.mark.tampers
+def test_a_system_entry_granting_a_key_fails_even_the_chain_alone(
+    world: World, engine: Engine, database_url: str
+) -> None:
+    """Only the genesis entry, among those the service writes unsigned, gives a member a
+    key. One appended to give an insider's key to a supplier (so that commands "by" that
+    supplier verify) is refused by the chain pass itself, not only by the projections'."""
+    from ledger.db import snapshot
+    from ledger.repository import Repository
+    from ledger.verify import verify
+
+    supplier = world.admit("supplier", name="Supplier 0")  # seqs 1..2
+    populate(world, 1)  # seq 3
+    _drop_trigger(engine)
+    forged_key = {
+        "key_id": "evil",
+        "member": supplier.id,
+        "public_key": new_actor().public_key,
+        "name": "evil",
+        "added_seq": 3,
+        "retired_seq": None,
+    }
+    command = '{"body":{},"type":"ledger.settings"}'
+    effects = '{"keys":[' + rfc8785.dumps(forged_key).decode() + "]}"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE entries SET type = 'ledger.settings', signer = NULL, nonce = NULL, "
+                "signature = NULL WHERE seq = 3"
+            )
+        )
+    rehash_from(engine, 3, {"command": command, "effects": effects, "signature": None})
+    with snapshot(engine) as conn, conn.begin():
+        report = verify(Repository(conn), projections=False, reexecute=False)
+    assert [problem.seq for problem in report.problems] == [3], report.problems
+    code, lines = verify_output(database_url)
+    assert code == 1 and lines and lines[0].startswith("seq 3: "), lines
 
 
 @pytest.mark.tampers
@@ -530,3 +599,42 @@ def test_re_execution_holds_wherever_its_scratch_writes_fall(
     problems = [str(problem) for problem in reexecuted().problems]
     assert problems == [f"seq {row.seq}: effects do not follow from the command"]
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.tampers
+@pytest.mark.parametrize("effects", ['{"x":1.5}', '{"x":1,"x":2}', '{"x":', "[]"])
+def test_the_projections_alone_report_texts_the_chain_did_not_check(
+    world: World, engine: Engine, effects: str
+) -> None:
+    """Run without the chain pass, the projections pass parses each text as strictly as
+    the chain pass would: a float, a duplicate key, broken JSON is reported at its seq."""
+    from ledger.db import snapshot
+    from ledger.repository import Repository
+    from ledger.verify import verify
+
+    populate(world, 3)  # seqs 1..4
+    _drop_trigger(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entries SET effects = :e WHERE seq = 3"), {"e": effects})
+    with snapshot(engine) as conn, conn.begin():
+        report = verify(Repository(conn), chain=False, projections=True, reexecute=False)
+    assert [problem.seq for problem in report.problems] == [3], report.problems
+
+
+def test_re_execution_leaves_what_its_process_froze_frozen(world: World, engine: Engine) -> None:
+    """``gc.freeze`` is the process's: a server that froze objects of its own (as one
+    does before forking workers) finds them frozen still after an audit in it."""
+    from ledger.db import snapshot
+    from ledger.repository import Repository
+    from ledger.verify import verify
+
+    populate(world, 2)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with snapshot(engine) as conn, conn.begin():
+            assert verify(Repository(conn), chain=False).ok
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

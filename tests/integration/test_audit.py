@@ -632,9 +632,11 @@ def test_re_execution_leaves_what_its_process_froze_frozen(world: World, engine:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        assert frozen > 0
+        assert frozen > 1_000  # every module's objects, say
         with snapshot(engine) as conn, conn.begin():
             assert verify(Repository(conn), chain=False).ok
-        assert gc.get_freeze_count() == frozen
+        # Frozen objects are still freed when nothing refers to them (a few are, on
+        # PostgreSQL): the count may fall a little, never to nothing.
+        assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()

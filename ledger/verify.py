@@ -44,7 +44,7 @@ from ledger.projections import PROJECTIONS, Replayed, Row, replay
 from ledger.reexecute import first_mismatch
 from ledger.repository import Repository
 from ledger.settings import Settings
-from ledger.system import SYSTEM_ENTRIES, recorded_settings
+from ledger.system import SYSTEM_ENTRIES, SystemEntry, recorded_settings
 from ledger.verify_pool import KEY_COLLECTIONS, SHAPE, Fact, Texts, checked_chunks
 
 
@@ -211,7 +211,7 @@ def _check_keys(fact: Fact, row: Texts, held: Replayed) -> Problem | None:
     elif fact.keys_effects is not None:
         command, effects = load_canonical(row[3]), load_canonical(row[5])
         declared = SYSTEM_ENTRIES[str(command["type"])]  # the worker knew the type
-        before = {name: dict(held.get(name, {})) for name in PROJECTIONS}
+        before = {name: held.get(name, {}) for name in PROJECTIONS}
         why = _system_check(declared, fact.position, command, effects, before)
         if why is not None:
             return Problem(fact.position, why)
@@ -274,7 +274,11 @@ def _check_projections(
 
 
 def _system_check(
-    declared: Any, seq: int, command: dict[str, Any], effects: dict[str, Any], state: Replayed
+    declared: SystemEntry,
+    seq: int,
+    command: dict[str, Any],
+    effects: dict[str, Any],
+    state: Replayed,
 ) -> str | None:
     """Why the service could not have written this system entry on ``state``, or None."""
     try:
